@@ -1,0 +1,60 @@
+// The validated configuration every other module consumes. Only src/config/ builds it from a file.
+
+import type { Endpoint } from '../core/provider.ts';
+
+export type ListenSpec =
+  /** host undefined: every address, IPv4 and IPv6 (":: with dual stack"). */
+  | { kind: 'tcp'; host: string | undefined; port: number; text: string }
+  /** mode: permission bits for the socket file (e.g. 0o660), undefined leaves the umask's. */
+  | { kind: 'unix'; path: string; mode: number | undefined; text: string }
+  /** A socket passed by systemd (LISTEN_FDS); name undefined takes every passed socket. */
+  | { kind: 'systemd'; name: string | undefined; text: string };
+
+export type ReadySpec =
+  | { kind: 'tcp' }
+  /** HTTP GET path; ready when the status is within [min, max]. */
+  | { kind: 'http'; path: string; statusMin: number; statusMax: number; host: string | undefined }
+  /** The container's Docker HEALTHCHECK reports healthy. */
+  | { kind: 'health' }
+  /** A fixed delay after the container started (the recipe's `sleep 1`). */
+  | { kind: 'delay'; ms: number };
+
+export interface ServiceConfig {
+  name: string;
+  listen: ListenSpec[];
+  container: string;
+  /** Container port to forward to; undefined: the container's only exposed/published port. */
+  port: number | undefined;
+  /** Explicit upstream; undefined: the container's own address on its network, resolved per start. */
+  upstream: Endpoint | undefined;
+  ready: ReadySpec;
+  startTimeoutMs: number;
+  /** undefined: never stop for idleness. */
+  idleTimeoutMs: number | undefined;
+  stopTimeoutMs: number;
+  maxConnections: number;
+  maxPending: number;
+}
+
+export interface ControlConfig {
+  /** unix socket or TCP address of the control API. */
+  listen: { kind: 'unix'; path: string; mode: number } | { kind: 'tcp'; host: string; port: number };
+  /** Bearer token; required when listen is TCP on a non-loopback address. */
+  token: string | undefined;
+}
+
+export interface PortwakeConfig {
+  /** Path of the file it came from, for messages ("<flags>" for `portwake proxy`). */
+  source: string;
+  services: ServiceConfig[];
+  /** Container engine endpoint (DOCKER_HOST syntax); undefined: DOCKER_HOST or the default socket. */
+  engineHost: string | undefined;
+  control: ControlConfig | undefined;
+}
+
+export const DEFAULTS = {
+  startTimeoutMs: 60_000,
+  stopTimeoutMs: 10_000,
+  maxConnections: 4096,
+  maxPending: 1024,
+} as const;

@@ -1,0 +1,39 @@
+// The contract between the proxy (which owns sockets) and an activated service (which owns the
+// container's lifecycle). The proxy depends on this interface only, never on a provider.
+
+import type { Endpoint } from './provider.ts';
+
+export type RefusalReason = 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit';
+
+/**
+ * Permission to forward one connection to a ready upstream. The holder must call release() exactly
+ * once when its connection is closed (further calls are ignored). While any lease is held the
+ * service is not idle and will not be stopped for idleness.
+ */
+export interface Lease {
+  readonly upstream: Endpoint;
+  /**
+   * Aborted when the upstream went away underneath the connection (the container died or was stopped
+   * by someone else, or portwake shuts down hard): the holder closes its connection.
+   */
+  readonly signal: AbortSignal;
+  /** Byte counters the connection increments as it forwards (client→upstream and upstream→client). */
+  bytesIn: number;
+  bytesOut: number;
+  release(): void;
+}
+
+export interface Backend {
+  readonly name: string;
+  /** Fast path for an accepted connection: a lease if the service is ready right now. */
+  tryAcquire(): Lease | undefined;
+  /**
+   * Starts the service if needed (single flight) and resolves with a lease once it is ready. Rejects
+   * with a PortwakeError when the start fails, or with signal.reason when the caller gives up.
+   */
+  acquire(signal: AbortSignal): Promise<Lease>;
+  /** The frontend tells the service how many connections it is holding (for status and metrics). */
+  setHeld(delta: number): void;
+  /** The frontend refused a connection; the service logs it (rate-limited) and counts it. */
+  refused(reason: RefusalReason): void;
+}

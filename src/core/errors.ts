@@ -1,0 +1,100 @@
+// Error classes with a stable `code`, a message full of facts and a `cause`. Every layer wraps,
+// the boundary that decides logs once (STYLE.md habit 4 and 5).
+
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'CONTAINER_NOT_FOUND'
+  | 'PROVIDER_UNREACHABLE'
+  | 'PROVIDER_FAILED'
+  | 'CONTAINER_EXITED'
+  | 'READY_TIMEOUT'
+  | 'UPSTREAM_UNRESOLVED'
+  | 'LIMIT_REACHED'
+  | 'ABORTED'
+  | 'LISTEN_FAILED'
+  | 'SYSTEMD_FDS'
+  | 'USAGE';
+
+export class PortwakeError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The container named in the config does not exist (HTTP 404 from the engine). */
+export class ContainerNotFoundError extends PortwakeError {
+  constructor(readonly container: string, options?: { cause?: unknown }) {
+    super('CONTAINER_NOT_FOUND', `container "${container}" does not exist (create it first, e.g. "docker create --name ${container} …")`, options);
+  }
+}
+
+/** The container engine could not be reached at all (socket missing, connection refused, TLS failure). */
+export class ProviderUnreachableError extends PortwakeError {
+  constructor(readonly endpoint: string, options?: { cause?: unknown }) {
+    super('PROVIDER_UNREACHABLE', `container engine at ${endpoint} is unreachable${causeSuffix(options?.cause)}`, options);
+  }
+}
+
+/** The engine answered, but refused or failed an operation. */
+export class ProviderError extends PortwakeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PROVIDER_FAILED', message, options);
+  }
+}
+
+/** The container stopped while portwake was waiting for it to become ready. */
+export class ContainerExitedError extends PortwakeError {
+  constructor(readonly container: string, readonly exitCode: number | undefined) {
+    super('CONTAINER_EXITED', `container "${container}" exited during start${exitCode === undefined ? '' : ` with code ${exitCode}`}`);
+  }
+}
+
+export class ReadyTimeoutError extends PortwakeError {
+  constructor(readonly container: string, readonly timeoutMs: number, readonly lastProbe: string | undefined) {
+    super('READY_TIMEOUT', `container "${container}" not ready after ${formatMs(timeoutMs)}${lastProbe === undefined ? '' : ` (last probe: ${lastProbe})`}`);
+  }
+}
+
+export class UpstreamUnresolvedError extends PortwakeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UPSTREAM_UNRESOLVED', message, options);
+  }
+}
+
+export class AbortedError extends PortwakeError {
+  constructor(what: string) {
+    super('ABORTED', `${what} was cancelled`);
+  }
+}
+
+/** Adds the service name in front of a lower layer's error, keeping code and cause. */
+export function forService(service: string, err: unknown): PortwakeError {
+  if (err instanceof PortwakeError) {
+    const wrapped = new PortwakeError(err.code, `service "${service}": ${err.message}`, { cause: err });
+    return wrapped;
+  }
+  return new PortwakeError('PROVIDER_FAILED', `service "${service}": ${describe(err)}`, { cause: err });
+}
+
+/** One-line description of any thrown value, for logs and probe summaries. */
+export function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+  }
+  return String(err);
+}
+
+function causeSuffix(cause: unknown): string {
+  return cause === undefined ? '' : `: ${describe(cause)}`;
+}
+
+export function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

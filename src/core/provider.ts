@@ -1,0 +1,76 @@
+// The contract every container backend implements (Docker, Podman, Swarm, fake). The consumer —
+// the activation core — declares it; backends `satisfies Provider`.
+
+/** Where bytes go: a TCP address or a Unix socket path. */
+export type Endpoint =
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'unix'; path: string };
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+export type HealthStatus = 'none' | 'starting' | 'healthy' | 'unhealthy';
+
+export interface PublishedPort {
+  containerPort: number;
+  hostIp: string;
+  hostPort: number;
+}
+
+export interface ContainerNetwork {
+  name: string;
+  /** IPv4 address on that network, '' when none. */
+  ipAddress: string;
+  /** IPv6 address on that network, '' when none. */
+  globalIPv6Address: string;
+}
+
+export interface ContainerInfo {
+  id: string;
+  /** Name without the leading slash. */
+  name: string;
+  status: ContainerStatus;
+  running: boolean;
+  health: HealthStatus;
+  exitCode: number | undefined;
+  /** TCP ports the image exposes or the container publishes (container side), ascending, unique. */
+  exposedPorts: number[];
+  published: PublishedPort[];
+  networks: ContainerNetwork[];
+  /** Network mode ('bridge', 'host', 'none', 'container:…', a network name). */
+  networkMode: string;
+  /** Whether a HEALTHCHECK is configured. */
+  hasHealthcheck: boolean;
+}
+
+export type ContainerEventKind = 'start' | 'die' | 'stop' | 'kill' | 'health' | 'destroy' | 'pause' | 'unpause';
+
+export interface ContainerEvent {
+  kind: ContainerEventKind;
+  id: string;
+  name: string;
+  /** For kind 'health': the new health status. For 'die': the exit code when known. */
+  health?: HealthStatus;
+  exitCode?: number;
+  /** Milliseconds since the epoch, from the engine. */
+  time: number;
+}
+
+/**
+ * A container backend. Every method takes an AbortSignal; on abort it rejects with the signal's
+ * reason. Errors are `ContainerNotFoundError`, `ProviderUnreachableError` or `ProviderError`.
+ */
+export interface Provider {
+  /** Human description of the endpoint, e.g. "unix:///var/run/docker.sock". */
+  readonly endpoint: string;
+  inspect(container: string, signal?: AbortSignal): Promise<ContainerInfo>;
+  /** Starts the container; resolves when the engine reports it started. Already running is success. */
+  start(container: string, signal?: AbortSignal): Promise<void>;
+  /** Stops with a grace period (SIGTERM, then SIGKILL after graceSeconds). Not running is success. */
+  stop(container: string, graceSeconds: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Streams container events until the signal aborts (then the iterator returns) or the stream
+   * breaks (then it throws ProviderUnreachableError). The consumer reconnects and re-inspects.
+   */
+  events(signal: AbortSignal): AsyncIterable<ContainerEvent>;
+  /** Liveness of the engine itself (GET /_ping). */
+  ping(signal?: AbortSignal): Promise<void>;
+}
