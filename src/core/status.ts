@@ -39,3 +39,22 @@ export type DaemonEvent =
   | { type: 'failed'; service: string; code: string; message: string; at: number }
   | { type: 'refused'; service: string; reason: 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit'; at: number }
   | { type: 'connection'; service: string; change: 'open' | 'close'; at: number };
+
+export interface ReloadResult {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+/** What the control API (and sd_notify) may ask of a running daemon. */
+export interface DaemonControl {
+  status(): ServiceStatus[];
+  /** Starts the service now (as a connection would); resolves once ready, rejects with a PortwakeError. */
+  start(service: string): Promise<void>;
+  /** Drains (waits for open connections to end) and stops the service's container. */
+  stop(service: string): Promise<void>;
+  /** Calls fn for every event until the returned function is called. */
+  subscribe(fn: (event: DaemonEvent) => void): () => void;
+  /** Re-reads the config file; rejects with the config errors and keeps the running config on failure. */
+  reload(): Promise<ReloadResult>;
+}
