@@ -1,6 +1,9 @@
 // The validated configuration every other module consumes. Only src/config/ builds it from a file.
 
 import type { Endpoint } from '../core/provider.ts';
+import type { ReadySpec } from '../core/readiness.ts';
+
+export type { ReadySpec };
 
 export type ListenSpec =
   /** host undefined: every address, IPv4 and IPv6 (":: with dual stack"). */
@@ -9,15 +12,6 @@ export type ListenSpec =
   | { kind: 'unix'; path: string; mode: number | undefined; text: string }
   /** A socket passed by systemd (LISTEN_FDS); name undefined takes every passed socket. */
   | { kind: 'systemd'; name: string | undefined; text: string };
-
-export type ReadySpec =
-  | { kind: 'tcp' }
-  /** HTTP GET path; ready when the status is within [min, max]. */
-  | { kind: 'http'; path: string; statusMin: number; statusMax: number; host: string | undefined }
-  /** The container's Docker HEALTHCHECK reports healthy. */
-  | { kind: 'health' }
-  /** A fixed delay after the container started (the recipe's `sleep 1`). */
-  | { kind: 'delay'; ms: number };
 
 export interface ServiceConfig {
   name: string;
