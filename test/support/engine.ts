@@ -1,0 +1,444 @@
+// The real Docker engine every Docker test runs against: DOCKER_HOST if it answers, else a private
+// dockerd on the pwtest0 bridge that is started once, shared by concurrent test processes and left
+// running for reuse. Also builds the offline test images and creates labelled test containers.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync, renameSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+import Dockerode from 'dockerode';
+
+export interface Engine {
+  /** DOCKER_HOST-style address, e.g. "unix:///tmp/portwake-test-engine/docker.sock". */
+  dockerHost: string;
+  socketPath: string;
+  docker: Dockerode;
+}
+
+/** The shared private engine's directory (socket, pidfile, data, logs, locks). */
+export const ENGINE_DIR = '/tmp/portwake-test-engine';
+const BRIDGE = 'pwtest0';
+const BRIDGE_CIDR = '10.213.0.1/24';
+const START_DEADLINE_MS = 30_000;
+const LOCK_DEADLINE_MS = 90_000;
+const HOW_TO_GET_ONE = 'apt-get install docker.io (as root), or set DOCKER_HOST to a reachable engine';
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+let enginePromise: Promise<Engine> | undefined;
+
+/**
+ * Resolves with a reachable engine, starting the private one if needed. Memoised per process.
+ * Throws (never skips) when no engine can be had, saying how to get one.
+ */
+export function getEngine(): Promise<Engine> {
+  enginePromise ??= findOrStartEngine();
+  enginePromise.catch(() => { enginePromise = undefined; });
+  return enginePromise;
+}
+
+async function findOrStartEngine(): Promise<Engine> {
+  const fromEnv = process.env['DOCKER_HOST'];
+  const notes: string[] = [];
+  if (fromEnv !== undefined && fromEnv !== '') {
+    if (!fromEnv.startsWith('unix://')) {
+      notes.push(`DOCKER_HOST=${fromEnv} ignored: the test harness needs a unix:// socket`);
+    } else if (await ping(fromEnv.slice('unix://'.length))) {
+      return makeEngine(fromEnv.slice('unix://'.length));
+    } else {
+      notes.push(`DOCKER_HOST=${fromEnv} does not answer /_ping`);
+    }
+  }
+  const socketPath = join(ENGINE_DIR, 'docker.sock');
+  if (await ping(socketPath)) return makeEngine(socketPath);
+
+  const problem = cannotStartReason();
+  if (problem !== undefined) {
+    throw new Error(`no Docker engine for the tests (${[...notes, problem].join('; ')}): ${HOW_TO_GET_ONE}`);
+  }
+  mkdirSync(ENGINE_DIR, { recursive: true });
+  await withLock(join(ENGINE_DIR, 'lock'), async () => {
+    if (await ping(socketPath)) return; // another process started it while we waited
+    await startPrivateEngine(socketPath);
+  });
+  return makeEngine(socketPath);
+}
+
+function makeEngine(socketPath: string): Engine {
+  // Every env-derived modem option is overridden: docker-modem reads DOCKER_HOST/DOCKER_CERT_PATH itself.
+  const docker = new Dockerode({ socketPath, host: undefined, port: undefined, protocol: 'http', ca: undefined, cert: undefined, key: undefined });
+  return { dockerHost: `unix://${socketPath}`, socketPath, docker };
+}
+
+function cannotStartReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root, so the private dockerd cannot be started';
+  if (findBinary('dockerd') === undefined) return 'no dockerd binary on PATH';
+  if (findBinary('ip') === undefined) return 'no ip binary (iproute2) to create the pwtest0 bridge';
+  return undefined;
+}
+
+function findBinary(name: string): string | undefined {
+  const dirs = [...(process.env['PATH'] ?? '').split(':'), ...SYSTEM_PATH.split(':')];
+  for (const dir of dirs) {
+    if (dir === '') continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+async function startPrivateEngine(socketPath: string): Promise<void> {
+  ensureBridge();
+  const pidFile = join(ENGINE_DIR, 'docker.pid');
+  const oldPid = readPid(pidFile);
+  if (oldPid !== undefined && isAlive(oldPid)) {
+    // A dockerd of ours is still coming up (or hung): wait for it rather than fight over the pidfile.
+    if (await waitForPing(socketPath, START_DEADLINE_MS, () => isAlive(oldPid))) return;
+    throw new Error(`the private dockerd (pid ${oldPid}) does not answer on ${socketPath}; see ${join(ENGINE_DIR, 'dockerd.log')}, ` +
+      `stop it with: kill ${oldPid}`);
+  }
+  rmSync(pidFile, { force: true });
+  rmSync(socketPath, { force: true });
+
+  const logPath = join(ENGINE_DIR, 'dockerd.log');
+  const log = openSync(logPath, 'a');
+  const dockerd = findBinary('dockerd') ?? 'dockerd';
+  const child = spawn(dockerd, [
+    '--data-root', join(ENGINE_DIR, 'data'),
+    '--exec-root', join(ENGINE_DIR, 'exec'),
+    '--host', `unix://${socketPath}`,
+    '--pidfile', pidFile,
+    '--bridge', BRIDGE,
+    '--iptables=false',
+    '--ip6tables=false',
+  ], {
+    // Detached (own session) and unref'd: the engine outlives this test process for reuse.
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: { ...process.env, PATH: `${process.env['PATH'] ?? ''}:${SYSTEM_PATH}` },
+  });
+  closeSync(log);
+  let exited: string | undefined;
+  child.once('exit', (code, sig) => { exited = `exited with ${sig ?? code}`; });
+  child.once('error', (err) => { exited = `failed to spawn: ${err.message}`; });
+  child.unref();
+  if (await waitForPing(socketPath, START_DEADLINE_MS, () => exited === undefined)) return;
+  const tail = readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n');
+  throw new Error(`private dockerd ${exited ?? `did not answer within ${START_DEADLINE_MS / 1000}s`} (${logPath}):\n${tail}`);
+}
+
+function ensureBridge(): void {
+  const ip = findBinary('ip') ?? 'ip';
+  if (spawnSync(ip, ['link', 'show', BRIDGE], { stdio: 'ignore' }).status !== 0) {
+    run(ip, ['link', 'add', BRIDGE, 'type', 'bridge']);
+  }
+  const addrs = spawnSync(ip, ['-4', 'addr', 'show', 'dev', BRIDGE], { encoding: 'utf8' }).stdout;
+  if (!addrs.includes(BRIDGE_CIDR)) run(ip, ['addr', 'add', BRIDGE_CIDR, 'dev', BRIDGE]);
+  run(ip, ['link', 'set', BRIDGE, 'up']);
+}
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.trim() || (r.error?.message ?? `status ${r.status}`)}`);
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function waitForPing(socketPath: string, deadlineMs: number, stillHopeful: () => boolean): Promise<boolean> {
+  const end = Date.now() + deadlineMs;
+  while (Date.now() < end && stillHopeful()) {
+    if (await ping(socketPath)) return true;
+    await delay(200);
+  }
+  return ping(socketPath);
+}
+
+/** True when an engine answers GET /_ping on the socket within 2 s. */
+function ping(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: 2000, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+/**
+ * Runs fn while holding a cross-process lock (a directory created with mkdir, which is atomic).
+ * A lock whose owner process is gone, or that never got an owner, is broken.
+ */
+async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
+  const end = Date.now() + LOCK_DEADLINE_MS;
+  mkdirSync(dirname(lockDir), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      writeFileSync(join(lockDir, 'owner'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    if (isStale(lockDir)) {
+      const doomed = `${lockDir}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+      try {
+        renameSync(lockDir, doomed); // atomic: only one breaker wins
+        rmSync(doomed, { recursive: true, force: true });
+      } catch {
+        // someone else broke or released it
+      }
+      continue;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${LOCK_DEADLINE_MS / 1000}s waiting for the lock ${lockDir}`);
+    await delay(150);
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lockDir, { recursive: true, force: true });
+  }
+}
+
+function isStale(lockDir: string): boolean {
+  const pid = readPid(join(lockDir, 'owner'));
+  if (pid !== undefined) return !isAlive(pid);
+  try {
+    return Date.now() - statSync(lockDir).mtimeMs > 10_000; // created but never owned: the creator died
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test images, built offline from host binaries.
+
+export type TestImage = 'busybox' | 'nginx';
+
+/** Bump when a recipe below changes, so stale images on a reused engine are rebuilt. */
+const IMAGE_VERSION = '1';
+
+/** Returns the reference of the test image, building it offline (docker import) if absent. */
+export async function ensureImage(name: TestImage): Promise<string> {
+  const engine = await getEngine();
+  const ref = `portwake-test/${name}:${IMAGE_VERSION}`;
+  if (await hasImage(engine, ref)) return ref;
+  const lockName = createHash('sha256').update(engine.dockerHost).digest('hex').slice(0, 12);
+  const lockDir = join(tmpdir(), `portwake-test-locks-${process.getuid?.() ?? 0}`, `image-${name}-${lockName}`);
+  await withLock(lockDir, async () => {
+    if (await hasImage(engine, ref)) return;
+    const root = mkdtempSync(join(tmpdir(), `portwake-rootfs-${name}-`));
+    try {
+      buildBusyboxRoot(root);
+      if (name === 'nginx') buildNginxRoot(root);
+      const changes = name === 'nginx'
+        ? ['EXPOSE 80', 'CMD ["/usr/sbin/nginx", "-e", "stderr", "-c", "/etc/nginx/nginx.conf"]']
+        : ['EXPOSE 80', 'CMD ["/bin/sh"]'];
+      await importRootfs(engine, root, ref, changes);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+  return ref;
+}
+
+async function hasImage(engine: Engine, ref: string): Promise<boolean> {
+  try {
+    await engine.docker.getImage(ref).inspect();
+    return true;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return false;
+    throw err;
+  }
+}
+
+function buildBusyboxRoot(root: string): void {
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+  if (busybox === undefined || !isStatic(busybox)) {
+    throw new Error('a static /bin/busybox is needed for the test images: apt-get install busybox-static (as root)');
+  }
+  for (const dir of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'www', 'proc', 'sys', 'dev', 'root', 'var/run', 'run']) {
+    mkdirSync(join(root, dir), { recursive: true });
+  }
+  mkdirSync(join(root, 'tmp'), { mode: 0o1777 });
+  chmodSync(join(root, 'tmp'), 0o1777);
+  copyFileSync(busybox, join(root, 'bin/busybox'));
+  chmodSync(join(root, 'bin/busybox'), 0o755);
+  const applets = spawnSync(busybox, ['--list'], { encoding: 'utf8' }).stdout.split('\n').filter((a) => /^[\w.[-]+$/.test(a) && a !== 'busybox');
+  for (const applet of applets) symlinkSync('busybox', join(root, 'bin', applet));
+  writeFileSync(join(root, 'etc/passwd'), [
+    'root:x:0:0:root:/root:/bin/sh',
+    'www-data:x:33:33:www-data:/var/www:/bin/false',
+    'nobody:x:65534:65534:nobody:/nonexistent:/bin/false',
+    '',
+  ].join('\n'));
+  writeFileSync(join(root, 'etc/group'), ['root:x:0:', 'www-data:x:33:', 'nogroup:x:65534:', 'nobody:x:65534:', ''].join('\n'));
+  writeFileSync(join(root, 'www/index.html'), '<!doctype html><title>portwake test</title><p>hello from portwake-test</p>\n');
+}
+
+function isStatic(binary: string): boolean {
+  // Debian's busybox package is dynamic; only busybox-static runs in an image without libc.
+  const r = spawnSync('ldd', [binary], { encoding: 'utf8' });
+  return `${r.stdout}${r.stderr}`.includes('not a dynamic executable');
+}
+
+function buildNginxRoot(root: string): void {
+  const nginx = '/usr/sbin/nginx';
+  if (!existsSync(nginx)) throw new Error('the nginx test image needs the host nginx: apt-get install nginx-light (as root)');
+  copyInto(root, nginx);
+  const ldd = spawnSync('ldd', [nginx], { encoding: 'utf8' });
+  if (ldd.status !== 0) throw new Error(`ldd ${nginx} failed: ${ldd.stderr}`);
+  for (const line of ldd.stdout.split('\n')) {
+    const lib = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line)?.[1];
+    if (lib !== undefined) copyInto(root, lib);
+  }
+  for (const dir of ['var/lib/nginx', 'var/log/nginx', 'var/lock', 'etc/nginx']) mkdirSync(join(root, dir), { recursive: true });
+  writeFileSync(join(root, 'etc/nginx/nginx.conf'), [
+    'daemon off;',
+    'worker_processes 1;',
+    'pid /tmp/nginx.pid;',
+    'error_log stderr;',
+    'events { worker_connections 1024; }',
+    'http {',
+    '  access_log off;',
+    '  default_type text/html;',
+    '  server {',
+    '    listen 80;',
+    '    root /www;',
+    '  }',
+    '}',
+    '',
+  ].join('\n'));
+}
+
+/** Copies a host file to the same path under root, following symlinks. */
+function copyInto(root: string, file: string): void {
+  const target = join(root, file);
+  mkdirSync(dirname(target), { recursive: true });
+  copyFileSync(file, target);
+  chmodSync(target, statSync(file).mode & 0o7777);
+}
+
+async function importRootfs(engine: Engine, root: string, ref: string, changes: string[]): Promise<void> {
+  const [repo, tag] = ref.split(':') as [string, string];
+  const tar = spawn('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', root, '-c', ...readdirSync(root)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let tarErr = '';
+  tar.stderr.on('data', (d: Buffer) => { tarErr += d.toString(); });
+  const tarDone = new Promise<void>((resolve, reject) => {
+    tar.once('error', reject);
+    tar.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`tar failed (${code}): ${tarErr}`))));
+  });
+  const res = (await engine.docker.importImage(tar.stdout, { repo, tag, changes })) as Readable;
+  let body = '';
+  for await (const chunk of res) body += (chunk as Buffer).toString();
+  await tarDone;
+  const failure = body.split('\n').map((l) => l.trim()).filter((l) => l !== '').map((l) => JSON.parse(l) as { error?: string }).find((m) => m.error !== undefined);
+  if (failure !== undefined) throw new Error(`docker import of ${ref} failed: ${failure.error}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test containers.
+
+export interface TestContainerOptions {
+  image: string;
+  cmd?: string[];
+  /** A hint put into the generated name (pwtest-<hint>-<random>). */
+  nameHint?: string;
+  /** Container ports published on 127.0.0.1; hostPort 0 or absent lets the engine pick. */
+  publish?: { containerPort: number; hostPort?: number }[];
+  /** Extra exposed TCP ports (published ones are exposed automatically). */
+  expose?: number[];
+  healthcheck?: { test: string[]; intervalMs?: number; timeoutMs?: number; retries?: number; startPeriodMs?: number };
+  env?: string[];
+  labels?: Record<string, string>;
+  /** 'bridge' (default), 'host', 'none', 'container:<id>' or a network name. */
+  networkMode?: string;
+  stopSignal?: string;
+  /** Start it right away (default: leave it created and stopped, as portwake finds containers). */
+  start?: boolean;
+}
+
+export interface TestContainer {
+  name: string;
+  id: string;
+  /** Force-removes the container (and its anonymous volumes); a container already gone is fine. */
+  remove(): Promise<void>;
+}
+
+/** Creates a uniquely named container labelled portwake-test=1. Register `t.after(() => c.remove())`. */
+export async function createContainer(engine: Engine, opts: TestContainerOptions): Promise<TestContainer> {
+  const hint = (opts.nameHint ?? 'c').replace(/[^a-zA-Z0-9_.-]/g, '-');
+  const name = `pwtest-${hint}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const port of opts.expose ?? []) exposed[`${port}/tcp`] = {};
+  for (const p of opts.publish ?? []) {
+    exposed[`${p.containerPort}/tcp`] = {};
+    bindings[`${p.containerPort}/tcp`] = [{ HostIp: '127.0.0.1', HostPort: p.hostPort === undefined || p.hostPort === 0 ? '' : String(p.hostPort) }];
+  }
+  const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : v * 1_000_000);
+  const container = await engine.docker.createContainer({
+    name,
+    Image: opts.image,
+    ...(opts.cmd === undefined ? {} : { Cmd: opts.cmd }),
+    ...(opts.env === undefined ? {} : { Env: opts.env }),
+    ...(opts.stopSignal === undefined ? {} : { StopSignal: opts.stopSignal }),
+    Labels: { ...opts.labels, 'portwake-test': '1' },
+    ExposedPorts: exposed,
+    ...(opts.healthcheck === undefined ? {} : {
+      Healthcheck: {
+        Test: opts.healthcheck.test,
+        Interval: ms(opts.healthcheck.intervalMs ?? 500),
+        Timeout: ms(opts.healthcheck.timeoutMs ?? 2000),
+        Retries: opts.healthcheck.retries ?? 3,
+        StartPeriod: ms(opts.healthcheck.startPeriodMs ?? 0),
+      },
+    }),
+    HostConfig: {
+      PortBindings: bindings,
+      ...(opts.networkMode === undefined ? {} : { NetworkMode: opts.networkMode }),
+    },
+  });
+  const remove = async (): Promise<void> => {
+    try {
+      await container.remove({ force: true, v: true });
+    } catch (err) {
+      const code = (err as { statusCode?: number }).statusCode;
+      if (code !== 404 && code !== 409) throw err; // 409: removal already in progress
+    }
+  };
+  if (opts.start === true) {
+    try {
+      await container.start();
+    } catch (err) {
+      await remove();
+      throw err;
+    }
+  }
+  return { name, id: container.id, remove };
+}
