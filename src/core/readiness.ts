@@ -36,6 +36,8 @@ export interface WaitReadyOptions {
   probes: Probes;
   clock: Clock;
   timeoutMs: number;
+  /** The whole start budget, for the timeout message (defaults to timeoutMs). */
+  budgetMs?: number;
   /** Aborted by the caller (shutdown) or when the container is known to have exited. */
   signal: AbortSignal;
 }
@@ -57,7 +59,7 @@ export async function waitReady(o: WaitReadyOptions): Promise<void> {
   const started = o.clock.now();
   let lastDetail: string | undefined;
   const deadline = new AbortController();
-  const timer = o.clock.setTimer(o.timeoutMs, () => deadline.abort(new ReadyTimeoutError(o.container, o.timeoutMs, lastDetail)));
+  const timer = o.clock.setTimer(o.timeoutMs, () => deadline.abort(new ReadyTimeoutError(o.container, o.budgetMs ?? o.timeoutMs, lastDetail)));
   const signal = AbortSignal.any([o.signal, deadline.signal]);
   let lastInspect = started;
   let delay = 1;

@@ -1,0 +1,386 @@
+// Per-service activation: stopped → starting → ready → stopping, a single-flight start that every
+// waiting connection joins, connection leases that keep the service awake, and the idle stop.
+
+import { raceAbort } from './abort.ts';
+import type { Backend, Lease, RefusalReason } from './backend.ts';
+import type { Clock } from './clock.ts';
+import { AbortedError, ContainerExitedError, PortwakeError, ReadyTimeoutError, describe, forService } from './errors.ts';
+import { IdleTimer } from './idle.ts';
+import type { Logger } from './logger.ts';
+import type { ContainerEvent, Endpoint, Provider } from './provider.ts';
+import { RateLimitedReporter } from './rate-limit.ts';
+import { checkReadySpec, waitReady, type Probes, type ReadySpec } from './readiness.ts';
+import type { DaemonEvent, ServiceStateKind, ServiceStatus, StartTimings } from './status.ts';
+import { formatEndpoint, resolveTargets, type Targets, type UpstreamSpec } from './upstream.ts';
+
+export interface ActivationSpec extends UpstreamSpec {
+  name: string;
+  ready: ReadySpec;
+  startTimeoutMs: number;
+  idleTimeoutMs: number | undefined;
+  stopTimeoutMs: number;
+}
+
+export interface ActivationDeps {
+  provider: Provider;
+  probes: Probes;
+  clock: Clock;
+  logger: Logger;
+  emit: (event: DaemonEvent) => void;
+}
+
+type State =
+  | { kind: 'stopped' }
+  | { kind: 'failed'; error: PortwakeError }
+  | { kind: 'starting'; ready: Promise<void>; abort: AbortController }
+  | { kind: 'ready'; targets: Targets; gone: AbortController }
+  | { kind: 'stopping'; done: Promise<void> };
+
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+class ServiceLease implements Lease {
+  bytesIn = 0;
+  bytesOut = 0;
+  private released = false;
+  constructor(
+    readonly upstream: Endpoint,
+    readonly signal: AbortSignal,
+    private readonly onRelease: (lease: ServiceLease) => void,
+  ) {}
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease(this);
+  }
+}
+
+export class Activation implements Backend {
+  readonly name: string;
+  private state: State = { kind: 'stopped' };
+  private readonly leases = new Set<ServiceLease>();
+  /** Waiters of drain(), called when the last lease is released. */
+  private readonly drained: (() => void)[] = [];
+  private held = 0;
+  private closedBytesIn = 0;
+  private closedBytesOut = 0;
+  private lastActivity: number | undefined;
+  private lastStart: StartTimings | undefined;
+  private containerId: string | undefined;
+  private startedByUs = false;
+  private readonly idle: IdleTimer;
+  private readonly refusals: RateLimitedReporter;
+  private readonly log: Logger;
+  /** Listener descriptions, filled in by the daemon for status. */
+  listeners: string[] = [];
+
+  constructor(
+    readonly spec: ActivationSpec,
+    private readonly deps: ActivationDeps,
+  ) {
+    this.name = spec.name;
+    this.log = deps.logger.child({ service: spec.name, container: spec.container });
+    this.idle = new IdleTimer(deps.clock, spec.idleTimeoutMs, () => this.onIdle());
+    this.refusals = new RateLimitedReporter(deps.clock, REFUSAL_LOG_INTERVAL_MS, (reason, suppressed) => {
+      this.log.warn({ reason, suppressed }, `service "${this.name}": refused a connection (${reason})${suppressed > 0 ? `; ${suppressed} more since the last report` : ''}`);
+    });
+  }
+
+  get stateKind(): ServiceStateKind {
+    return this.state.kind;
+  }
+
+  get openConnections(): number {
+    return this.leases.size;
+  }
+
+  // ---- Backend (used by the proxy frontend) ----
+
+  tryAcquire(): Lease | undefined {
+    return this.state.kind === 'ready' ? this.lease(this.state) : undefined;
+  }
+
+  async acquire(signal: AbortSignal): Promise<Lease> {
+    await this.untilReady(signal);
+    // untilReady returns only in the ready state, in the same tick.
+    const state = this.state;
+    if (state.kind !== 'ready') throw new AbortedError(`service "${this.name}": acquire`);
+    return this.lease(state);
+  }
+
+  setHeld(delta: number): void {
+    this.held += delta;
+  }
+
+  refused(reason: RefusalReason): void {
+    this.refusals.hit(reason);
+    this.deps.emit({ type: 'refused', service: this.name, reason, at: this.deps.clock.now() });
+  }
+
+  // ---- control ----
+
+  /** Starts the service if needed and waits until it is ready (POST /services/NAME/start). */
+  async ensureReady(signal: AbortSignal): Promise<void> {
+    await this.untilReady(signal);
+    if (this.leases.size === 0) this.idle.arm();
+  }
+
+  /**
+   * Drains and stops (POST /services/NAME/stop): new connections are held; open ones get up to
+   * stopTimeout to finish before the container is stopped. Resolves once stopped.
+   */
+  async stop(reason: 'control' | 'shutdown'): Promise<void> {
+    for (;;) {
+      const s = this.state;
+      if (s.kind === 'stopping') return s.done;
+      if (s.kind === 'starting') {
+        s.abort.abort(new AbortedError(`service "${this.name}": start (stopped by ${reason})`));
+        await s.ready.catch(() => undefined);
+        continue;
+      }
+      if (s.kind !== 'ready') return;
+      return this.beginStop(reason, true);
+    }
+  }
+
+  /** Whether portwake itself started the running container (for --stop-on-exit). */
+  get ownsRunningContainer(): boolean {
+    return this.startedByUs && (this.state.kind === 'ready' || this.state.kind === 'starting');
+  }
+
+  /** Cancels timers and a start in flight; connections are the frontend's to close. */
+  dispose(): void {
+    this.idle.disarm();
+    if (this.state.kind === 'starting') this.state.abort.abort(new AbortedError(`service "${this.name}": start (shutting down)`));
+  }
+
+  // ---- events from the engine ----
+
+  /** Whether an engine event concerns this service's container. */
+  matches(event: ContainerEvent): boolean {
+    return event.id === this.containerId || event.name === this.spec.container || event.id === this.spec.container;
+  }
+
+  /** A container event for this service's container; confirms with inspect before acting. */
+  async onContainerEvent(event: ContainerEvent): Promise<void> {
+    if (event.kind === 'die' || event.kind === 'stop' || event.kind === 'destroy') await this.resync(event.kind);
+  }
+
+  /**
+   * Re-reads the container's state (after an event, or after the events stream reconnected) and
+   * adopts it: a container that is no longer running closes its connections and returns to stopped.
+   */
+  async resync(cause: string): Promise<void> {
+    const s = this.state;
+    if (s.kind !== 'ready' && s.kind !== 'starting') return;
+    let running: boolean;
+    let exitCode: number | undefined;
+    try {
+      const info = await this.deps.provider.inspect(this.spec.container);
+      running = info.running && (this.containerId === undefined || info.id === this.containerId);
+      exitCode = info.exitCode;
+    } catch (err) {
+      if (!(err instanceof PortwakeError && err.code === 'CONTAINER_NOT_FOUND')) {
+        this.log.warn({ err: describe(err) }, `service "${this.name}": cannot re-inspect container after ${cause}: ${describe(err)}, ignoring`);
+        return;
+      }
+      running = false;
+      exitCode = undefined;
+    }
+    if (running || this.state !== s) return;
+    if (s.kind === 'starting') {
+      s.abort.abort(new ContainerExitedError(this.spec.container, exitCode));
+      return;
+    }
+    const open = this.leases.size;
+    this.log.warn({ cause, open }, `service "${this.name}": container "${this.spec.container}" stopped outside portwake (${cause}); closing ${open} open connection(s)`);
+    this.idle.disarm();
+    this.startedByUs = false;
+    this.setState({ kind: 'stopped' });
+    s.gone.abort(new ContainerExitedError(this.spec.container, exitCode));
+  }
+
+  // ---- status ----
+
+  status(): ServiceStatus {
+    let bytesIn = this.closedBytesIn;
+    let bytesOut = this.closedBytesOut;
+    for (const l of this.leases) {
+      bytesIn += l.bytesIn;
+      bytesOut += l.bytesOut;
+    }
+    const failed = this.state.kind === 'failed' ? this.state.error : undefined;
+    return {
+      name: this.name,
+      container: this.spec.container,
+      state: this.state.kind,
+      lastError: failed?.message,
+      lastErrorCode: failed?.code,
+      listeners: this.listeners,
+      openConnections: this.leases.size,
+      heldConnections: this.held,
+      bytesIn,
+      bytesOut,
+      lastActivity: this.lastActivity,
+      lastStart: this.lastStart,
+      idleDeadline: this.idle.deadline,
+    };
+  }
+
+  // ---- internals ----
+
+  /** Loops through the states until ready (joining a start or stop in flight), or throws. */
+  private async untilReady(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      signal.throwIfAborted();
+      const s = this.state;
+      switch (s.kind) {
+        case 'ready':
+          return;
+        case 'starting':
+          await raceAbort(s.ready, signal);
+          break;
+        case 'stopping':
+          await raceAbort(s.done, signal);
+          break;
+        case 'stopped':
+        case 'failed':
+          this.beginStart();
+          break;
+      }
+    }
+  }
+
+  private lease(state: Extract<State, { kind: 'ready' }>): Lease {
+    const l = new ServiceLease(state.targets.data, state.gone.signal, (x) => this.release(x));
+    this.leases.add(l);
+    this.lastActivity = this.deps.clock.now();
+    this.idle.disarm();
+    return l;
+  }
+
+  private release(l: ServiceLease): void {
+    if (!this.leases.delete(l)) return;
+    this.closedBytesIn += l.bytesIn;
+    this.closedBytesOut += l.bytesOut;
+    this.lastActivity = this.deps.clock.now();
+    if (this.leases.size > 0) return;
+    if (this.state.kind === 'ready') this.idle.arm();
+    for (const finish of this.drained.splice(0)) finish();
+  }
+
+  private beginStart(): void {
+    const abort = new AbortController();
+    // Deferred by a microtask so that the state is 'starting' before the start runs.
+    const ready = Promise.resolve().then(() => this.runStart(abort.signal));
+    ready.catch(() => undefined); // waiters observe the rejection; nobody waiting is fine too
+    this.setState({ kind: 'starting', ready, abort });
+  }
+
+  private async runStart(signal: AbortSignal): Promise<void> {
+    const { provider, probes, clock } = this.deps;
+    const container = this.spec.container;
+    const t0 = clock.now();
+    let startedByUs = false;
+    try {
+      let info = await provider.inspect(container, signal);
+      this.containerId = info.id;
+      const specProblem = checkReadySpec(this.spec.ready, info);
+      if (specProblem !== undefined) throw new PortwakeError('CONFIG_INVALID', specProblem);
+      if (!info.running) {
+        await provider.start(container, signal);
+        startedByUs = true;
+        info = await provider.inspect(container, signal);
+        if (!info.running) throw new ContainerExitedError(container, info.exitCode);
+      }
+      const t1 = clock.now();
+      const targets = resolveTargets(this.spec, info);
+      await waitReady({
+        spec: this.spec.ready,
+        container,
+        target: targets.probe,
+        direct: targets.direct,
+        provider,
+        probes,
+        clock,
+        timeoutMs: Math.max(0, this.spec.startTimeoutMs - (t1 - t0)),
+        budgetMs: this.spec.startTimeoutMs,
+        signal,
+      });
+      signal.throwIfAborted();
+      const t2 = clock.now();
+      this.startedByUs = startedByUs;
+      this.lastStart = { at: t0, containerStartMs: t1 - t0, readinessMs: t2 - t1, startedByUs };
+      this.setState({ kind: 'ready', targets, gone: new AbortController() });
+      if (this.leases.size === 0) this.idle.arm();
+      this.log.info(
+        { startMs: t1 - t0, readinessMs: t2 - t1, upstream: formatEndpoint(targets.data), startedByUs },
+        `service "${this.name}": ${startedByUs ? 'started' : 'found running'} container "${container}", ready in ${t2 - t0}ms ` +
+          `(container start ${t1 - t0}ms, readiness ${t2 - t1}ms) → ${formatEndpoint(targets.data)}`,
+      );
+      this.deps.emit({ type: 'activated', service: this.name, timings: this.lastStart, firstWaitMs: t2 - t0, at: t2 });
+    } catch (err) {
+      const error = forService(this.name, signal.aborted ? signal.reason : err);
+      this.setState({ kind: 'failed', error });
+      this.log.error({ code: error.code }, error.message);
+      this.deps.emit({ type: 'failed', service: this.name, code: error.code, message: error.message, at: clock.now() });
+      if (startedByUs && (err instanceof ReadyTimeoutError || signal.reason instanceof ReadyTimeoutError)) this.stopAbandoned();
+      throw error;
+    }
+  }
+
+  /** A container we started that never became ready is not left running. */
+  private stopAbandoned(): void {
+    const graceS = Math.ceil(this.spec.stopTimeoutMs / 1000);
+    this.deps.provider.stop(this.spec.container, graceS).catch((err: unknown) => {
+      this.log.warn({ err: describe(err) }, `service "${this.name}": stopping the unready container failed: ${describe(err)}, ignoring`);
+    });
+  }
+
+  private onIdle(): void {
+    if (this.state.kind !== 'ready' || this.leases.size > 0 || this.held > 0) return;
+    this.log.info({ idleMs: this.spec.idleTimeoutMs }, `service "${this.name}": idle for ${this.spec.idleTimeoutMs}ms, stopping container "${this.spec.container}"`);
+    void this.beginStop('idle', false);
+  }
+
+  /** Enters 'stopping'; the returned promise is the stop's `done`, which never rejects. */
+  private beginStop(reason: 'idle' | 'control' | 'shutdown', drain: boolean): Promise<void> {
+    const { provider, clock } = this.deps;
+    this.idle.disarm();
+    const done = Promise.resolve().then(async () => {
+      const t0 = clock.now();
+      if (drain) await this.drain(this.spec.stopTimeoutMs);
+      try {
+        await provider.stop(this.spec.container, Math.ceil(this.spec.stopTimeoutMs / 1000));
+        this.log.info({ reason, stopMs: clock.now() - t0 }, `service "${this.name}": stopped container "${this.spec.container}" (${reason}) in ${clock.now() - t0}ms`);
+      } catch (err) {
+        this.log.warn({ err: describe(err) }, `service "${this.name}": stopping container "${this.spec.container}" failed: ${describe(err)}; the next connection re-inspects it`);
+      } finally {
+        this.startedByUs = false;
+        if (readyState.kind === 'ready') readyState.gone.abort(new AbortedError(`service "${this.name}": connection (container stopped)`));
+        this.setState({ kind: 'stopped' });
+      }
+    });
+    const readyState = this.state;
+    this.setState({ kind: 'stopping', done });
+    return done;
+  }
+
+  /** Resolves when no lease is open (told by release()), or after timeoutMs. */
+  private drain(timeoutMs: number): Promise<void> {
+    if (this.leases.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = this.deps.clock.setTimer(timeoutMs, finish);
+      this.drained.push(finish);
+      function finish(): void {
+        timer.cancel();
+        resolve();
+      }
+    });
+  }
+
+  private setState(next: State): void {
+    const from = this.state.kind;
+    this.state = next;
+    if (from !== next.kind) this.deps.emit({ type: 'state', service: this.name, from, to: next.kind, at: this.deps.clock.now() });
+  }
+}

@@ -1,0 +1,222 @@
+// A scripted in-memory provider for unit tests of timing and races: containers that take a set
+// time to start and to "listen", counted start/stop calls, an events stream that can be broken.
+
+import type { Clock } from '../../core/clock.ts';
+import { ContainerNotFoundError, ProviderError, ProviderUnreachableError } from '../../core/errors.ts';
+import type { ContainerEvent, ContainerInfo, Endpoint, HealthStatus, Provider } from '../../core/provider.ts';
+import type { ProbeOutcome, Probes } from '../../core/readiness.ts';
+
+export interface FakeContainerOptions {
+  name: string;
+  exposedPorts?: number[];
+  /** Time the engine takes to start it. */
+  startMs?: number;
+  /** Time after start until the app accepts connections. */
+  listenMs?: number;
+  /** The app exits this long after start (crash during start), with exit code 1. */
+  crashAfterMs?: number;
+  hasHealthcheck?: boolean;
+  running?: boolean;
+}
+
+interface FakeContainer {
+  id: string;
+  name: string;
+  ip: string;
+  exposedPorts: number[];
+  startMs: number;
+  listenMs: number;
+  crashAfterMs: number | undefined;
+  hasHealthcheck: boolean;
+  running: boolean;
+  listeningAt: number | undefined;
+  health: HealthStatus;
+  exitCode: number | undefined;
+  generation: number;
+}
+
+type Subscriber = { push(e: ContainerEvent): void; fail(err: Error): void };
+
+export class FakeProvider implements Provider {
+  readonly endpoint = 'fake://';
+  readonly containers = new Map<string, FakeContainer>();
+  startCalls = 0;
+  stopCalls = 0;
+  inspectCalls = 0;
+  /** When set, every call rejects as an unreachable engine. */
+  unreachable = false;
+  private readonly subscribers = new Set<Subscriber>();
+  private nextId = 1;
+
+  constructor(private readonly clock: Clock) {}
+
+  add(o: FakeContainerOptions): FakeContainer {
+    const n = this.nextId++;
+    const c: FakeContainer = {
+      id: `fake${String(n).padStart(12, '0')}`,
+      name: o.name,
+      ip: `10.99.0.${n}`,
+      exposedPorts: o.exposedPorts ?? [80],
+      startMs: o.startMs ?? 0,
+      listenMs: o.listenMs ?? 0,
+      crashAfterMs: o.crashAfterMs,
+      hasHealthcheck: o.hasHealthcheck ?? false,
+      running: false,
+      listeningAt: undefined,
+      health: o.hasHealthcheck === true ? 'starting' : 'none',
+      exitCode: undefined,
+      generation: 0,
+    };
+    this.containers.set(o.name, c);
+    if (o.running === true) this.run(c);
+    return c;
+  }
+
+  async inspect(container: string, signal?: AbortSignal): Promise<ContainerInfo> {
+    signal?.throwIfAborted();
+    this.inspectCalls++;
+    const c = this.find(container);
+    return {
+      id: c.id,
+      name: c.name,
+      status: c.running ? 'running' : c.exitCode === undefined ? 'created' : 'exited',
+      running: c.running,
+      health: c.running ? c.health : 'none',
+      exitCode: c.exitCode,
+      exposedPorts: [...c.exposedPorts],
+      published: [],
+      networks: c.running ? [{ name: 'bridge', ipAddress: c.ip, globalIPv6Address: '' }] : [],
+      networkMode: 'bridge',
+      hasHealthcheck: c.hasHealthcheck,
+    };
+  }
+
+  async start(container: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const c = this.find(container);
+    this.startCalls++;
+    if (c.running) return;
+    await this.wait(c.startMs, signal);
+    this.run(c);
+  }
+
+  async stop(container: string, _graceSeconds: number, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const c = this.find(container);
+    this.stopCalls++;
+    if (!c.running) return;
+    this.exit(c, 0, 'stop');
+  }
+
+  async ping(): Promise<void> {
+    if (this.unreachable) throw new ProviderUnreachableError(this.endpoint);
+  }
+
+  /** Simulates `docker stop` by someone else, or a crash. */
+  kill(container: string, exitCode = 137): void {
+    const c = this.find(container);
+    if (c.running) this.exit(c, exitCode, 'kill');
+  }
+
+  /** Breaks every open events stream, as an engine restart would. */
+  breakEvents(): void {
+    for (const s of this.subscribers) s.fail(new ProviderUnreachableError(this.endpoint, { cause: new Error('stream ended') }));
+    this.subscribers.clear();
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  async *events(signal: AbortSignal): AsyncIterable<ContainerEvent> {
+    if (this.unreachable) throw new ProviderUnreachableError(this.endpoint);
+    const queue: ContainerEvent[] = [];
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const sub: Subscriber = {
+      push: (e) => { queue.push(e); wake?.(); },
+      fail: (err) => { failure = err; wake?.(); },
+    };
+    this.subscribers.add(sub);
+    const onAbort = (): void => wake?.();
+    signal.addEventListener('abort', onAbort);
+    try {
+      for (;;) {
+        const e = queue.shift();
+        if (e !== undefined) { yield e; continue; }
+        if (failure !== undefined) throw failure;
+        if (signal.aborted) return;
+        await new Promise<void>((r) => { wake = r; });
+        wake = undefined;
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.subscribers.delete(sub);
+    }
+  }
+
+  /** Probes answering from the fake containers' state: ready once the app "listens". */
+  probes(): Probes {
+    const check = async (target: Endpoint): Promise<ProbeOutcome> => {
+      const c = [...this.containers.values()].find((x) => target.kind === 'tcp' && x.ip === target.host);
+      if (c === undefined || !c.running) return { ok: false, detail: 'connection refused (ECONNREFUSED)' };
+      if (c.listeningAt === undefined || this.clock.now() < c.listeningAt) return { ok: false, detail: 'connection refused (ECONNREFUSED)' };
+      return { ok: true };
+    };
+    return { tcp: (t) => check(t), http: (t) => check(t) };
+  }
+
+  private run(c: FakeContainer): void {
+    c.running = true;
+    c.exitCode = undefined;
+    c.listeningAt = this.clock.now() + c.listenMs;
+    const gen = ++c.generation;
+    this.emit('start', c);
+    if (c.hasHealthcheck) {
+      c.health = 'starting';
+      this.clock.setTimer(c.listenMs, () => {
+        if (c.generation !== gen || !c.running) return;
+        c.health = 'healthy';
+        this.emit('health', c);
+      });
+    }
+    if (c.crashAfterMs !== undefined) {
+      this.clock.setTimer(c.crashAfterMs, () => {
+        if (c.generation === gen && c.running) this.exit(c, 1, 'crash');
+      });
+    }
+  }
+
+  private exit(c: FakeContainer, exitCode: number, how: 'stop' | 'kill' | 'crash'): void {
+    c.running = false;
+    c.exitCode = exitCode;
+    c.listeningAt = undefined;
+    c.generation++;
+    this.emit('die', c, exitCode);
+    if (how === 'stop') this.emit('stop', c);
+  }
+
+  private emit(kind: ContainerEvent['kind'], c: FakeContainer, exitCode?: number): void {
+    const e: ContainerEvent = { kind, id: c.id, name: c.name, time: this.clock.now() };
+    if (kind === 'health') e.health = c.health;
+    if (exitCode !== undefined) e.exitCode = exitCode;
+    for (const s of this.subscribers) s.push(e);
+  }
+
+  private find(ref: string): FakeContainer {
+    if (this.unreachable) throw new ProviderUnreachableError(this.endpoint, { cause: new Error('connect ECONNREFUSED') });
+    const c = this.containers.get(ref) ?? [...this.containers.values()].find((x) => x.id === ref);
+    if (c === undefined) throw new ContainerNotFoundError(ref);
+    return c;
+  }
+
+  private wait(ms: number, signal?: AbortSignal): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = this.clock.setTimer(ms, resolve);
+      signal?.addEventListener('abort', () => { t.cancel(); reject(new ProviderError('start cancelled', { cause: signal.reason })); }, { once: true });
+    });
+  }
+}
+
+FakeProvider satisfies new (clock: Clock) => Provider;
