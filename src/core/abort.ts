@@ -11,7 +11,7 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
         signal.removeEventListener('abort', onAbort);
         resolve(v);
       },
-      (e: unknown) => {
+      (e: Error) => {
         signal.removeEventListener('abort', onAbort);
         reject(e);
       },
