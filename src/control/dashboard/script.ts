@@ -1,0 +1,325 @@
+// The dashboard's browser script: renders /status into one card per service, applies /events live,
+// refreshes /status periodically, posts start/stop, and asks once for the token when one is needed.
+// Plain ES2020 with no template literals (it lives inside one); DOM built with textContent only.
+
+export const dashboardJs = `
+'use strict';
+(function () {
+  var TOKEN_KEY = 'portwake.token';
+  var REFRESH_MS = 5000;
+  var SVG_NS = 'http://www.w3.org/2000/svg';
+  var services = new Map();
+  var cards = new Map();
+  var busy = new Set();
+  var skew = 0;
+  var source = null;
+  var refreshTimer = null;
+  var grid = document.getElementById('grid');
+  var liveEl = document.getElementById('live');
+  var liveText = document.getElementById('live-text');
+  var dialog = document.getElementById('token-dialog');
+
+  function token() { try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; } }
+  function now() { return Date.now() + skew; }
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function svg(tag, attrs) {
+    var e = document.createElementNS(SVG_NS, tag);
+    Object.keys(attrs).forEach(function (k) { e.setAttribute(k, String(attrs[k])); });
+    return e;
+  }
+
+  function AuthNeeded() {}
+  function api(method, path) {
+    var headers = { accept: 'application/json' };
+    var t = token();
+    if (t) headers.authorization = 'Bearer ' + t;
+    return fetch(path, { method: method, headers: headers, cache: 'no-store' }).then(function (r) {
+      if (r.status === 401) { askToken(); throw new AuthNeeded(); }
+      return r.json().catch(function () { return null; }).then(function (body) {
+        if (!r.ok) throw new Error(body && body.error ? body.error.message : 'HTTP ' + r.status);
+        return body;
+      });
+    });
+  }
+
+  function askToken() {
+    if (dialog.open) return;
+    setLive('down', 'token needed');
+    if (source) { source.close(); source = null; }
+    dialog.showModal();
+  }
+  dialog.querySelector('form').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var value = dialog.querySelector('input').value.trim();
+    if (!value) return;
+    try { sessionStorage.setItem(TOKEN_KEY, value); } catch (e) { /* private mode: keep for this load only */ }
+    dialog.close();
+    refresh().then(connect);
+  });
+
+  function setLive(kind, text) { liveEl.dataset.live = kind; liveText.textContent = text; }
+
+  function toast(text, bad) {
+    var t = el('div', 'toast' + (bad ? ' bad' : ''), text);
+    t.setAttribute('role', 'status');
+    document.getElementById('toasts').appendChild(t);
+    setTimeout(function () { t.remove(); }, bad ? 7000 : 3500);
+  }
+
+  function fmtDuration(ms) {
+    if (ms === null || ms === undefined) return '–';
+    if (ms < 1000) return Math.round(ms) + ' ms';
+    if (ms < 60000) return (ms / 1000).toFixed(ms < 10000 ? 1 : 0) + ' s';
+    var m = Math.floor(ms / 60000), s = Math.round((ms % 60000) / 1000);
+    if (m < 60) return m + 'm ' + s + 's';
+    return Math.floor(m / 60) + 'h ' + (m % 60) + 'm';
+  }
+  function fmtAgo(at) {
+    if (at === null || at === undefined) return 'never';
+    var d = Math.max(0, now() - at);
+    if (d < 5000) return 'just now';
+    return fmtDuration(Math.round(d / 1000) * 1000) + ' ago';
+  }
+  function fmtBytes(n) {
+    var units = ['B', 'kB', 'MB', 'GB', 'TB'], i = 0;
+    while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+    return (i === 0 ? String(n) : n.toFixed(n < 10 ? 1 : 0)) + ' ' + units[i];
+  }
+  function total(sample) { return sample.containerStartMs + sample.readinessMs; }
+
+  function createCard(name) {
+    var c = { root: el('article', 'card') };
+    c.root.dataset.service = name;
+    var head = el('div', 'card-head');
+    var title = el('div', 'card-title');
+    title.appendChild(el('h2', null, name));
+    c.container = el('div', 'container');
+    title.appendChild(c.container);
+    c.pill = el('span', 'pill');
+    c.pill.appendChild(el('span', 'dot'));
+    c.state = el('span', 'state');
+    c.pill.appendChild(c.state);
+    head.appendChild(title);
+    head.appendChild(c.pill);
+    c.root.appendChild(head);
+    c.error = el('p', 'error');
+    c.root.appendChild(c.error);
+    var stats = el('dl', 'stats');
+    function stat(label) {
+      var d = el('div');
+      d.appendChild(el('dt', null, label));
+      var dd = el('dd');
+      d.appendChild(dd);
+      stats.appendChild(d);
+      return dd;
+    }
+    c.conn = stat('Connections');
+    c.activity = stat('Last activity');
+    c.bytes = stat('Traffic in / out');
+    c.idle = stat('Idle stop');
+    c.root.appendChild(stats);
+    var chart = el('div', 'chart');
+    var chead = el('div', 'chart-head');
+    chead.appendChild(el('span', null, 'Cold starts'));
+    c.last = el('span', 'last');
+    chead.appendChild(c.last);
+    chart.appendChild(chead);
+    c.svg = svg('svg', { viewBox: '0 0 240 56', preserveAspectRatio: 'none', role: 'img' });
+    chart.appendChild(c.svg);
+    var legend = el('div', 'legend');
+    var la = el('span'); la.appendChild(el('i', 'a')); la.appendChild(document.createTextNode('container start'));
+    var lb = el('span'); lb.appendChild(el('i', 'b')); lb.appendChild(document.createTextNode('until ready'));
+    legend.appendChild(la); legend.appendChild(lb);
+    chart.appendChild(legend);
+    c.root.appendChild(chart);
+    var foot = el('div', 'card-foot');
+    c.listeners = el('span', 'listeners');
+    foot.appendChild(c.listeners);
+    var actions = el('div', 'actions');
+    c.start = el('button', 'primary', 'Start');
+    c.stop = el('button', null, 'Stop');
+    c.start.type = c.stop.type = 'button';
+    c.start.addEventListener('click', function () { act(name, 'start'); });
+    c.stop.addEventListener('click', function () { act(name, 'stop'); });
+    actions.appendChild(c.start);
+    actions.appendChild(c.stop);
+    foot.appendChild(actions);
+    c.root.appendChild(foot);
+    return c;
+  }
+
+  function drawChart(c, samples) {
+    while (c.svg.firstChild) c.svg.removeChild(c.svg.firstChild);
+    c.svg.appendChild(svg('line', { x1: 0, y1: 55.5, x2: 240, y2: 55.5, 'class': 'axis' }));
+    if (!samples || samples.length === 0) {
+      var t = svg('text', { x: 120, y: 32, 'text-anchor': 'middle', 'class': 'nodata' });
+      t.textContent = 'no cold start yet';
+      c.svg.appendChild(t);
+      c.svg.setAttribute('aria-label', 'no cold start yet');
+      return;
+    }
+    var max = Math.max.apply(null, samples.map(total).concat([1]));
+    var slots = Math.max(samples.length, 12), w = 240 / slots, gap = Math.min(4, w * 0.25);
+    samples.forEach(function (s, i) {
+      var x = (slots - samples.length + i) * w + gap / 2, bw = w - gap;
+      var ha = (s.containerStartMs / max) * 52, hb = (s.readinessMs / max) * 52;
+      var g = svg('g', {});
+      var title = svg('title', {});
+      title.textContent = fmtDuration(total(s)) + ' (' + fmtDuration(s.containerStartMs) + ' start + ' +
+        fmtDuration(s.readinessMs) + ' ready) at ' + new Date(s.at).toLocaleString();
+      g.appendChild(title);
+      g.appendChild(svg('rect', { x: x, y: 55 - ha, width: bw, height: Math.max(ha, 0.5), rx: 1.5, 'class': 'bar-a' }));
+      g.appendChild(svg('rect', { x: x, y: 55 - ha - hb, width: bw, height: hb, rx: 1.5, 'class': 'bar-b' }));
+      c.svg.appendChild(g);
+    });
+    c.svg.setAttribute('aria-label', samples.length + ' recent cold starts, longest ' + fmtDuration(max));
+  }
+
+  var LABEL = { stopped: 'stopped', starting: 'starting…', ready: 'ready', stopping: 'stopping…', failed: 'failed' };
+
+  function renderCard(s) {
+    var c = cards.get(s.name);
+    if (!c) { c = createCard(s.name); cards.set(s.name, c); }
+    c.root.dataset.state = s.state;
+    c.container.textContent = 'container ' + s.container;
+    c.state.textContent = LABEL[s.state] || s.state;
+    c.pill.title = s.state;
+    c.error.hidden = !s.lastError;
+    c.error.textContent = '';
+    if (s.lastError) {
+      if (s.lastErrorCode) c.error.appendChild(el('code', null, s.lastErrorCode));
+      c.error.appendChild(document.createTextNode(s.lastError));
+    }
+    c.conn.textContent = String(s.openConnections) + ' open';
+    if (s.heldConnections > 0) c.conn.appendChild(el('small', null, ' · ' + s.heldConnections + ' held'));
+    if (s.refused > 0) c.conn.appendChild(el('small', null, ' · ' + s.refused + ' refused'));
+    c.activity.textContent = fmtAgo(s.lastActivity);
+    c.bytes.textContent = fmtBytes(s.bytesIn) + ' / ' + fmtBytes(s.bytesOut);
+    c.idle.textContent = s.idleDeadline ? 'in ' + fmtDuration(Math.max(0, s.idleDeadline - now())) :
+      (s.state === 'ready' ? 'not armed' : '–');
+    var ls = s.lastStart;
+    c.last.textContent = ls ? (ls.startedByUs ? 'last ' + fmtDuration(ls.containerStartMs + ls.readinessMs) + ', ' + fmtAgo(ls.at)
+      : 'found running ' + fmtAgo(ls.at)) : '';
+    c.listeners.textContent = (s.listeners || []).join('  ·  ');
+    var pending = busy.has(s.name);
+    c.start.disabled = pending || s.state === 'ready' || s.state === 'starting';
+    c.stop.disabled = pending || s.state === 'stopped' || s.state === 'stopping';
+    var chartKey = JSON.stringify(s.recentStarts || []);
+    if (c.chartKey !== chartKey) { c.chartKey = chartKey; drawChart(c, s.recentStarts); }
+    return c;
+  }
+
+  function render() {
+    var list = Array.from(services.values());
+    document.getElementById('empty').hidden = list.length > 0;
+    var counts = { ready: 0, stopped: 0, failed: 0, busy: 0 };
+    list.forEach(function (s, i) {
+      var c = renderCard(s);
+      if (grid.children[i] !== c.root) grid.insertBefore(c.root, grid.children[i] || null);
+      if (s.state === 'ready') counts.ready++;
+      else if (s.state === 'stopped') counts.stopped++;
+      else if (s.state === 'failed') counts.failed++;
+      else counts.busy++;
+    });
+    cards.forEach(function (c, name) { if (!services.has(name)) { c.root.remove(); cards.delete(name); } });
+    setChip('count-ready', counts.ready);
+    setChip('count-stopped', counts.stopped);
+    setChip('count-busy', counts.busy);
+    setChip('count-failed', counts.failed);
+    document.title = counts.failed > 0 ? '(' + counts.failed + ' failed) portwake' : 'portwake';
+  }
+  function setChip(id, n) {
+    var chip = document.getElementById(id);
+    chip.querySelector('b').textContent = String(n);
+    chip.hidden = n === 0 && (id === 'count-failed' || id === 'count-busy');
+  }
+
+  function refresh() {
+    return api('GET', '/status').then(function (body) {
+      skew = body.now - Date.now();
+      var next = new Map();
+      body.services.forEach(function (s) {
+        var old = services.get(s.name);
+        s.refused = old ? old.refused : 0;
+        next.set(s.name, s);
+      });
+      services = next;
+      render();
+      document.getElementById('updated').textContent = 'Updated ' + new Date().toLocaleTimeString();
+    }).catch(function (err) {
+      if (!(err instanceof AuthNeeded)) setLive('down', 'offline');
+    });
+  }
+  function refreshSoon() {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, 400);
+  }
+
+  function apply(ev) {
+    var s = services.get(ev.service);
+    if (!s) { refreshSoon(); return; }
+    if (ev.type === 'state') {
+      s.state = ev.to;
+      if (ev.to === 'starting') { s.lastError = null; s.lastErrorCode = null; }
+    } else if (ev.type === 'activated') {
+      s.lastStart = ev.timings;
+      if (ev.timings.startedByUs) {
+        s.recentStarts = (s.recentStarts || []).concat([{ at: ev.timings.at, containerStartMs: ev.timings.containerStartMs,
+          readinessMs: ev.timings.readinessMs, firstWaitMs: ev.firstWaitMs }]).slice(-24);
+      }
+    } else if (ev.type === 'failed') {
+      s.lastError = ev.message; s.lastErrorCode = ev.code;
+    } else if (ev.type === 'connection') {
+      s.openConnections = Math.max(0, s.openConnections + (ev.change === 'open' ? 1 : -1));
+      s.lastActivity = ev.at;
+    } else if (ev.type === 'refused') {
+      s.refused = (s.refused || 0) + 1;
+    }
+    render();
+    refreshSoon();
+  }
+
+  function connect() {
+    if (source) source.close();
+    var t = token();
+    source = new EventSource('/events' + (t ? '?token=' + encodeURIComponent(t) : ''));
+    source.onopen = function () { setLive('live', 'live'); refreshSoon(); };
+    source.onerror = function () {
+      if (!source || source.readyState !== EventSource.CLOSED) { setLive('down', 'reconnecting…'); return; }
+      // Closed for good (daemon restarted with a new token, or 401): check why, then try again.
+      source = null;
+      setLive('down', 'offline');
+      setTimeout(function () { refresh().then(function () { if (!dialog.open) connect(); }); }, 3000);
+    };
+    ['state', 'activated', 'failed', 'refused', 'connection'].forEach(function (type) {
+      source.addEventListener(type, function (m) {
+        try { apply(JSON.parse(m.data)); } catch (e) { refreshSoon(); }
+      });
+    });
+  }
+
+  function act(name, action) {
+    busy.add(name);
+    render();
+    api('POST', '/services/' + encodeURIComponent(name) + '/' + action).then(function (body) {
+      toast(name + (action === 'start' ? ' is ready (' : ' stopped (') + fmtDuration(body.tookMs) + ')');
+    }).catch(function (err) {
+      if (!(err instanceof AuthNeeded)) toast(name + ': ' + err.message, true);
+    }).then(function () {
+      busy.delete(name);
+      return refresh();
+    });
+  }
+
+  setInterval(function () { if (!document.hidden) refresh(); }, REFRESH_MS);
+  setInterval(function () { if (!document.hidden && services.size > 0) render(); }, 1000);
+  document.addEventListener('visibilitychange', function () { if (!document.hidden) refresh(); });
+  refresh().then(function () { if (!dialog.open) connect(); });
+})();
+`;

@@ -1,0 +1,218 @@
+// The control API server: binds the configured unix socket or loopback/token-protected TCP address,
+// authorizes each request, routes it, and owns every SSE stream so close() can end them all.
+
+import { lstat, chmod, unlink } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import type { ControlConfig } from '../config/types.ts';
+import { PortwakeError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { DaemonControl } from '../core/status.ts';
+import { formatControlAddress, isLoopbackHost, type ControlTarget } from './address.ts';
+import { authorize, type AuthPolicy } from './auth.ts';
+import { openEventStream, type EventStream } from './event-stream.ts';
+import { createControlMetrics } from './metrics.ts';
+import { sendError } from './respond.ts';
+import { route, type RouteContext } from './routes.ts';
+import { StartHistory } from './start-history.ts';
+
+export interface ControlServerOptions {
+  config: ControlConfig;
+  control: DaemonControl;
+  logger: Logger;
+  /** Heartbeat comment interval on `GET /events`; default 15 s. */
+  heartbeatMs?: number;
+  /** Concurrent `GET /events` streams; more are answered 503. Default 32. */
+  maxEventStreams?: number;
+  /** Concurrent connections to the API; more are dropped by the kernel accept path. Default 128. */
+  maxConnections?: number;
+  /** Process metrics in `/metrics`; default true. */
+  defaultMetrics?: boolean;
+}
+
+export interface ControlServer {
+  /** The bound address as `unix:/path` or `HOST:PORT` (the real port when 0 was configured). */
+  readonly address: string;
+  /** Stops listening, ends every event stream, unsubscribes; idempotent. */
+  close(): Promise<void>;
+}
+
+const SLOW_CLIENT_BYTES = 1 << 20;
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Starts the control API. Rejects with CONFIG_INVALID when a TCP address beyond loopback has no
+ * token (config validation rejects that too; this is the second lock), LISTEN_FAILED when binding
+ * fails. The caller owns the returned server and must close() it.
+ */
+export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
+  const { config, control } = options;
+  const logger = options.logger.child({ component: 'control' });
+  const token = config.token === '' ? undefined : config.token;
+  const listen = config.listen;
+  const exposed = listen.kind === 'tcp' && !isLoopbackHost(listen.host);
+  if (exposed && token === undefined) {
+    throw new PortwakeError('CONFIG_INVALID',
+      `control.listen ${formatControlAddress(listen)} is not a loopback address and control.token is not set; refusing to expose an unauthenticated control API`);
+  }
+
+  const metrics = createControlMetrics({ status: () => control.status(), defaultMetrics: options.defaultMetrics ?? true });
+  const history = new StartHistory();
+  const unsubscribe = control.subscribe((event) => {
+    metrics.observe(event);
+    history.observe(event);
+  });
+
+  const streams = new Set<EventStream>();
+  const maxStreams = options.maxEventStreams ?? 32;
+  const ctx: RouteContext = {
+    control, metrics, history, logger,
+    openEvents(res) {
+      if (streams.size >= maxStreams) {
+        logger.warn({ limit: maxStreams }, 'control API: event stream limit reached, refusing another');
+        sendError(res, 503, 'LIMIT_REACHED', `at most ${maxStreams} event streams at once`, { 'retry-after': '5' });
+        return;
+      }
+      const stream = openEventStream(res, {
+        subscribe: (fn) => control.subscribe(fn),
+        heartbeatMs: options.heartbeatMs ?? 15_000,
+        maxBufferedBytes: SLOW_CLIENT_BYTES,
+        onClose(reason) {
+          streams.delete(stream);
+          if (reason === 'slow') logger.warn({}, 'control API: event stream client not reading, disconnected');
+        },
+      });
+      streams.add(stream);
+    },
+  };
+  const policy: AuthPolicy = {
+    token,
+    unix: listen.kind === 'unix',
+    allowedHosts: new Set(listen.kind === 'tcp' ? [listen.host.toLowerCase()] : []),
+  };
+
+  const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+    handle(ctx, policy, req, res).catch((err: unknown) => {
+      logger.error({ err, method: req.method, url: redact(req.url) }, 'control API: request handler failed');
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'internal error');
+      else res.destroy();
+    });
+  });
+  server.maxConnections = options.maxConnections ?? 128;
+  let lastDropLog = 0;
+  server.on('drop', () => {
+    const now = Date.now();
+    if (now - lastDropLog < 60_000) return;
+    lastDropLog = now;
+    logger.warn({ limit: server.maxConnections }, 'control API: connection limit reached, dropping connections');
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  let bound: ControlTarget;
+  try {
+    bound = listen.kind === 'unix' ? await listenUnix(server, listen.path, listen.mode) : await listenTcp(server, listen.host, listen.port);
+  } catch (err) {
+    unsubscribe();
+    if (server.listening) server.close();
+    throw err;
+  }
+  const address = formatControlAddress(bound);
+  logger.info({ address, auth: token === undefined ? 'none' : 'bearer token' }, 'control API listening');
+  if (exposed) logger.warn({ address }, 'control API is reachable beyond loopback; every request must carry the bearer token');
+
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    close() {
+      closing ??= (async () => {
+        unsubscribe();
+        const done = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const s of [...streams]) s.close();
+        server.closeIdleConnections();
+        // An in-flight POST /start can take the whole start timeout; shutdown does not wait for it.
+        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        force.unref();
+        await done;
+        clearTimeout(force);
+      })();
+      return closing;
+    },
+  };
+}
+
+async function handle(ctx: RouteContext, policy: AuthPolicy, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  req.resume(); // no route reads a body; drain it so keep-alive works
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://control.invalid');
+  } catch {
+    return sendError(res, 400, 'USAGE', 'malformed request target');
+  }
+  const verdict = authorize(req, url, policy);
+  if (!verdict.ok) {
+    ctx.logger.debug({ method: req.method, path: url.pathname, reason: verdict.reason }, 'control API: request refused');
+    const headers: Record<string, string> = verdict.status === 401 ? { 'www-authenticate': 'Bearer realm="portwake"' } : {};
+    return sendError(res, verdict.status, verdict.status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', verdict.reason, headers);
+  }
+  await route(ctx, req, res, url);
+}
+
+function listenTcp(server: Server, host: string, port: number): Promise<ControlTarget> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new PortwakeError('LISTEN_FAILED', `control API: cannot listen on ${formatControlAddress({ kind: 'tcp', host, port })}: ${err.message}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.off('error', onError);
+      const a = server.address();
+      resolve({ kind: 'tcp', host, port: typeof a === 'object' && a !== null ? a.port : port });
+    });
+  });
+}
+
+async function listenUnix(server: Server, path: string, mode: number): Promise<ControlTarget> {
+  const bind = (): Promise<void> => new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  try {
+    await bind();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw listenFailed(path, err);
+    await removeStaleSocket(path);
+    try {
+      await bind();
+    } catch (again) {
+      throw listenFailed(path, again);
+    }
+  }
+  await chmod(path, mode);
+  return { kind: 'unix', path };
+}
+
+/** A socket file left by a daemon that died is removed; one somebody still answers on is not. */
+async function removeStaleSocket(path: string): Promise<void> {
+  const info = await lstat(path);
+  if (!info.isSocket()) throw listenFailed(path, new Error('the path exists and is not a socket'));
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('error', () => resolve(false));
+  });
+  if (alive) throw listenFailed(path, new Error('another process is listening on it (is portwake already running?)'));
+  await unlink(path);
+}
+
+function listenFailed(path: string, err: unknown): PortwakeError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new PortwakeError('LISTEN_FAILED', `control API: cannot listen on unix:${path}: ${why}`, { cause: err });
+}
+
+/** Request target without the query, which may hold `?token=`. */
+function redact(url: string | undefined): string {
+  return (url ?? '').split('?')[0] ?? '';
+}
