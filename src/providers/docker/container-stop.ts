@@ -1,0 +1,20 @@
+// POST /containers/{name}/stop?t=grace. Not running (HTTP 304) is success.
+
+import type Dockerode from 'dockerode';
+import { abortOption } from './abort-option.ts';
+import { mapDockerError } from './errors.ts';
+
+/**
+ * Asks the engine to stop the container: its stop signal (SIGTERM unless the image says otherwise),
+ * then SIGKILL after graceSeconds. Resolves once it has stopped; the request lasts up to the grace.
+ */
+export async function stopContainer(docker: Dockerode, endpoint: string, container: string, graceSeconds: number, signal?: AbortSignal): Promise<void> {
+  try {
+    signal?.throwIfAborted();
+    const t = Number.isFinite(graceSeconds) ? Math.max(0, Math.ceil(graceSeconds)) : 10;
+    await docker.getContainer(container).stop({ t, ...abortOption(signal) });
+  } catch (err) {
+    if ((err as { statusCode?: unknown }).statusCode === 304 && signal?.aborted !== true) return;
+    throw mapDockerError(err, { endpoint, operation: 'stop', container, signal });
+  }
+}

@@ -1,0 +1,247 @@
+// The Docker provider's parts that need no engine: address parsing, TLS, the events stream parser
+// against a scripted HTTP server on a Unix socket, and the inspect/event mappings.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ProviderError, ProviderUnreachableError } from '../../src/core/errors.ts';
+import type { ContainerEvent } from '../../src/core/provider.ts';
+import { connectDocker, DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../../src/providers/docker/connect.ts';
+import { toContainerInfo, type InspectJson } from '../../src/providers/docker/container-inspect.ts';
+import { JsonLines, parseEvent } from '../../src/providers/docker/events.ts';
+import { createDockerProvider } from '../../src/providers/docker/provider.ts';
+
+describe('docker connect', () => {
+  it('parses unix and tcp addresses into endpoints', () => {
+    assert.equal(connectDocker({ host: DEFAULT_DOCKER_HOST }).endpoint, 'unix:///var/run/docker.sock');
+    assert.equal(connectDocker({ host: '/run/user/1000/docker.sock' }).endpoint, 'unix:///run/user/1000/docker.sock');
+    assert.equal(connectDocker({ host: 'tcp://10.0.0.5' }).endpoint, 'tcp://10.0.0.5:2375');
+    assert.equal(connectDocker({ host: 'tcp://10.0.0.5:1234' }).endpoint, 'tcp://10.0.0.5:1234');
+    assert.equal(connectDocker({ host: 'tcp://engine.example', tlsVerify: true }).endpoint, 'tcp://engine.example:2376 (TLS)');
+    assert.equal(connectDocker({ host: 'tcp://[::1]:2375' }).endpoint, 'tcp://[::1]:2375');
+  });
+
+  it('rejects addresses it cannot use, and unreadable TLS files, with facts', () => {
+    assert.throws(() => connectDocker({ host: 'ssh://me@box' }), (e) => e instanceof ProviderError && /not supported/.test(e.message));
+    assert.throws(() => connectDocker({ host: 'unix://relative.sock' }), (e) => e instanceof ProviderError && /absolute path/.test(e.message));
+    assert.throws(() => connectDocker({ host: 'tcp://h:2376', certPath: '/nonexistent/certs' }),
+      (e) => e instanceof ProviderUnreachableError && /tcp:\/\/h:2376 \(TLS\) is unreachable.*ca\.pem/.test(e.message));
+  });
+
+  it('reads the Docker CLI TLS variables from an injected environment', () => {
+    assert.deepEqual(dockerTlsFromEnv({}), {});
+    assert.deepEqual(dockerTlsFromEnv({ DOCKER_TLS_VERIFY: '0', DOCKER_CERT_PATH: '' }), {});
+    assert.deepEqual(dockerTlsFromEnv({ DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/c' }), { tlsVerify: true, certPath: '/c' });
+  });
+
+  it('talks TLS with client certificates to a tcp:// engine and refuses an unknown CA', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'pwtest-tls-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const good = makePki(join(dir, 'good'));
+    const other = makePki(join(dir, 'other'));
+    const server = createHttpsServer({ ca: good.ca, cert: good.serverCert, key: good.serverKey, requestCert: true, rejectUnauthorized: true }, (_req, res) => {
+      res.end('OK');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => { server.closeAllConnections(); server.close(); });
+    const host = `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    await createDockerProvider({ host, tlsVerify: true, certPath: good.dir }).ping();
+    const err = await createDockerProvider({ host, tlsVerify: true, certPath: other.dir }).ping().then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ProviderUnreachableError, String(err));
+    assert.match(err.message, /\(TLS\) is unreachable/);
+  });
+});
+
+describe('docker events stream', () => {
+  it('parses events split at any byte (even inside a UTF-8 character) and throws when the stream ends', async (t) => {
+    const lines = [
+      event('start', 'c1', 'web-é'),
+      JSON.stringify({ Type: 'container', Action: 'exec_start: wget -q', Actor: { ID: 'c1', Attributes: { name: 'web-é' } }, time: 1 }),
+      event('health_status: healthy', 'c1', 'web-é'),
+      event('die', 'c1', 'web-é', { exitCode: '143' }),
+    ];
+    const payload = Buffer.from(`${lines.join('\n')}\n`);
+    let url = '';
+    const { host } = await fakeEngine(t, async (req, res) => {
+      url = req.url ?? '';
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      for (let i = 0; i < payload.length; i += 7) {
+        res.write(payload.subarray(i, i + 7));
+        await delay(1);
+      }
+      res.end();
+    });
+    const seen: ContainerEvent[] = [];
+    const err = await (async () => {
+      for await (const e of createDockerProvider({ host }).events(AbortSignal.timeout(10_000))) seen.push(e);
+    })().then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ProviderUnreachableError, `a stream that ends is a broken stream: ${String(err)}`);
+    assert.deepEqual(seen.map((e) => [e.kind, e.name, e.health ?? e.exitCode ?? null]), [
+      ['start', 'web-é', null],
+      ['health', 'web-é', 'healthy'],
+      ['die', 'web-é', 143],
+    ]);
+    const filters = JSON.parse(new URL(url, 'http://x').searchParams.get('filters') ?? '{}') as Record<string, string[]>;
+    assert.deepEqual(filters['type'], ['container']);
+    assert.ok(filters['event']?.includes('health_status'));
+  });
+
+  it('a connection cut mid-stream, or an engine error, is ProviderUnreachableError', async (t) => {
+    const cut = await fakeEngine(t, (_req, res) => {
+      res.writeHead(200);
+      res.write(`${event('start', 'c2', 'db')}\n{"Type":"cont`);
+      setTimeout(() => res.socket?.destroy(), 50);
+    });
+    const seen: string[] = [];
+    const e1 = await (async () => {
+      for await (const e of createDockerProvider({ host: cut.host }).events(AbortSignal.timeout(10_000))) seen.push(e.name);
+    })().then(() => undefined, (e: unknown) => e);
+    assert.deepEqual(seen, ['db']);
+    assert.ok(e1 instanceof ProviderUnreachableError, String(e1));
+
+    const failing = await fakeEngine(t, (_req, res) => {
+      res.writeHead(500, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ message: 'events are broken' }));
+    });
+    const e2 = await (async () => {
+      for await (const _ of createDockerProvider({ host: failing.host }).events(AbortSignal.timeout(10_000))) { /* none */ }
+    })().then(() => undefined, (e: unknown) => e);
+    assert.ok(e2 instanceof ProviderUnreachableError, String(e2));
+    assert.match(String((e2 as Error).cause), /events are broken/);
+  });
+
+  it('abort while waiting for the response headers, or while the consumer holds an event, returns cleanly', async (t) => {
+    const silent = await fakeEngine(t, () => { /* never answers */ });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('bye')), 100).unref();
+    for await (const _ of createDockerProvider({ host: silent.host }).events(ac.signal)) assert.fail('no events expected');
+
+    const chatty = await fakeEngine(t, (_req, res) => {
+      res.writeHead(200);
+      res.write(`${event('start', 'c3', 'a')}\n${event('start', 'c3', 'b')}\n`);
+    });
+    const ac2 = new AbortController();
+    const names: string[] = [];
+    for await (const e of createDockerProvider({ host: chatty.host }).events(ac2.signal)) {
+      names.push(e.name);
+      ac2.abort(new Error('enough'));
+    }
+    assert.deepEqual(names, ['a'], 'no event is delivered after the abort');
+  });
+
+  it('JsonLines keeps a partial line until its newline arrives', () => {
+    const l = new JsonLines();
+    assert.deepEqual(l.push('{"a":'), []);
+    assert.deepEqual(l.push('1}\n\n{"b"'), ['{"a":1}']);
+    assert.deepEqual(l.push(':2}\n'), ['{"b":2}']);
+  });
+
+  it('parseEvent maps actions, ignores the rest, and keeps millisecond time', () => {
+    // timeNano exceeds 2^53: JSON.parse rounds it, which milliseconds survive.
+    assert.deepEqual(parseEvent('{"Type":"container","Action":"kill","Actor":{"ID":"x","Attributes":{"name":"n","signal":"15"}},"time":1700000000,"timeNano":1700000000123456789}'),
+      { kind: 'kill', id: 'x', name: 'n', time: 1700000000123 });
+    assert.equal(parseEvent(JSON.stringify({ Type: 'network', Action: 'connect', Actor: { ID: 'x' } })), undefined);
+    assert.equal(parseEvent(JSON.stringify({ Type: 'container', Action: 'exec_die', Actor: { ID: 'x' } })), undefined);
+    assert.equal(parseEvent(event('health_status: unhealthy', 'x', 'n'))?.health, 'unhealthy');
+    assert.equal(parseEvent(event('die', 'x', 'n'))?.exitCode, undefined);
+    assert.throws(() => parseEvent('{not json'));
+  });
+});
+
+describe('docker inspect mapping', () => {
+  const base: InspectJson = {
+    Id: 'abc',
+    Name: '/web',
+    State: { Status: 'running', Running: true, ExitCode: 0, Health: { Status: 'starting' } },
+    Config: { ExposedPorts: { '80/tcp': {}, '53/udp': {} }, Healthcheck: { Test: ['CMD-SHELL', 'true'] } },
+    HostConfig: { NetworkMode: 'default', PortBindings: { '443/tcp': [{ HostIp: '', HostPort: '8443' }], '8080/tcp': [{ HostIp: '', HostPort: '' }] } },
+    NetworkSettings: {
+      Ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '32768' }, { HostIp: '::', HostPort: '32768' }], '53/udp': null, '443/tcp': [{ HostIp: '0.0.0.0', HostPort: '8443' }] },
+      Networks: { bridge: { IPAddress: '172.17.0.2', GlobalIPv6Address: '' }, app: { IPAddress: '10.1.0.3', GlobalIPv6Address: 'fd00::3' } },
+    },
+  };
+
+  it('maps a running container: tcp ports only, live bindings, networks, health, default mode as bridge', () => {
+    assert.deepEqual(toContainerInfo(base), {
+      id: 'abc',
+      name: 'web',
+      status: 'running',
+      running: true,
+      health: 'starting',
+      exitCode: undefined,
+      exposedPorts: [80, 443, 8080],
+      published: [
+        { containerPort: 80, hostIp: '0.0.0.0', hostPort: 32768 },
+        { containerPort: 80, hostIp: '::', hostPort: 32768 },
+        { containerPort: 443, hostIp: '0.0.0.0', hostPort: 8443 },
+      ],
+      networks: [
+        { name: 'bridge', ipAddress: '172.17.0.2', globalIPv6Address: '' },
+        { name: 'app', ipAddress: '10.1.0.3', globalIPv6Address: 'fd00::3' },
+      ],
+      networkMode: 'bridge',
+      hasHealthcheck: true,
+    });
+  });
+
+  it('maps a stopped container: exit code, fixed bindings only, no health, NONE healthcheck', () => {
+    const info = toContainerInfo({
+      ...base,
+      State: { Status: 'exited', Running: false, ExitCode: 137, Health: { Status: 'unhealthy' } },
+      Config: { ExposedPorts: null, Healthcheck: { Test: ['NONE'] } },
+      HostConfig: { ...base.HostConfig, NetworkMode: 'host' },
+      NetworkSettings: { Ports: {}, Networks: null },
+    });
+    assert.equal(info.exitCode, 137);
+    assert.equal(info.hasHealthcheck, false);
+    assert.equal(info.networkMode, 'host');
+    assert.deepEqual(info.published, [{ containerPort: 443, hostIp: '0.0.0.0', hostPort: 8443 }]);
+    assert.deepEqual(info.networks, []);
+    assert.equal(info.health, 'unhealthy', 'the last health result stays visible after exit');
+  });
+});
+
+function event(action: string, id: string, name: string, attrs: Record<string, string> = {}): string {
+  return JSON.stringify({ status: action, id, Type: 'container', Action: action, Actor: { ID: id, Attributes: { name, image: 'x', ...attrs } }, scope: 'local', time: 1700000000, timeNano: 1700000000000000000 });
+}
+
+/** An HTTP server on a Unix socket standing in for the engine's /events. */
+async function fakeEngine(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<{ host: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'pwtest-fake-engine-'));
+  const socketPath = join(dir, 'docker.sock');
+  const server = createHttpServer((req, res) => { void handler(req, res); });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { host: `unix://${socketPath}` };
+}
+
+interface Pki { dir: string; ca: Buffer; serverCert: Buffer; serverKey: Buffer }
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, in Docker's file layout. */
+function makePki(dir: string): Pki {
+  mkdirSync(dir, { recursive: true });
+  const ssl = (...args: string[]): void => { execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' }); };
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=pwtest-ca');
+  writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  for (const who of ['server', 'client']) {
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}-key.pem`, '-out', `${who}.csr`, '-subj', `/CN=pwtest-${who}`);
+    ssl('x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', `${who}-cert.pem`, '-days', '2',
+      ...(who === 'server' ? ['-extfile', 'san.cnf'] : []));
+  }
+  copyFileSync(join(dir, 'client-cert.pem'), join(dir, 'cert.pem'));
+  copyFileSync(join(dir, 'client-key.pem'), join(dir, 'key.pem'));
+  const read = (f: string): Buffer => readFileSync(join(dir, f));
+  return { dir, ca: read('ca.pem'), serverCert: read('server-cert.pem'), serverKey: read('server-key.pem') };
+}
