@@ -7,6 +7,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { request, type IncomingMessage } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { Script } from 'node:vm';
 import { describe, it } from 'node:test';
 import { PortwakeError, ReadyTimeoutError } from '../../src/core/errors.ts';
 import type { ControlTarget } from '../../src/control/address.ts';
@@ -131,6 +132,7 @@ describe('control API routes', () => {
     const script = /<script>([\s\S]*)<\/script>/.exec(reply.body)?.[1] ?? '';
     const hash = createHash('sha256').update(script).digest('base64');
     assert.ok(csp.includes(`'sha256-${hash}'`), 'the served script matches its CSP hash');
+    assert.doesNotThrow(() => new Script(script, { filename: 'dashboard.js' }), 'the page script parses (no browser needed)');
     assert.doesNotMatch(reply.body, /https?:\/\/(?!www\.w3\.org)/, 'no external resources');
   });
 });

@@ -82,9 +82,14 @@ export const dashboardJs = `
   }
   function fmtAgo(at) {
     if (at === null || at === undefined) return 'never';
-    var d = Math.max(0, now() - at);
-    if (d < 5000) return 'just now';
-    return fmtDuration(Math.round(d / 1000) * 1000) + ' ago';
+    var s = Math.floor(Math.max(0, now() - at) / 1000);
+    if (s < 5) return 'just now';
+    if (s < 60) return s + 's ago';
+    var m = Math.floor(s / 60);
+    if (m < 60) return m + 'm ago';
+    var h = Math.floor(m / 60);
+    if (h < 48) return h + 'h ' + (m % 60) + 'm ago';
+    return Math.floor(h / 24) + 'd ago';
   }
   function fmtBytes(n) {
     var units = ['B', 'kB', 'MB', 'GB', 'TB'], i = 0;
@@ -108,6 +113,9 @@ export const dashboardJs = `
     head.appendChild(title);
     head.appendChild(c.pill);
     c.root.appendChild(head);
+    c.listeners = el('div', 'listeners');
+    c.listeners.setAttribute('aria-label', 'listening on');
+    c.root.appendChild(c.listeners);
     c.error = el('p', 'error');
     c.root.appendChild(c.error);
     var stats = el('dl', 'stats');
@@ -132,15 +140,16 @@ export const dashboardJs = `
     chart.appendChild(chead);
     c.svg = svg('svg', { viewBox: '0 0 240 56', preserveAspectRatio: 'none', role: 'img' });
     chart.appendChild(c.svg);
+    c.nodata = el('div', 'nodata', 'no cold start yet');
+    chart.appendChild(c.nodata);
     var legend = el('div', 'legend');
     var la = el('span'); la.appendChild(el('i', 'a')); la.appendChild(document.createTextNode('container start'));
     var lb = el('span'); lb.appendChild(el('i', 'b')); lb.appendChild(document.createTextNode('until ready'));
-    legend.appendChild(la); legend.appendChild(lb);
+    c.max = el('span', 'max');
+    legend.appendChild(la); legend.appendChild(lb); legend.appendChild(c.max);
     chart.appendChild(legend);
     c.root.appendChild(chart);
     var foot = el('div', 'card-foot');
-    c.listeners = el('span', 'listeners');
-    foot.appendChild(c.listeners);
     var actions = el('div', 'actions');
     c.start = el('button', 'primary', 'Start');
     c.stop = el('button', null, 'Stop');
@@ -156,15 +165,14 @@ export const dashboardJs = `
 
   function drawChart(c, samples) {
     while (c.svg.firstChild) c.svg.removeChild(c.svg.firstChild);
+    var empty = !samples || samples.length === 0;
+    c.svg.toggleAttribute('hidden', empty);
+    c.nodata.hidden = !empty;
+    c.max.textContent = '';
+    if (empty) return;
     c.svg.appendChild(svg('line', { x1: 0, y1: 55.5, x2: 240, y2: 55.5, 'class': 'axis' }));
-    if (!samples || samples.length === 0) {
-      var t = svg('text', { x: 120, y: 32, 'text-anchor': 'middle', 'class': 'nodata' });
-      t.textContent = 'no cold start yet';
-      c.svg.appendChild(t);
-      c.svg.setAttribute('aria-label', 'no cold start yet');
-      return;
-    }
     var max = Math.max.apply(null, samples.map(total).concat([1]));
+    c.max.textContent = 'tallest ' + fmtDuration(max);
     var slots = Math.max(samples.length, 12), w = 240 / slots, gap = Math.min(4, w * 0.25);
     samples.forEach(function (s, i) {
       var x = (slots - samples.length + i) * w + gap / 2, bw = w - gap;
@@ -172,7 +180,8 @@ export const dashboardJs = `
       var g = svg('g', {});
       var title = svg('title', {});
       title.textContent = fmtDuration(total(s)) + ' (' + fmtDuration(s.containerStartMs) + ' start + ' +
-        fmtDuration(s.readinessMs) + ' ready) at ' + new Date(s.at).toLocaleString();
+        fmtDuration(s.readinessMs) + ' ready) at ' + new Date(s.at).toLocaleString() +
+        (s.firstWaitMs === null || s.firstWaitMs === undefined ? '' : '; first connection waited ' + fmtDuration(s.firstWaitMs));
       g.appendChild(title);
       g.appendChild(svg('rect', { x: x, y: 55 - ha, width: bw, height: Math.max(ha, 0.5), rx: 1.5, 'class': 'bar-a' }));
       g.appendChild(svg('rect', { x: x, y: 55 - ha - hb, width: bw, height: hb, rx: 1.5, 'class': 'bar-b' }));
@@ -203,10 +212,16 @@ export const dashboardJs = `
     c.bytes.textContent = fmtBytes(s.bytesIn) + ' / ' + fmtBytes(s.bytesOut);
     c.idle.textContent = s.idleDeadline ? 'in ' + fmtDuration(Math.max(0, s.idleDeadline - now())) :
       (s.state === 'ready' ? 'not armed' : '–');
-    var ls = s.lastStart;
-    c.last.textContent = ls ? (ls.startedByUs ? 'last ' + fmtDuration(ls.containerStartMs + ls.readinessMs) + ', ' + fmtAgo(ls.at)
-      : 'found running ' + fmtAgo(ls.at)) : '';
-    c.listeners.textContent = (s.listeners || []).join('  ·  ');
+    var recent = s.recentStarts || [];
+    var ls = s.lastStart || recent[recent.length - 1];
+    c.last.textContent = ls ? (ls.startedByUs === false ? 'found running ' + fmtAgo(ls.at)
+      : 'last ' + fmtDuration(total(ls)) + ' · ' + fmtAgo(ls.at)) : '';
+    var listenKey = JSON.stringify(s.listeners || []);
+    if (c.listenKey !== listenKey) {
+      c.listenKey = listenKey;
+      c.listeners.textContent = '';
+      (s.listeners || []).forEach(function (l) { c.listeners.appendChild(el('span', 'listener', l)); });
+    }
     var pending = busy.has(s.name);
     c.start.disabled = pending || s.state === 'ready' || s.state === 'starting';
     c.stop.disabled = pending || s.state === 'stopped' || s.state === 'stopping';

@@ -88,12 +88,18 @@ main { max-width: 1200px; margin: 0 auto; padding: 16px; }
 .chart .bar-a { fill: var(--bar-a); }
 .chart .bar-b { fill: var(--bar-b); }
 .chart .axis { stroke: var(--line); stroke-width: 1; }
-.chart .nodata { fill: var(--muted); font-size: 11px; }
+.chart .nodata { height: 56px; margin-top: 4px; display: grid; place-items: center; color: var(--muted); font-size: 12px; border-bottom: 1px solid var(--line); }
 .legend { display: flex; gap: 12px; font-size: 11px; color: var(--muted); margin-top: 2px; }
 .legend i { display: inline-block; width: 8px; height: 8px; border-radius: 2px; margin-right: 4px; vertical-align: 0; }
 .legend .a { background: var(--bar-a); } .legend .b { background: var(--bar-b); }
-.card-foot { display: flex; align-items: center; justify-content: space-between; gap: 10px; flex-wrap: wrap; }
-.listeners { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: var(--muted); overflow-wrap: anywhere; min-width: 0; flex: 1 1 140px; }
+.legend .max { margin-left: auto; }
+.card-foot { display: flex; justify-content: flex-end; margin-top: auto; }
+.listeners { display: flex; flex-wrap: wrap; gap: 4px; min-width: 0; margin-top: -4px; }
+.listener {
+  font: 12px/1.5 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: var(--muted);
+  background: var(--panel-2); border: 1px solid var(--line); border-radius: 6px; padding: 0 6px;
+  overflow-wrap: anywhere; min-width: 0;
+}
 .actions { display: flex; gap: 8px; margin-left: auto; }
 button {
   font: inherit; font-size: 14px; font-weight: 600; min-height: 40px; padding: 0 16px; border-radius: 10px;
