@@ -1,0 +1,33 @@
+// Where the control API listens: `unix:/path` or `HOST:PORT` with an explicit host (a bare port
+// would expose it on every address, which must be a deliberate choice).
+
+import type { ControlConfig } from './types.ts';
+import { parseHostPort } from './host-port.ts';
+import { fail, ok, show, type Parsed } from './parsed.ts';
+import { parseUnixPath } from './unix-path.ts';
+
+export type ControlAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+
+export function parseControlAddress(value: unknown, baseDir?: string): Parsed<ControlAddress> {
+  if (typeof value === 'number') return parseControlAddress(String(value), baseDir);
+  if (typeof value !== 'string') return fail(`expected unix:/path or HOST:PORT, got ${show(value)}`);
+  const text = value.trim();
+  if (text.startsWith('unix:')) {
+    const path = parseUnixPath(text.slice('unix:'.length), baseDir);
+    return path.ok ? ok({ kind: 'unix', path: path.value }) : path;
+  }
+  if (text === 'systemd' || text.startsWith('systemd:')) return fail(`expected unix:/path or HOST:PORT, got ${show(text)} (systemd sockets are for services only)`);
+  const hostPort = parseHostPort(text);
+  if (!hostPort.ok) return fail(`${show(text)}: ${hostPort.message}`);
+  const { host, port } = hostPort.value;
+  if (host === undefined) {
+    return fail(`${show(text)}: give the address to listen on, e.g. "127.0.0.1:${port}" (or "0.0.0.0:${port}" with a token)`);
+  }
+  return ok({ kind: 'tcp', host, port });
+}
+
+export const DEFAULT_CONTROL_SOCKET_MODE = 0o660;
+
+export function controlListen(address: ControlAddress, mode: number | undefined): ControlConfig['listen'] {
+  return address.kind === 'unix' ? { ...address, mode: mode ?? DEFAULT_CONTROL_SOCKET_MODE } : address;
+}

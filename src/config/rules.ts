@@ -1,0 +1,86 @@
+// Rules that relate fields to each other: no two listeners on one address, a token for a control
+// API reachable from the network, no settings that would silently do nothing. Each rule reads the
+// raw data with the same field parsers as the schema, so it runs whenever the fields it needs are
+// valid, however broken the rest of the file is (and never repeats a field's own error).
+
+import { formatMs } from '../core/errors.ts';
+import { parseControlAddress } from './control-address.ts';
+import { parseDuration } from './duration.ts';
+import { parseEndpoint } from './endpoint.ts';
+import { isLoopback, parsePort } from './host-port.ts';
+import { parseListenAddress } from './listen-address.ts';
+import { findOverlaps, type Claim } from './listen-overlap.ts';
+import type { Locator, RawIssue } from './locator.ts';
+import { show } from './parsed.ts';
+import { parseSocketMode } from './socket-mode.ts';
+import type { SchemaOptions } from './schema.ts';
+import { DEFAULTS } from './types.ts';
+import { isMap } from './zod-field.ts';
+
+export function crossFieldIssues(root: Record<string, unknown>, options: SchemaOptions, locator: Locator): RawIssue[] {
+  const issues: RawIssue[] = [];
+  const claims: Claim[] = [];
+  if (isMap(root.control)) issues.push(...controlIssues(root.control, options, claims));
+  if (isMap(root.services)) {
+    for (const [name, service] of Object.entries(root.services)) {
+      if (isMap(service)) issues.push(...serviceIssues(name, service, options, claims));
+    }
+  }
+  for (const { claim, earlier } of findOverlaps(claims)) {
+    const whose = earlier.owner === undefined ? 'the control API'
+      : earlier.owner === claim.owner ? 'this service' : `service "${earlier.owner}"`;
+    const what = claim.text === earlier.text ? `is also used by ${whose}` : `overlaps "${earlier.text}" of ${whose}`;
+    issues.push({ path: claim.path, at: 'value', message: `"${claim.text}" ${what} (${locator.reference(earlier.path)})` });
+  }
+  return issues;
+}
+
+function controlIssues(control: Record<string, unknown>, options: SchemaOptions, claims: Claim[]): RawIssue[] {
+  const address = parseControlAddress(control.listen, options.baseDir);
+  if (!address.ok) return [];
+  const { value } = address;
+  claims.push({ owner: undefined, path: ['control', 'listen'], address: value, text: value.kind === 'unix' ? `unix:${value.path}` : String(control.listen).trim() });
+  if (value.kind !== 'tcp') return [];
+  const issues: RawIssue[] = [];
+  if (control.token === undefined && !isLoopback(value.host)) {
+    issues.push({
+      path: ['control', 'token'], at: 'parent',
+      message: `a token is required: the control API listens on ${show(String(control.listen).trim())}, which is reachable from other machines`,
+    });
+  }
+  if (parseSocketMode(control.socketMode).ok) {
+    issues.push({ path: ['control', 'socketMode'], at: 'key', message: 'applies only to a unix: control socket' });
+  }
+  return issues;
+}
+
+function serviceIssues(name: string, service: Record<string, unknown>, options: SchemaOptions, claims: Claim[]): RawIssue[] {
+  const issues: RawIssue[] = [];
+  const at = (...rest: PropertyKey[]): PropertyKey[] => ['services', name, ...rest];
+  const list = Array.isArray(service.listen) ? service.listen : service.listen === undefined ? [] : [service.listen];
+  const specs = list.map((item, i) => {
+    const spec = parseListenAddress(item, { baseDir: options.baseDir });
+    if (spec.ok) {
+      claims.push({ owner: name, path: Array.isArray(service.listen) ? at('listen', i) : at('listen'), address: spec.value, text: spec.value.text });
+    }
+    return spec;
+  });
+
+  if (parseSocketMode(service.socketMode).ok && specs.length > 0 && specs.every((s) => s.ok && s.value.kind !== 'unix')) {
+    issues.push({ path: at('socketMode'), at: 'key', message: 'applies only to unix: listeners, and this service has none' });
+  }
+  if (service.port !== undefined && parsePort(service.port).ok && parseEndpoint(service.upstream, options.baseDir).ok) {
+    issues.push({ path: at('port'), at: 'key', message: 'has no effect when "upstream" is set; remove one of them' });
+  }
+  if (isMap(service.ready) && service.ready.delay !== undefined) {
+    const delay = parseDuration(service.ready.delay, { zero: true });
+    const start = service.startTimeout === undefined ? { ok: true as const, value: DEFAULTS.startTimeoutMs } : parseDuration(service.startTimeout);
+    if (delay.ok && start.ok && delay.value >= start.value) {
+      issues.push({
+        path: at('ready', 'delay'), at: 'value',
+        message: `${show(service.ready.delay)} is not shorter than startTimeout (${formatMs(start.value)}), so the service could never become ready`,
+      });
+    }
+  }
+  return issues;
+}

@@ -1,0 +1,160 @@
+// The zod schema of portwake.yaml: shapes, unknown keys, required keys and every field's syntax.
+// Rules that relate fields to each other live in rules.ts, so each is checked even when an
+// unrelated field of the same service is wrong.
+
+import { z } from 'zod';
+import { DEFAULTS, type ControlConfig, type ListenSpec, type PortwakeConfig, type ServiceConfig } from './types.ts';
+import { controlListen, parseControlAddress } from './control-address.ts';
+import { parseDuration } from './duration.ts';
+import { parseEndpoint } from './endpoint.ts';
+import { parseEngineHost } from './engine-host.ts';
+import { parsePort } from './host-port.ts';
+import { parseListenAddress } from './listen-address.ts';
+import { fail, ok, show, type Parsed } from './parsed.ts';
+import { HTTP_READY_SHAPE, READY_MAP_SHAPE, readySchema } from './ready.ts';
+import { parseSocketMode } from './socket-mode.ts';
+import { delegate, field, isMap, report } from './zod-field.ts';
+
+export const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export interface SchemaOptions {
+  /** Directory relative unix: paths resolve against; undefined (the config file): they are errors. */
+  baseDir?: string | undefined;
+}
+
+export function parseServiceName(name: string): Parsed<string> {
+  return SERVICE_NAME.test(name)
+    ? ok(name)
+    : fail(`invalid service name ${show(name)}: use letters, digits, "_", "." and "-", starting with a letter or digit`);
+}
+
+export function parseContainerName(value: unknown): Parsed<string> {
+  if (typeof value === 'string' && CONTAINER_NAME.test(value)) return ok(value);
+  return fail(`expected a container name or ID like "nginx8080", got ${show(value)}`);
+}
+
+export function parsePositiveInteger(value: unknown): Parsed<number> {
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n === 'number' && Number.isSafeInteger(n) && n > 0) return ok(n);
+  return fail(`expected a positive whole number, got ${show(value)}`);
+}
+
+/** `listen:` — one address or a non-empty list; each problem is reported at its list index. */
+export function listenSchema(options: SchemaOptions): z.ZodType<ListenSpec[], unknown> {
+  return z.unknown().transform((value, ctx): ListenSpec[] => {
+    const items = Array.isArray(value) ? value : [value];
+    if (items.length === 0) {
+      report(ctx, 'expected at least one address');
+      return z.NEVER;
+    }
+    const specs: ListenSpec[] = [];
+    items.forEach((item, i) => {
+      const spec = parseListenAddress(item, { baseDir: options.baseDir });
+      if (spec.ok) specs.push(spec.value);
+      else report(ctx, spec.message, Array.isArray(value) ? [i] : []);
+    });
+    return specs.length === items.length ? specs : z.NEVER;
+  });
+}
+
+const duration = (opts: Parameters<typeof parseDuration>[1] = {}): z.ZodType<number, unknown> =>
+  field((v) => parseDuration(v, opts));
+
+const idleTimeout = field((v): Parsed<number | undefined> => (v === 'never' ? ok(undefined) : parseDuration(v)));
+
+function serviceShape(options: SchemaOptions) {
+  return {
+    listen: listenSchema(options),
+    socketMode: field(parseSocketMode).optional(),
+    container: field(parseContainerName),
+    port: field(parsePort).optional(),
+    upstream: field((v) => parseEndpoint(v, options.baseDir)).optional(),
+    ready: readySchema.optional(),
+    startTimeout: duration().optional(),
+    idleTimeout: idleTimeout.optional(),
+    stopTimeout: duration({ zero: true, wholeSeconds: true }).optional(),
+    maxConnections: field(parsePositiveInteger).optional(),
+    maxPending: field(parsePositiveInteger).optional(),
+  };
+}
+
+function serviceSchema(name: string, options: SchemaOptions): z.ZodType<ServiceConfig, unknown> {
+  return z.strictObject(serviceShape(options)).transform((s): ServiceConfig => ({
+    name,
+    listen: s.listen.map((l) => (l.kind === 'unix' ? { ...l, mode: s.socketMode } : l)),
+    container: s.container,
+    port: s.port,
+    upstream: s.upstream,
+    ready: s.ready ?? { kind: 'tcp' },
+    startTimeoutMs: s.startTimeout ?? DEFAULTS.startTimeoutMs,
+    idleTimeoutMs: s.idleTimeout,
+    stopTimeoutMs: s.stopTimeout ?? DEFAULTS.stopTimeoutMs,
+    maxConnections: s.maxConnections ?? DEFAULTS.maxConnections,
+    maxPending: s.maxPending ?? DEFAULTS.maxPending,
+  }));
+}
+
+/** `services:` — a non-empty map from service name to service; names are checked here. */
+function servicesSchema(options: SchemaOptions): z.ZodType<ServiceConfig[], unknown> {
+  return z.unknown().transform((value, ctx): ServiceConfig[] => {
+    if (value === null || (isMap(value) && Object.keys(value).length === 0)) {
+      report(ctx, 'no services defined; add at least one, e.g. "web: {listen: 80, container: web}"');
+      return z.NEVER;
+    }
+    if (!isMap(value)) {
+      report(ctx, `expected a map of service name to service, got ${show(value)}`);
+      return z.NEVER;
+    }
+    const services: ServiceConfig[] = [];
+    let failed = false;
+    for (const [name, body] of Object.entries(value)) {
+      const validName = parseServiceName(name);
+      if (!validName.ok) {
+        report(ctx, validName.message, [name], 'key');
+        failed = true;
+      }
+      const service = delegate(serviceSchema(name, options), body, ctx, [name]);
+      if (service === undefined) failed = true;
+      else services.push(service);
+    }
+    return failed ? z.NEVER : services;
+  });
+}
+
+const controlShape = (options: SchemaOptions) => ({
+  listen: field((v) => parseControlAddress(v, options.baseDir)),
+  token: field((v): Parsed<string> => (typeof v === 'string' && /^\S+$/.test(v)
+    ? ok(v)
+    // Never echo the token itself: messages end up in logs.
+    : fail(`expected a token without spaces, got ${typeof v !== 'string' ? show(v) : v === '' ? '""' : 'text with spaces'}`))).optional(),
+  socketMode: field(parseSocketMode).optional(),
+});
+
+function controlSchema(options: SchemaOptions): z.ZodType<ControlConfig, unknown> {
+  return z.strictObject(controlShape(options))
+    .transform((c): ControlConfig => ({ listen: controlListen(c.listen, c.socketMode), token: c.token }));
+}
+
+const ROOT_KEYS = ['engine', 'control', 'services'] as const;
+
+/** The whole file (after `x-` extension keys are dropped), as a PortwakeConfig minus `source`. */
+export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<PortwakeConfig, 'source'>, unknown> {
+  return z.strictObject({
+    engine: field(parseEngineHost).optional(),
+    control: controlSchema(options).optional(),
+    services: servicesSchema(options),
+  }).transform((c) => ({ services: c.services, engineHost: c.engine, control: c.control }));
+}
+
+/** The keys a map at this path may have, for "did you mean" on unknown keys. */
+export function knownKeys(path: readonly PropertyKey[]): readonly string[] {
+  const [first, , third, fourth] = path;
+  if (path.length === 0) return ROOT_KEYS;
+  if (path.length === 1 && first === 'control') return Object.keys(controlShape({}));
+  if (first !== 'services') return [];
+  if (path.length === 2) return Object.keys(serviceShape({}));
+  if (path.length === 3 && third === 'ready') return Object.keys(READY_MAP_SHAPE);
+  if (path.length === 4 && third === 'ready' && fourth === 'http') return Object.keys(HTTP_READY_SHAPE);
+  return [];
+}
