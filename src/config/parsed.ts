@@ -19,12 +19,3 @@ export function show(value: unknown): string {
   if (typeof value === 'object') return 'a map';
   return typeof value;
 }
-
-/** A string field's value; numbers and booleans are rejected with a hint to quote them. */
-export function expectString(value: unknown, what: string): Parsed<string> {
-  if (typeof value === 'string') return ok(value);
-  if (typeof value === 'number' || typeof value === 'boolean') {
-    return fail(`expected ${what}, got ${show(value)} (a YAML ${typeof value}; quote it if you meant the text)`);
-  }
-  return fail(`expected ${what}, got ${show(value)}`);
-}
