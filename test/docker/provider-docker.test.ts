@@ -78,6 +78,22 @@ describe('docker provider on the real engine', () => {
     assert.match(body, /hello from portwake-test/);
   });
 
+  it('the nginx test image serves /www on its published port and stops promptly on SIGTERM', async (t) => {
+    const engine = await getEngine();
+    const c = await createContainer(engine, { image: await ensureImage('nginx'), nameHint: 'nginx', publish: [{ containerPort: 80 }] });
+    t.after(() => c.remove());
+    const provider = createDockerProvider({ host: engine.dockerHost });
+    await provider.start(c.name);
+    const port = (await provider.inspect(c.name)).published.find((p) => p.containerPort === 80)?.hostPort;
+    const res = await retry(() => fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) }));
+    assert.equal(res.headers.get('server')?.startsWith('nginx'), true);
+    assert.match(await res.text(), /hello from portwake-test/);
+    const t0 = Date.now();
+    await provider.stop(c.name, 10);
+    assert.ok(Date.now() - t0 < 5000, `nginx took ${Date.now() - t0}ms to stop`);
+    assert.equal((await provider.inspect(c.name)).exitCode, 0);
+  });
+
   it('network modes none and host are reported as such', async (t) => {
     const none = await setup(t, { networkMode: 'none' });
     await none.provider.start(none.c.name);

@@ -1,5 +1,4 @@
 // The Docker provider: the core's Provider contract over dockerode, one operation per file.
-// Also used for Podman's Docker-compatible socket.
 
 import type { ContainerEvent, ContainerInfo, Provider } from '../../core/provider.ts';
 import { abortOption } from './abort-option.ts';
