@@ -1,16 +1,18 @@
 // The real Docker engine every Docker test runs against: DOCKER_HOST if it answers, else a private
 // dockerd on the pwtest0 bridge that is started once, shared by concurrent test processes and left
-// running for reuse. Also builds the offline test images and creates labelled test containers.
+// running for reuse. Also hands out the offline test images (test-images.ts) and creates labelled
+// test containers.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync, renameSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import Dockerode from 'dockerode';
+import { isAlive, readPid, withLock } from './dir-lock.ts';
+import { buildImage, hasImage, IMAGE_VERSION, type TestImage } from './test-images.ts';
 
 export interface Engine {
   /** DOCKER_HOST-style address, e.g. "unix:///tmp/portwake-test-engine/docker.sock". */
@@ -24,7 +26,6 @@ export const ENGINE_DIR = '/tmp/portwake-test-engine';
 const BRIDGE = 'pwtest0';
 const BRIDGE_CIDR = '10.213.0.1/24';
 const START_DEADLINE_MS = 30_000;
-const LOCK_DEADLINE_MS = 90_000;
 const HOW_TO_GET_ONE = 'apt-get install docker.io (as root), or set DOCKER_HOST to a reachable engine';
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -150,24 +151,6 @@ function run(cmd: string, args: string[]): void {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.trim() || (r.error?.message ?? `status ${r.status}`)}`);
 }
 
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function waitForPing(socketPath: string, deadlineMs: number, stillHopeful: () => boolean): Promise<boolean> {
   const end = Date.now() + deadlineMs;
   while (Date.now() < end && stillHopeful()) {
@@ -190,175 +173,22 @@ function ping(socketPath: string): Promise<boolean> {
   });
 }
 
-/**
- * Runs fn while holding a cross-process lock (a directory created with mkdir, which is atomic).
- * A lock whose owner process is gone, or that never got an owner, is broken.
- */
-async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
-  const end = Date.now() + LOCK_DEADLINE_MS;
-  mkdirSync(dirname(lockDir), { recursive: true });
-  for (;;) {
-    try {
-      mkdirSync(lockDir);
-      writeFileSync(join(lockDir, 'owner'), String(process.pid));
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    if (isStale(lockDir)) {
-      const doomed = `${lockDir}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
-      try {
-        renameSync(lockDir, doomed); // atomic: only one breaker wins
-        rmSync(doomed, { recursive: true, force: true });
-      } catch {
-        // someone else broke or released it
-      }
-      continue;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${LOCK_DEADLINE_MS / 1000}s waiting for the lock ${lockDir}`);
-    await delay(150);
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lockDir, { recursive: true, force: true });
-  }
-}
-
-function isStale(lockDir: string): boolean {
-  const pid = readPid(join(lockDir, 'owner'));
-  if (pid !== undefined) return !isAlive(pid);
-  try {
-    return Date.now() - statSync(lockDir).mtimeMs > 10_000; // created but never owned: the creator died
-  } catch {
-    return false;
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
-// Test images, built offline from host binaries.
+// Test images (recipes in test-images.ts).
 
-export type TestImage = 'busybox' | 'nginx';
-
-/** Bump when a recipe below changes, so stale images on a reused engine are rebuilt. */
-const IMAGE_VERSION = '1';
+export type { TestImage } from './test-images.ts';
 
 /** Returns the reference of the test image, building it offline (docker import) if absent. */
 export async function ensureImage(name: TestImage): Promise<string> {
   const engine = await getEngine();
   const ref = `portwake-test/${name}:${IMAGE_VERSION}`;
   if (await hasImage(engine, ref)) return ref;
-  const lockName = createHash('sha256').update(engine.dockerHost).digest('hex').slice(0, 12);
-  const lockDir = join(tmpdir(), `portwake-test-locks-${process.getuid?.() ?? 0}`, `image-${name}-${lockName}`);
+  const engineKey = createHash('sha256').update(engine.dockerHost).digest('hex').slice(0, 12);
+  const lockDir = join(tmpdir(), `portwake-test-locks-${process.getuid?.() ?? 0}`, `image-${name}-${engineKey}`);
   await withLock(lockDir, async () => {
-    if (await hasImage(engine, ref)) return;
-    const root = mkdtempSync(join(tmpdir(), `portwake-rootfs-${name}-`));
-    try {
-      buildBusyboxRoot(root);
-      if (name === 'nginx') buildNginxRoot(root);
-      const changes = name === 'nginx'
-        ? ['EXPOSE 80', 'CMD ["/usr/sbin/nginx", "-e", "stderr", "-c", "/etc/nginx/nginx.conf"]']
-        : ['EXPOSE 80', 'CMD ["/bin/sh"]'];
-      await importRootfs(engine, root, ref, changes);
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
+    if (!(await hasImage(engine, ref))) await buildImage(engine, name, ref);
   });
   return ref;
-}
-
-async function hasImage(engine: Engine, ref: string): Promise<boolean> {
-  try {
-    await engine.docker.getImage(ref).inspect();
-    return true;
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return false;
-    throw err;
-  }
-}
-
-function buildBusyboxRoot(root: string): void {
-  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
-  if (busybox === undefined || !isStatic(busybox)) {
-    throw new Error('a static /bin/busybox is needed for the test images: apt-get install busybox-static (as root)');
-  }
-  for (const dir of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'www', 'proc', 'sys', 'dev', 'root', 'var/run', 'run']) {
-    mkdirSync(join(root, dir), { recursive: true });
-  }
-  mkdirSync(join(root, 'tmp'), { mode: 0o1777 });
-  chmodSync(join(root, 'tmp'), 0o1777);
-  copyFileSync(busybox, join(root, 'bin/busybox'));
-  chmodSync(join(root, 'bin/busybox'), 0o755);
-  const applets = spawnSync(busybox, ['--list'], { encoding: 'utf8' }).stdout.split('\n').filter((a) => /^[\w.[-]+$/.test(a) && a !== 'busybox');
-  for (const applet of applets) symlinkSync('busybox', join(root, 'bin', applet));
-  writeFileSync(join(root, 'etc/passwd'), [
-    'root:x:0:0:root:/root:/bin/sh',
-    'www-data:x:33:33:www-data:/var/www:/bin/false',
-    'nobody:x:65534:65534:nobody:/nonexistent:/bin/false',
-    '',
-  ].join('\n'));
-  writeFileSync(join(root, 'etc/group'), ['root:x:0:', 'www-data:x:33:', 'nogroup:x:65534:', 'nobody:x:65534:', ''].join('\n'));
-  writeFileSync(join(root, 'www/index.html'), '<!doctype html><title>portwake test</title><p>hello from portwake-test</p>\n');
-}
-
-function isStatic(binary: string): boolean {
-  // Debian's busybox package is dynamic; only busybox-static runs in an image without libc.
-  const r = spawnSync('ldd', [binary], { encoding: 'utf8' });
-  return `${r.stdout}${r.stderr}`.includes('not a dynamic executable');
-}
-
-function buildNginxRoot(root: string): void {
-  const nginx = '/usr/sbin/nginx';
-  if (!existsSync(nginx)) throw new Error('the nginx test image needs the host nginx: apt-get install nginx-light (as root)');
-  copyInto(root, nginx);
-  const ldd = spawnSync('ldd', [nginx], { encoding: 'utf8' });
-  if (ldd.status !== 0) throw new Error(`ldd ${nginx} failed: ${ldd.stderr}`);
-  for (const line of ldd.stdout.split('\n')) {
-    const lib = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line)?.[1];
-    if (lib !== undefined) copyInto(root, lib);
-  }
-  for (const dir of ['var/lib/nginx', 'var/log/nginx', 'var/lock', 'etc/nginx']) mkdirSync(join(root, dir), { recursive: true });
-  writeFileSync(join(root, 'etc/nginx/nginx.conf'), [
-    'daemon off;',
-    'worker_processes 1;',
-    'pid /tmp/nginx.pid;',
-    'error_log stderr;',
-    'events { worker_connections 1024; }',
-    'http {',
-    '  access_log off;',
-    '  default_type text/html;',
-    '  server {',
-    '    listen 80;',
-    '    root /www;',
-    '  }',
-    '}',
-    '',
-  ].join('\n'));
-}
-
-/** Copies a host file to the same path under root, following symlinks. */
-function copyInto(root: string, file: string): void {
-  const target = join(root, file);
-  mkdirSync(dirname(target), { recursive: true });
-  copyFileSync(file, target);
-  chmodSync(target, statSync(file).mode & 0o7777);
-}
-
-async function importRootfs(engine: Engine, root: string, ref: string, changes: string[]): Promise<void> {
-  const [repo, tag] = ref.split(':') as [string, string];
-  const tar = spawn('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', root, '-c', ...readdirSync(root)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let tarErr = '';
-  tar.stderr.on('data', (d: Buffer) => { tarErr += d.toString(); });
-  const tarDone = new Promise<void>((resolve, reject) => {
-    tar.once('error', reject);
-    tar.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`tar failed (${code}): ${tarErr}`))));
-  });
-  const res = (await engine.docker.importImage(tar.stdout, { repo, tag, changes })) as Readable;
-  let body = '';
-  for await (const chunk of res) body += (chunk as Buffer).toString();
-  await tarDone;
-  const failure = body.split('\n').map((l) => l.trim()).filter((l) => l !== '').map((l) => JSON.parse(l) as { error?: string }).find((m) => m.error !== undefined);
-  if (failure !== undefined) throw new Error(`docker import of ${ref} failed: ${failure.error}`);
 }
 
 // ---------------------------------------------------------------------------------------------
