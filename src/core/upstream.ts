@@ -33,7 +33,7 @@ export function resolveTargets(spec: UpstreamSpec, info: ContainerInfo): Targets
       : { data: spec.upstream, probe: own, direct: true };
   }
   if (containerPort === undefined) {
-    throw new UpstreamUnresolvedError(portProblem(spec, info));
+    throw new UpstreamUnresolvedError(describePortProblem(spec, info));
   }
   if (own === undefined) {
     throw new UpstreamUnresolvedError(
@@ -55,7 +55,13 @@ function pickPort(spec: UpstreamSpec, info: ContainerInfo): number | undefined {
   return undefined;
 }
 
-function portProblem(spec: UpstreamSpec, info: ContainerInfo): string {
+/** Why no container port can be decided for this spec, undefined when one can (for `portwake check`). */
+export function portProblem(spec: UpstreamSpec, info: ContainerInfo): string | undefined {
+  if (spec.upstream !== undefined || pickPort(spec, info) !== undefined) return undefined;
+  return describePortProblem(spec, info);
+}
+
+function describePortProblem(spec: UpstreamSpec, info: ContainerInfo): string {
   if (info.exposedPorts.length === 0) {
     return `container "${spec.container}" exposes no TCP port; set port: (the port the app listens on inside the container)`;
   }

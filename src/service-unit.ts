@@ -1,0 +1,54 @@
+// One configured service as the daemon runs it: its activation (container lifecycle) and its
+// frontend (listeners and connections), built and torn down together.
+
+import { Activation, type ActivationDeps } from './core/activation.ts';
+import type { Logger } from './core/logger.ts';
+import type { ServiceConfig } from './config/types.ts';
+import { Frontend } from './proxy/frontend.ts';
+import type { ListenTarget } from './proxy/listen.ts';
+
+export interface ServiceUnit {
+  config: ServiceConfig;
+  activation: Activation;
+  frontend: Frontend;
+}
+
+/** Builds a service; it accepts nothing until `frontend.listen()`. */
+export function createServiceUnit(
+  config: ServiceConfig,
+  listen: readonly ListenTarget[],
+  deps: ActivationDeps,
+  logger: Logger,
+): ServiceUnit {
+  const activation = new Activation(config, deps);
+  const frontend = new Frontend({
+    backend: activation,
+    listen,
+    maxConnections: config.maxConnections,
+    maxPending: config.maxPending,
+    logger,
+    clock: deps.clock,
+    onConnection: (e) => deps.emit({ type: 'connection', service: config.name, change: e.change, at: deps.clock.now() }),
+  });
+  activation.listeners = listen.map((l) => l.text);
+  return { config, activation, frontend };
+}
+
+/** Binds every unit's listeners; on any failure closes those bound and rethrows (all or nothing). */
+export async function listenAll(units: readonly ServiceUnit[]): Promise<void> {
+  const bound: ServiceUnit[] = [];
+  try {
+    for (const u of units) {
+      await u.frontend.listen();
+      bound.push(u);
+    }
+  } catch (err) {
+    await Promise.all(bound.map((u) => u.frontend.close({ graceMs: 0 })));
+    throw err;
+  }
+}
+
+/** Whether two service configs are the same (a reload leaves such a service untouched). */
+export function sameService(a: ServiceConfig, b: ServiceConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

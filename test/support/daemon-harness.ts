@@ -1,0 +1,116 @@
+// Runs a real portwake daemon in-process against the test engine: config from YAML text, the
+// Docker provider wrapped to count start/stop requests, events recorded; plus small socket helpers.
+
+import http from 'node:http';
+import net from 'node:net';
+import type { TestContext } from 'node:test';
+import { parseConfig } from '../../src/config/load.ts';
+import type { Provider } from '../../src/core/provider.ts';
+import type { DaemonEvent } from '../../src/core/status.ts';
+import { Daemon } from '../../src/daemon.ts';
+import { createLogger } from '../../src/log.ts';
+import { createDockerProvider } from '../../src/providers/docker/provider.ts';
+import type { Engine } from './engine.ts';
+
+export interface CountingProvider extends Provider {
+  starts: number;
+  stops: number;
+}
+
+/** The real Docker provider, counting the start and stop requests portwake sends. */
+export function countingProvider(engine: Engine): CountingProvider {
+  const real = createDockerProvider({ host: engine.dockerHost });
+  const p: CountingProvider = {
+    starts: 0,
+    stops: 0,
+    endpoint: real.endpoint,
+    inspect: (c, s) => real.inspect(c, s),
+    start: (c, s) => { p.starts++; return real.start(c, s); },
+    stop: (c, g, s) => { p.stops++; return real.stop(c, g, s); },
+    events: (s) => real.events(s),
+    ping: (s) => real.ping(s),
+  };
+  return p;
+}
+
+export interface RunningDaemon {
+  daemon: Daemon;
+  provider: CountingProvider;
+  events: DaemonEvent[];
+}
+
+/** Starts a daemon for `yaml`; registers its shutdown with the test before returning. */
+export async function startDaemon(t: TestContext, engine: Engine, yaml: string, o: { stopOnExit?: boolean; graceMs?: number; provider?: CountingProvider } = {}): Promise<RunningDaemon> {
+  const provider = o.provider ?? countingProvider(engine);
+  const config = parseConfig(yaml, 'test.yaml');
+  const level = process.env['PORTWAKE_TEST_LOG'] === '1' ? 'debug' : 'error';
+  const daemon = await Daemon.start({
+    config,
+    configPath: undefined,
+    logger: createLogger({ level, pretty: false }),
+    env: {},
+    stopOnExit: o.stopOnExit ?? false,
+    graceMs: o.graceMs ?? 500,
+    exitIdleMs: undefined,
+    provider,
+  });
+  t.after(() => daemon.shutdown('test end'));
+  const events: DaemonEvent[] = [];
+  daemon.subscribe((e) => events.push(e));
+  return { daemon, provider, events };
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, host, r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export interface HttpResult { status: number; body: Buffer }
+
+/** One GET on a fresh connection; rejects on any socket error (a reset fails the test). */
+export function httpGet(target: { host?: string; port?: number; socketPath?: string }, path = '/', timeoutMs = 30_000): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ ...target, path, agent: false, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs}ms`)));
+    req.on('error', reject);
+  });
+}
+
+/** Opens a raw connection and resolves once connected. */
+export function connect(opts: net.NetConnectOpts): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(opts);
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** Resolves with how the socket ended ('end', 'close' or an error code) and when. */
+export function whenClosed(s: net.Socket): Promise<{ how: string; at: number }> {
+  return new Promise((resolve) => {
+    let how = 'close';
+    s.on('error', (e: NodeJS.ErrnoException) => { how = e.code ?? e.message; });
+    s.on('end', () => { if (how === 'close') how = 'end'; });
+    s.resume();
+    s.once('close', () => resolve({ how, at: Date.now() }));
+  });
+}
+
+/** Polls `check` every 100 ms until it returns true or the deadline passes (then throws `what`). */
+export async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs}ms waiting for: ${what}`);
+}
