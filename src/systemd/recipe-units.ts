@@ -62,7 +62,11 @@ function recipeForService(s: ServiceConfig, o: RecipeUnitOptions, header: string
   const proxyArgv = [o.proxyd, `--connections-max=${s.maxConnections}`];
   if (s.idleTimeoutMs !== undefined) proxyArgv.push(`--exit-idle-time=${formatMs(s.idleTimeoutMs)}`);
   proxyArgv.push(endpointArgument(upstream));
-  const proxyService: UnitLine[] = [setting('ExecStart', commandLine(proxyArgv))];
+  const proxyService: UnitLine[] = [
+    setting('ExecStart', commandLine(proxyArgv)),
+    // Two sockets and two splice pipes per connection, above systemd's default soft limit of 1024.
+    setting('LimitNOFILE', s.maxConnections * 6 + 64),
+  ];
   // The proxy needs no privileges at all, unless it must reach a Unix socket owned by someone.
   if (upstream.kind === 'tcp') proxyService.push(setting('DynamicUser', 'yes'));
   proxyService.push(
@@ -87,7 +91,7 @@ function recipeForService(s: ServiceConfig, o: RecipeUnitOptions, header: string
     {
       name: socketUnit,
       text: renderUnit(header, [
-        { name: 'Unit', lines: [setting('Description', escapeSpecifiers(`Socket of ${s.name}, forwarded to container ${s.container}`))] },
+        { name: 'Unit', lines: [setting('Description', escapeSpecifiers(`Socket of service ${s.name} (container ${s.container})`))] },
         { name: 'Socket', lines: socketLines },
         { name: 'Install', lines: [setting('WantedBy', 'sockets.target')] },
       ]),
@@ -98,7 +102,7 @@ function recipeForService(s: ServiceConfig, o: RecipeUnitOptions, header: string
         {
           name: 'Unit',
           lines: [
-            setting('Description', escapeSpecifiers(`Proxy of ${s.name} to container ${s.container}`)),
+            setting('Description', escapeSpecifiers(`systemd-socket-proxyd for service ${s.name} to ${endpointArgument(upstream)}`)),
             setting('Requires', `${dockerUnit} ${socketUnit}`),
             setting('After', `${dockerUnit} ${socketUnit}`),
           ],
@@ -112,7 +116,7 @@ function recipeForService(s: ServiceConfig, o: RecipeUnitOptions, header: string
         {
           name: 'Unit',
           lines: [
-            setting('Description', escapeSpecifiers(`Container ${s.container} of ${s.name}`)),
+            setting('Description', escapeSpecifiers(`Container ${s.container} (service ${s.name})`)),
             setting('Wants', 'docker.service'),
             setting('After', 'docker.service'),
             // When the proxy exits (--exit-idle-time), nothing needs the container: it is stopped.

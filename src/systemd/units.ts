@@ -158,7 +158,8 @@ function hardening(config: PortwakeConfig): UnitLine[] {
     setting('RestrictSUIDSGID', 'yes'),
     setting('LockPersonality', 'yes'),
     setting('SystemCallArchitectures', 'native'),
-    setting('RestrictAddressFamilies', 'AF_UNIX AF_INET AF_INET6'),
+    // AF_NETLINK: getaddrinfo() asks the kernel which address families are configured.
+    setting('RestrictAddressFamilies', 'AF_UNIX AF_INET AF_INET6 AF_NETLINK'),
     setting('CapabilityBoundingSet', ''),
     comment('Left off on purpose: MemoryDenyWriteExecute= (V8 compiles code at run time) and'),
     comment('ProcSubset=pid (portwake reads /proc/net to check the sockets systemd passes).'),

@@ -1,0 +1,84 @@
+// Shared by the systemd tests: free loopback ports, temp dirs, child processes that are killed on
+// cleanup, and waiting for a line of their output with a deadline.
+
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { TestContext } from 'node:test';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+export function tempDir(t: TestContext, prefix = 'pw-systemd-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface Child {
+  process: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or the signal name). */
+  exited: Promise<number | string>;
+  /** Resolves once the output (stdout or stderr) matches; rejects after timeoutMs with what was seen. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/** Spawns a process that is killed (SIGKILL) when the test ends, whatever happens. */
+export function startChild(t: TestContext, command: string, args: readonly string[], options: SpawnOptions = {}): Child {
+  const child = spawn(command, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  let out = '';
+  let err = '';
+  const watchers = new Set<() => void>();
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d; for (const w of watchers) w(); });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { err += d; for (const w of watchers) w(); });
+  const exited = new Promise<number | string>((r) => child.once('close', (code, signal) => r(code ?? signal ?? 'unknown')));
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return {
+    process: child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor: (pattern, timeoutMs = 15_000) =>
+      new Promise<void>((resolvePromise, reject) => {
+        let settled = false;
+        const finish = (error: Error | undefined): void => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          watchers.delete(check);
+          if (error === undefined) resolvePromise();
+          else reject(error);
+        };
+        const check = (): void => {
+          if (pattern.test(out) || pattern.test(err)) finish(undefined);
+        };
+        const timer = setTimeout(() => finish(new Error(`no ${String(pattern)} within ${timeoutMs} ms; stdout: ${out}; stderr: ${err}`)), timeoutMs);
+        watchers.add(check);
+        void exited.then((code) =>
+          setImmediate(() => {
+            check();
+            finish(new Error(`exited (${code}) without ${String(pattern)}; stdout: ${out}; stderr: ${err}`));
+          }));
+        check();
+      }),
+  };
+}
+
+/** Node running a TypeScript file of this repo (same process, so LISTEN_PID matches). */
+export function nodeTs(file: string): string[] {
+  return [process.execPath, '--import', 'tsx', resolve(REPO, file)];
+}
