@@ -1,0 +1,260 @@
+// One proxied connection: a client socket, the upstream socket it opens, the bytes between them,
+// and the lease that keeps the service awake. One owner, one idempotent close() (STYLE.md habit 6).
+
+import net from 'node:net';
+import type { Lease } from '../core/backend.ts';
+import type { Clock, TimerHandle } from '../core/clock.ts';
+import { formatMs } from '../core/errors.ts';
+import { formatEndpoint, KEEPALIVE_INITIAL_DELAY_MS, resetSocket, systemErrorText } from './sockets.ts';
+
+export type CloseReason =
+  /** Both directions ended (FIN each way) and every byte was delivered. */
+  | 'done'
+  /** The client socket failed (reset, EPIPE …): the upstream is reset too. */
+  | 'client_reset'
+  /** The upstream socket failed after connecting: the client is reset too. */
+  | 'upstream_reset'
+  /** The upstream could not be connected (refused, timed out): the client is closed. */
+  | 'upstream_unreachable'
+  /** lease.signal aborted (the container went away): both sides are reset. */
+  | 'lease_aborted'
+  /** The owner closed it (shutdown after the grace period): both sides are reset. */
+  | 'shutdown';
+
+export interface ConnectionEnd {
+  reason: CloseReason;
+  /** The socket error behind client_reset/upstream_reset/upstream_unreachable. */
+  error: Error | undefined;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+}
+
+/** What a held client sent before its upstream existed. */
+export interface EarlyData {
+  chunks: Buffer[];
+  /** The client half-closed while held: the upstream gets a FIN after the chunks. */
+  eof: boolean;
+}
+
+export interface ConnectionOptions {
+  /** Accepted, paused, allowHalfOpen. The connection owns it from now on. */
+  client: net.Socket;
+  /** Released exactly once, when the connection closes. */
+  lease: Lease;
+  early?: EarlyData | undefined;
+  clock: Clock;
+  connectTimeoutMs: number;
+  /** Called once, after close() and after both sockets have released their file descriptors. */
+  onClosed: (connection: Connection, end: ConnectionEnd) => void;
+}
+
+type State =
+  | { kind: 'connecting'; timer: TimerHandle }
+  | { kind: 'open' }
+  | { kind: 'closed'; reason: CloseReason; error: Error | undefined };
+
+/**
+ * Forwards bytes both ways with backpressure (a reader is paused while the other side's write
+ * buffer is full and resumed on 'drain'), propagates half-close (EOF on one side ends the other's
+ * write side; the connection ends when both directions have), and turns every failure into close().
+ * The constructor starts connecting to lease.upstream at once.
+ */
+export class Connection {
+  readonly #client: net.Socket;
+  readonly #upstream: net.Socket;
+  readonly #lease: Lease;
+  readonly #clock: Clock;
+  readonly #onClosed: ConnectionOptions['onClosed'];
+  readonly #startedAt: number;
+  #state: State;
+  /** Sockets that have not emitted 'close' yet (their fd is still open). */
+  #liveSockets = 2;
+
+  constructor(options: ConnectionOptions) {
+    this.#client = options.client;
+    this.#lease = options.lease;
+    this.#clock = options.clock;
+    this.#onClosed = options.onClosed;
+    this.#startedAt = options.clock.now();
+
+    const upstream = options.lease.upstream;
+    this.#upstream = upstream.kind === 'unix'
+      ? net.connect({ path: upstream.path, allowHalfOpen: true })
+      : net.connect({
+        host: upstream.host,
+        port: upstream.port,
+        allowHalfOpen: true,
+        noDelay: true,
+        keepAlive: true,
+        keepAliveInitialDelay: KEEPALIVE_INITIAL_DELAY_MS,
+      });
+    this.#state = {
+      kind: 'connecting',
+      timer: this.#clock.setTimer(options.connectTimeoutMs, () => {
+        this.close('upstream_unreachable', new Error(`connect timed out after ${formatMs(options.connectTimeoutMs)}`));
+      }),
+    };
+
+    const client = this.#client;
+    const up = this.#upstream;
+    // Handlers are bound once per connection; nothing is allocated per chunk.
+    client.on('error', this.#onClientError);
+    client.on('close', this.#onSocketClose);
+    up.on('error', this.#onUpstreamError);
+    up.on('close', this.#onSocketClose);
+    up.once('connect', this.#onUpstreamConnect);
+    up.on('data', this.#onUpstreamData);
+    up.on('end', this.#onUpstreamEnd);
+    up.on('drain', this.#onUpstreamDrain);
+    client.on('drain', this.#onClientDrain);
+
+    // Writes before 'connect' are queued by the socket and flushed in order once connected.
+    let writable = true;
+    for (const chunk of options.early?.chunks ?? []) {
+      this.#lease.bytesIn += chunk.length;
+      writable = up.write(chunk);
+    }
+    if (options.early?.eof === true) {
+      up.end();
+    } else {
+      client.on('data', this.#onClientData);
+      client.on('end', this.#onClientEnd);
+      // Otherwise #onUpstreamDrain resumes the client once the early bytes are flushed.
+      if (writable) client.resume();
+    }
+
+    if (this.#lease.signal.aborted) this.close('lease_aborted');
+    else this.#lease.signal.addEventListener('abort', this.#onLeaseAbort);
+  }
+
+  /** Upstream address as text, for logs. */
+  get upstream(): string {
+    return formatEndpoint(this.#lease.upstream);
+  }
+
+  get closed(): boolean {
+    return this.#state.kind === 'closed';
+  }
+
+  /**
+   * Ends the connection: releases the lease (once) and destroys both sockets — an orderly close for
+   * 'done' and for a client whose upstream was unreachable, a reset (RST) otherwise. Idempotent; the
+   * first reason wins. onClosed follows once both file descriptors are released.
+   */
+  close(reason: CloseReason, error?: Error): void {
+    const state = this.#state;
+    if (state.kind === 'closed') return;
+    if (state.kind === 'connecting') state.timer.cancel();
+    this.#state = { kind: 'closed', reason, error };
+    this.#lease.signal.removeEventListener('abort', this.#onLeaseAbort);
+    this.#lease.release();
+
+    switch (reason) {
+      case 'done':
+        this.#client.destroy();
+        this.#upstream.destroy();
+        break;
+      case 'upstream_unreachable':
+        this.#upstream.destroy();
+        this.#client.destroy();
+        break;
+      default:
+        resetSocket(this.#client);
+        resetSocket(this.#upstream);
+    }
+    this.#maybeFinished();
+  }
+
+  #onClientData = (chunk: Buffer): void => {
+    this.#lease.bytesIn += chunk.length;
+    if (!this.#upstream.write(chunk)) this.#client.pause();
+  };
+
+  #onUpstreamData = (chunk: Buffer): void => {
+    this.#lease.bytesOut += chunk.length;
+    if (!this.#client.write(chunk)) this.#upstream.pause();
+  };
+
+  #onUpstreamDrain = (): void => {
+    if (this.#state.kind !== 'closed') this.#client.resume();
+  };
+
+  #onClientDrain = (): void => {
+    if (this.#state.kind !== 'closed') this.#upstream.resume();
+  };
+
+  /** Client half-closed: pass the FIN on after the queued bytes; the reply keeps flowing back. */
+  #onClientEnd = (): void => {
+    if (this.#state.kind !== 'closed') this.#upstream.end();
+  };
+
+  #onUpstreamEnd = (): void => {
+    if (this.#state.kind !== 'closed') this.#client.end();
+  };
+
+  #onUpstreamConnect = (): void => {
+    const state = this.#state;
+    if (state.kind !== 'connecting') return;
+    state.timer.cancel();
+    this.#state = { kind: 'open' };
+  };
+
+  #onClientError = (err: Error): void => {
+    this.close('client_reset', err);
+  };
+
+  #onUpstreamError = (err: Error): void => {
+    this.close(this.#state.kind === 'connecting' ? 'upstream_unreachable' : 'upstream_reset', err);
+  };
+
+  #onLeaseAbort = (): void => {
+    this.close('lease_aborted');
+  };
+
+  /**
+   * A socket destroys itself once it has read EOF and flushed its own FIN (autoDestroy). When both
+   * have, every byte went through: the connection is done.
+   */
+  #onSocketClose = (): void => {
+    this.#liveSockets -= 1;
+    if (this.#liveSockets === 0 && this.#state.kind !== 'closed') {
+      // Both closed without an error event: an orderly end in both directions.
+      this.close('done');
+      return;
+    }
+    this.#maybeFinished();
+  };
+
+  #maybeFinished(): void {
+    const state = this.#state;
+    if (state.kind !== 'closed' || this.#liveSockets !== 0) return;
+    this.#liveSockets = -1; // report once
+    this.#onClosed(this, {
+      reason: state.reason,
+      error: state.error,
+      bytesIn: this.#lease.bytesIn,
+      bytesOut: this.#lease.bytesOut,
+      durationMs: this.#clock.now() - this.#startedAt,
+    });
+  }
+}
+
+/** One line for a log: "upstream 10.0.0.2:80 unreachable: connection refused (ECONNREFUSED)". */
+export function describeEnd(connection: Connection, end: ConnectionEnd): string {
+  const why = end.error === undefined ? '' : `: ${systemErrorText(end.error)}`;
+  switch (end.reason) {
+    case 'upstream_unreachable':
+      return `cannot connect to upstream ${connection.upstream}${why}`;
+    case 'upstream_reset':
+      return `upstream ${connection.upstream} failed${why}`;
+    case 'client_reset':
+      return `client failed${why}`;
+    case 'lease_aborted':
+      return `upstream ${connection.upstream} went away`;
+    case 'shutdown':
+      return 'closed for shutdown';
+    case 'done':
+      return 'done';
+  }
+}

@@ -1,0 +1,301 @@
+// The proxy side of one service: its listening sockets, the connections they accept (held while
+// the service starts, then forwarded), the connection limits, and a graceful shutdown.
+
+import type { Socket } from 'node:net';
+import type { Backend, Lease, RefusalReason } from '../core/backend.ts';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
+import { describe, PortwakeError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { Connection, describeEnd, type ConnectionEnd, type EarlyData } from './connection.ts';
+import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection } from './held.ts';
+import { listen, type BoundListener, type ListenTarget } from './listen.ts';
+import { LogLimit } from './log-limit.ts';
+import { systemErrorText } from './sockets.ts';
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const LOG_INTERVAL_MS = 10_000;
+
+export type ConnectionEvent =
+  | { change: 'open'; upstream: string }
+  | { change: 'close'; upstream: string; end: ConnectionEnd };
+
+export interface FrontendOptions {
+  backend: Backend;
+  /** Where to listen; systemd sockets arrive here already resolved to `{ kind: 'fd' }`. */
+  listen: readonly ListenTarget[];
+  /** Open (forwarded) plus held connections; one more is refused ('max_connections'). */
+  maxConnections: number;
+  /** Connections held while the service starts; one more is refused ('max_pending'). */
+  maxPending: number;
+  logger: Logger;
+  clock?: Clock;
+  /** Early bytes kept per held connection before reading pauses (default 64 KiB). */
+  holdBufferBytes?: number;
+  backlog?: number;
+  /** Deadline for connecting to the upstream once the service is ready (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Every forwarded connection's open and close (with its reason, error and byte counts). */
+  onConnection?: (event: ConnectionEvent) => void;
+}
+
+type State =
+  | { kind: 'new' }
+  | { kind: 'binding' }
+  | { kind: 'listening' }
+  | { kind: 'closing'; done: Promise<void>; allGone: () => void; graceTimer: TimerHandle | undefined }
+  | { kind: 'closed' };
+
+/**
+ * Owns a service's listeners and every connection they accept. On accept: refuse over the limits,
+ * forward at once when the backend has a lease ready, else hold the client (keeping its early
+ * bytes) until Backend.acquire() settles — forward on a lease, close the client on a failure.
+ * Nothing here throws into the event loop: every socket failure ends in that connection's close.
+ */
+export class Frontend {
+  readonly #backend: Backend;
+  readonly #options: FrontendOptions;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #holdBufferBytes: number;
+  readonly #connectTimeoutMs: number;
+  readonly #listeners: BoundListener[] = [];
+  readonly #open = new Set<Connection>();
+  readonly #held = new Set<HeldConnection>();
+  readonly #acceptErrors: LogLimit;
+  readonly #upstreamErrors: LogLimit;
+  readonly #fdLimitErrors: LogLimit;
+  #state: State = { kind: 'new' };
+
+  constructor(options: FrontendOptions) {
+    this.#options = options;
+    this.#backend = options.backend;
+    this.#logger = options.logger.child({ service: options.backend.name });
+    this.#clock = options.clock ?? systemClock;
+    this.#holdBufferBytes = options.holdBufferBytes ?? DEFAULT_HOLD_BUFFER_BYTES;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.#acceptErrors = new LogLimit(this.#clock, LOG_INTERVAL_MS);
+    this.#upstreamErrors = new LogLimit(this.#clock, LOG_INTERVAL_MS);
+    this.#fdLimitErrors = new LogLimit(this.#clock, LOG_INTERVAL_MS);
+  }
+
+  /** Forwarded connections still open (including ones whose sockets are being torn down). */
+  get open(): number {
+    return this.#open.size;
+  }
+
+  /** Connections waiting for the service to become ready. */
+  get held(): number {
+    return this.#held.size;
+  }
+
+  /** The configured text of every bound listener. */
+  get listeners(): string[] {
+    return this.#listeners.map((l) => l.text);
+  }
+
+  /** The bound servers, e.g. to read the port a `:0` listener got. */
+  get servers(): BoundListener['server'][] {
+    return this.#listeners.map((l) => l.server);
+  }
+
+  /**
+   * Binds every listen target; connections are accepted as soon as each one is bound. If one fails,
+   * the frontend is closed (grace 0) and the PortwakeError('LISTEN_FAILED') is thrown. Call once.
+   */
+  async listen(): Promise<void> {
+    if (this.#state.kind !== 'new') throw new Error(`frontend for "${this.#backend.name}" is ${this.#state.kind}, cannot listen`);
+    this.#state = { kind: 'binding' };
+    const service = this.#backend.name;
+    for (const target of this.#options.listen) {
+      let bound: BoundListener;
+      try {
+        bound = await listen(target, {
+          service,
+          ...(this.#options.backlog === undefined ? {} : { backlog: this.#options.backlog }),
+          onConnection: this.#onAccept,
+          onError: (err) => this.#onAcceptError(target.text, err),
+        });
+      } catch (err) {
+        // Connections the first listeners accepted meanwhile go too.
+        await this.close({ graceMs: 0 });
+        throw err;
+      }
+      this.#listeners.push(bound);
+      if (this.#state.kind !== 'binding') {
+        // close() was called meanwhile; it has closed the listeners bound before this one.
+        await this.#closeListeners();
+        throw new PortwakeError('LISTEN_FAILED', `service "${service}": closed while binding ${target.text}`);
+      }
+    }
+    this.#state = { kind: 'listening' };
+  }
+
+  /**
+   * Shuts down: stops accepting (closing the listeners and removing the socket files they created),
+   * closes held connections at once, lets open connections finish for up to graceMs, then resets
+   * the rest. Resolves when every connection is gone. Idempotent: later calls share the first one.
+   */
+  close(options: { graceMs: number }): Promise<void> {
+    const state = this.#state;
+    if (state.kind === 'closing') return state.done;
+    if (state.kind === 'closed') return Promise.resolve();
+
+    let allGone!: () => void;
+    const gone = new Promise<void>((resolve) => {
+      allGone = resolve;
+    });
+    const closing: State & { kind: 'closing' } = { kind: 'closing', done: Promise.resolve(), allGone, graceTimer: undefined };
+    this.#state = closing;
+    closing.done = (async () => {
+      await this.#closeListeners();
+      for (const held of [...this.#held]) {
+        held.close('shutting down');
+        this.#backend.refused('shutting_down');
+      }
+      if (this.#open.size > 0) {
+        this.#logger.info({ open: this.#open.size, graceMs: options.graceMs }, `service "${this.#backend.name}": waiting up to ${options.graceMs}ms for ${this.#open.size} open connection(s)`);
+        closing.graceTimer = this.#clock.setTimer(options.graceMs, () => {
+          for (const connection of [...this.#open]) connection.close('shutdown');
+        });
+      }
+      this.#checkAllGone();
+      await gone;
+      closing.graceTimer?.cancel();
+      this.#state = { kind: 'closed' };
+    })();
+    return closing.done;
+  }
+
+  #onAccept = (socket: Socket): void => {
+    const kind = this.#state.kind;
+    if (kind === 'closing' || kind === 'closed') {
+      this.#refuse(socket, 'shutting_down');
+      return;
+    }
+    if (this.#open.size + this.#held.size >= this.#options.maxConnections) {
+      this.#refuse(socket, 'max_connections');
+      return;
+    }
+    const lease = this.#backend.tryAcquire();
+    if (lease !== undefined) {
+      this.#forward(socket, lease, undefined);
+      return;
+    }
+    if (this.#held.size >= this.#options.maxPending) {
+      this.#refuse(socket, 'max_pending');
+      return;
+    }
+    this.#hold(socket);
+  };
+
+  #refuse(socket: Socket, reason: RefusalReason): void {
+    socket.destroy();
+    this.#backend.refused(reason);
+  }
+
+  #hold(socket: Socket): void {
+    const held = new HeldConnection(socket, this.#holdBufferBytes, this.#onHeldGone);
+    this.#held.add(held);
+    this.#backend.setHeld(+1);
+    void this.#acquireFor(held);
+  }
+
+  /** Waits for the service on behalf of a held connection; never rejects. */
+  async #acquireFor(held: HeldConnection): Promise<void> {
+    let lease: Lease;
+    try {
+      lease = await this.#backend.acquire(held.signal);
+    } catch (err) {
+      if (!held.holding) return; // the client went away (or shutdown closed it) first
+      this.#logger.debug({ err: describe(err) }, `service "${this.#backend.name}": closing a held connection: ${describe(err)}`);
+      held.close('start failed');
+      this.#backend.refused('start_failed');
+      return;
+    }
+    if (!held.holding) {
+      lease.release();
+      return;
+    }
+    const { socket, early } = held.handOver();
+    this.#releaseHeld(held);
+    this.#forward(socket, lease, early);
+  }
+
+  #onHeldGone = (held: HeldConnection): void => {
+    this.#releaseHeld(held);
+  };
+
+  #releaseHeld(held: HeldConnection): void {
+    if (!this.#held.delete(held)) return;
+    this.#backend.setHeld(-1);
+    this.#checkAllGone();
+  }
+
+  #forward(socket: Socket, lease: Lease, early: EarlyData | undefined): void {
+    const connection = new Connection({
+      client: socket,
+      lease,
+      early,
+      clock: this.#clock,
+      connectTimeoutMs: this.#connectTimeoutMs,
+      onClosed: this.#onConnectionClosed,
+    });
+    this.#open.add(connection);
+    this.#options.onConnection?.({ change: 'open', upstream: connection.upstream });
+  }
+
+  #onConnectionClosed = (connection: Connection, end: ConnectionEnd): void => {
+    this.#open.delete(connection);
+    if (end.reason === 'upstream_unreachable') {
+      const fdLimit = isFdLimit(end.error);
+      // Out of descriptors for the upstream socket: the client is refused for the same reason
+      // as one accept() could not take.
+      if (fdLimit) this.#backend.refused('fd_limit');
+      const suppressed = (fdLimit ? this.#fdLimitErrors : this.#upstreamErrors).take();
+      if (suppressed !== undefined) {
+        this.#logger.warn({ upstream: connection.upstream, suppressed }, `service "${this.#backend.name}": ${describeEnd(connection, end)}, closing the client connection${fdLimit ? FD_LIMIT_HINT : ''}${suppressedSuffix(suppressed)}`);
+      }
+    } else {
+      this.#logger.debug({ reason: end.reason, bytesIn: end.bytesIn, bytesOut: end.bytesOut, durationMs: end.durationMs }, `service "${this.#backend.name}": connection closed: ${describeEnd(connection, end)}`);
+    }
+    this.#options.onConnection?.({ change: 'close', upstream: connection.upstream, end });
+    this.#checkAllGone();
+  };
+
+  /**
+   * Errors from accept(): a full fd table is a refusal, anything else is logged; never fatal.
+   * libuv mostly hides EMFILE on accept (it closes the pending connections using a reserved fd and
+   * reports nothing); this runs only when that fails. The visible symptom is usually the upstream
+   * connect failing with EMFILE, which #onConnectionClosed counts the same way.
+   */
+  #onAcceptError(listener: string, err: Error): void {
+    const fdLimit = isFdLimit(err);
+    if (fdLimit) this.#backend.refused('fd_limit');
+    const suppressed = (fdLimit ? this.#fdLimitErrors : this.#acceptErrors).take();
+    if (suppressed === undefined) return;
+    const msg = `service "${this.#backend.name}": cannot accept a connection on ${listener}: ${systemErrorText(err)}, ignoring${fdLimit ? FD_LIMIT_HINT : ''}${suppressedSuffix(suppressed)}`;
+    if (fdLimit) this.#logger.warn({ listener, suppressed }, msg);
+    else this.#logger.error({ listener, suppressed }, msg);
+  }
+
+  async #closeListeners(): Promise<void> {
+    const listeners = this.#listeners.splice(0);
+    await Promise.all(listeners.map((l) => l.close()));
+  }
+
+  #checkAllGone(): void {
+    const state = this.#state;
+    if (state.kind === 'closing' && this.#open.size === 0 && this.#held.size === 0) state.allGone();
+  }
+}
+
+const FD_LIMIT_HINT = ' (raise LimitNOFILE= or ulimit -n)';
+
+function isFdLimit(err: Error | undefined): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EMFILE' || code === 'ENFILE';
+}
+
+function suppressedSuffix(suppressed: number): string {
+  return suppressed > 0 ? ` (${suppressed} similar suppressed)` : '';
+}

@@ -1,0 +1,106 @@
+// A client connection held while its service starts: it keeps the client's first bytes in a
+// bounded buffer, notices the client going away, and hands the socket over once a lease arrives.
+
+import type { Socket } from 'node:net';
+import { AbortedError } from '../core/errors.ts';
+import type { EarlyData } from './connection.ts';
+
+export const DEFAULT_HOLD_BUFFER_BYTES = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+type State =
+  | { kind: 'holding'; chunks: Buffer[]; bytes: number; eof: boolean }
+  | { kind: 'handed_over' }
+  | { kind: 'closed' };
+
+/**
+ * Owns an accepted socket until handOver() or close(). Reads until `limit` bytes are buffered, then
+ * pauses, so TCP flow control holds the rest in the client's send buffer. A client EOF is kept (it
+ * reaches the upstream after the bytes); a client error or close is "gone": the acquire is aborted
+ * through `signal` and onGone runs once. (A client that resets while reading is paused is only
+ * noticed once the connection is forwarded: a paused socket is not polled.)
+ */
+export class HeldConnection {
+  readonly #socket: Socket;
+  readonly #limit: number;
+  readonly #controller = new AbortController();
+  readonly #onGone: (held: HeldConnection) => void;
+  #state: State = { kind: 'holding', chunks: [], bytes: 0, eof: false };
+
+  constructor(socket: Socket, limit: number, onGone: (held: HeldConnection) => void) {
+    this.#socket = socket;
+    this.#limit = limit;
+    this.#onGone = onGone;
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+    socket.resume();
+  }
+
+  /** Aborted when the client went away or close() was called: pass it to Backend.acquire(). */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Whether the socket is still held (not handed over, not closed). */
+  get holding(): boolean {
+    return this.#state.kind === 'holding';
+  }
+
+  /** Buffered early bytes, for status and tests. */
+  get bufferedBytes(): number {
+    return this.#state.kind === 'holding' ? this.#state.bytes : 0;
+  }
+
+  /**
+   * Gives up ownership: the socket (paused, listeners removed) and what it sent so far. Bytes the
+   * socket read past the buffer stay in its readable queue, in order, for the next owner.
+   */
+  handOver(): { socket: Socket; early: EarlyData } {
+    const state = this.#state;
+    if (state.kind !== 'holding') throw new Error(`held connection already ${state.kind}`);
+    this.#state = { kind: 'handed_over' };
+    const socket = this.#socket;
+    socket.pause();
+    socket.off('data', this.#onData);
+    socket.off('end', this.#onEnd);
+    socket.off('error', this.#onError);
+    socket.off('close', this.#onClose);
+    return { socket, early: { chunks: state.chunks, eof: state.eof } };
+  }
+
+  /** Destroys the held socket (the client sees the connection close) and aborts the acquire. Idempotent. */
+  close(why: string): void {
+    if (this.#state.kind !== 'holding') return;
+    this.#state = { kind: 'closed' };
+    this.#socket.destroy();
+    this.#controller.abort(new AbortedError(`waiting for the service (${why})`));
+    this.#onGone(this);
+  }
+
+  #onData = (chunk: Buffer): void => {
+    const state = this.#state;
+    if (state.kind !== 'holding') return;
+    state.chunks.push(chunk);
+    state.bytes += chunk.length;
+    if (state.bytes >= this.#limit) this.#socket.pause();
+  };
+
+  #onEnd = (): void => {
+    if (this.#state.kind !== 'holding') return;
+    this.#state.eof = true;
+    // EOF is a half-close or a full close: only a write can tell, and the held client must keep
+    // its bytes to itself until forwarded. An empty write fails (→ 'error' → gone) when the client
+    // has reset, which Linux reports as a plain EOF if the reset came before the first read.
+    this.#socket.write(EMPTY);
+  };
+
+  #onError = (): void => {
+    this.close('client failed');
+  };
+
+  #onClose = (): void => {
+    this.close('client went away');
+  };
+}

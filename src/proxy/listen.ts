@@ -1,0 +1,208 @@
+// Binds one listen address of a service — TCP, a Unix socket file, or a socket inherited from
+// systemd — to a net.Server that hands accepted connections to its owner, paused.
+
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import type { ListenSpec } from '../config/types.ts';
+import { PortwakeError } from '../core/errors.ts';
+import { KEEPALIVE_INITIAL_DELAY_MS, systemErrorText } from './sockets.ts';
+
+export type TcpListen = Extract<ListenSpec, { kind: 'tcp' }>;
+export type UnixListen = Extract<ListenSpec, { kind: 'unix' }>;
+/** A socket that is already listening, passed in by number (systemd's LISTEN_FDS, resolved by the daemon). */
+export interface FdListen { kind: 'fd'; fd: number; text: string }
+export type ListenTarget = TcpListen | UnixListen | FdListen;
+
+export const DEFAULT_BACKLOG = 1024;
+const STALE_PROBE_TIMEOUT_MS = 1000;
+
+export interface ListenOptions {
+  /** Service name, for error messages. */
+  service: string;
+  backlog?: number;
+  /**
+   * Receives every accepted socket: paused (nothing is read until the owner resumes it), half-open
+   * allowed, Nagle off, keepalive on. Installed before the bind, so no connection is missed. The
+   * receiver owns the socket from then on.
+   */
+  onConnection: (socket: net.Socket) => void;
+  /** Errors after the bind (EMFILE/ENFILE on accept …). The server keeps listening. */
+  onError: (err: Error) => void;
+}
+
+export interface BoundListener {
+  /** The listen address as configured ("127.0.0.1:80", "unix:/run/web.sock", "systemd:web"). */
+  readonly text: string;
+  readonly server: net.Server;
+  /**
+   * Stops accepting and closes the listening socket; removes the socket file this listener created
+   * (only if it is still the one it created). Idempotent; never rejects. Accepted sockets are
+   * untouched: they belong to the receiver of onConnection.
+   */
+  close(): Promise<void>;
+}
+
+/** Binds a TCP address, a Unix socket path or an inherited fd. Rejects with PortwakeError('LISTEN_FAILED'). */
+export async function listen(target: ListenTarget, options: ListenOptions): Promise<BoundListener> {
+  switch (target.kind) {
+    case 'tcp':
+      return listenTcp(target, options);
+    case 'unix':
+      return listenUnix(target, options);
+    case 'fd':
+      return listenFd(target, options);
+  }
+}
+
+/**
+ * TCP. host undefined: every address, IPv4 and IPv6 on one dual-stack socket (`::` with
+ * IPV6_V6ONLY off; Node falls back to 0.0.0.0 where IPv6 is unavailable). `[::1]` and `::1` both work.
+ */
+export async function listenTcp(spec: TcpListen, options: ListenOptions): Promise<BoundListener> {
+  const server = createServer(options);
+  const bindOptions: net.ListenOptions = { port: spec.port, backlog: options.backlog ?? DEFAULT_BACKLOG, ipv6Only: false };
+  if (spec.host !== undefined) bindOptions.host = unbracket(spec.host);
+  await bind(server, bindOptions, spec.text, options);
+  return { text: spec.text, server, close: () => closeServer(server) };
+}
+
+/** A socket that is already bound and listening (systemd socket activation), by fd number. */
+export async function listenFd(target: { fd: number; text: string }, options: ListenOptions): Promise<BoundListener> {
+  const server = createServer(options);
+  await bind(server, { fd: target.fd, backlog: options.backlog ?? DEFAULT_BACKLOG }, target.text, options);
+  return { text: target.text, server, close: () => closeServer(server) };
+}
+
+/**
+ * A Unix socket file. A leftover file from a process that died is replaced (probed by connecting:
+ * refused means nobody listens); a file a live process listens on, or a file that is not a socket,
+ * is an error. With spec.mode the file is chmod'ed right after the bind.
+ */
+export async function listenUnix(spec: UnixListen, options: ListenOptions): Promise<BoundListener> {
+  const fail = (reason: string, cause?: unknown): PortwakeError =>
+    new PortwakeError('LISTEN_FAILED', `service "${options.service}": cannot listen on ${spec.text}: ${reason}`, { cause });
+  await removeStaleSocket(spec.path, fail);
+  const server = createServer(options);
+  await bind(server, { path: spec.path, backlog: options.backlog ?? DEFAULT_BACKLOG }, spec.text, options);
+  let inode: number;
+  try {
+    if (spec.mode !== undefined) await fs.chmod(spec.path, spec.mode);
+    inode = (await fs.lstat(spec.path)).ino;
+  } catch (err) {
+    await closeServer(server);
+    throw fail(`cannot set mode ${spec.mode?.toString(8) ?? ''} on ${spec.path}: ${systemErrorText(err)}`, err);
+  }
+  return {
+    text: spec.text,
+    server,
+    close: async () => {
+      await closeServer(server);
+      await unlinkIfSame(spec.path, inode);
+    },
+  };
+}
+
+function createServer(options: ListenOptions): net.Server {
+  const server = net.createServer({
+    allowHalfOpen: true,
+    pauseOnConnect: true,
+    noDelay: true,
+    keepAlive: true,
+    keepAliveInitialDelay: KEEPALIVE_INITIAL_DELAY_MS,
+  });
+  server.on('connection', options.onConnection);
+  return server;
+}
+
+function bind(server: net.Server, bindOptions: net.ListenOptions | { fd: number; backlog: number }, text: string, options: ListenOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onListenError = (err: Error): void => {
+      server.off('listening', onListening);
+      reject(new PortwakeError('LISTEN_FAILED', `service "${options.service}": cannot listen on ${text}: ${systemErrorText(err)}`, { cause: err }));
+    };
+    const onListening = (): void => {
+      server.off('error', onListenError);
+      // From now on errors are about accepting (EMFILE …): the owner decides, the server stays up.
+      server.on('error', options.onError);
+      resolve();
+    };
+    server.once('error', onListenError);
+    server.once('listening', onListening);
+    try {
+      // An inherited fd takes its backlog as an argument (Node ignores options.backlog there and
+      // would re-listen with 511, overriding the configured one).
+      if ('fd' in bindOptions) server.listen({ fd: bindOptions.fd }, bindOptions.backlog);
+      else server.listen(bindOptions);
+    } catch (err) {
+      // Synchronous validation errors (a bad fd, a port out of range).
+      server.off('error', onListenError);
+      server.off('listening', onListening);
+      onListenError(err as Error);
+    }
+  });
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    // The callback fires once every accepted socket is gone too; the owner tracks those itself,
+    // so resolve as soon as the listening socket is closed.
+    server.close();
+    setImmediate(resolve);
+  });
+}
+
+async function removeStaleSocket(path: string, fail: (reason: string, cause?: unknown) => PortwakeError): Promise<void> {
+  let stat;
+  try {
+    stat = await fs.lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw fail(`cannot inspect ${path}: ${systemErrorText(err)}`, err);
+  }
+  if (!stat.isSocket()) throw fail(`${path} exists and is not a socket, refusing to replace it`);
+  const probe = await probeUnixSocket(path);
+  if (probe === 'live') throw fail(`${path} is in use by a running process`);
+  if (probe !== 'stale') throw fail(`${path} exists and cannot be probed (${probe.error}), refusing to replace it`);
+  try {
+    await fs.unlink(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fail(`cannot remove stale socket ${path}: ${systemErrorText(err)}`, err);
+  }
+}
+
+/** 'stale' when nobody listens, 'live' when someone accepts (or is too busy to), else a reason. */
+function probeUnixSocket(path: string): Promise<'stale' | 'live' | { error: string }> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ path });
+    const timer = setTimeout(() => finish('live'), STALE_PROBE_TIMEOUT_MS);
+    function finish(result: 'stale' | 'live' | { error: string }): void {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    }
+    socket.once('connect', () => finish('live'));
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') finish('stale');
+      // A full accept queue: someone is listening.
+      else if (err.code === 'EAGAIN') finish('live');
+      else finish({ error: systemErrorText(err) });
+    });
+  });
+}
+
+async function unlinkIfSame(path: string, inode: number): Promise<void> {
+  try {
+    // libuv usually unlinks the file on close already; a file someone else bound meanwhile stays.
+    if ((await fs.lstat(path)).ino === inode) await fs.unlink(path);
+  } catch {
+    // Already gone (or not ours to remove).
+  }
+}
+
+function unbracket(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
