@@ -108,7 +108,8 @@ export class FakeProvider implements Provider {
     this.exit(c, 0, 'stop');
   }
 
-  async ping(): Promise<void> {
+  async ping(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     if (this.unreachable) throw new ProviderUnreachableError(this.endpoint);
   }
 
@@ -129,6 +130,7 @@ export class FakeProvider implements Provider {
   }
 
   async *events(signal: AbortSignal): AsyncIterable<ContainerEvent> {
+    if (signal.aborted) return;
     if (this.unreachable) throw new ProviderUnreachableError(this.endpoint);
     const queue: ContainerEvent[] = [];
     let failure: Error | undefined;
