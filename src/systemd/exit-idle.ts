@@ -42,12 +42,15 @@ export interface ExitIdleTimerOptions {
 
 /**
  * Keeps one timer armed for the next moment the decision can change by itself; the daemon calls
- * poke() on every event (connection open/close, state change) so changes are seen at once.
+ * poke() on every event (connection open/close, state change) so changes are seen at once. While
+ * busy it also re-checks every idleMs, counting idleness from the last time it saw it busy: a
+ * change that comes with no event (a held connection let go) still ends in an exit.
  */
 export class ExitIdleTimer {
   private handle: TimerHandle | undefined;
   private done = false;
-  private readonly since: number;
+  /** Start, or the last moment something was seen busy: idleness counts from here at the earliest. */
+  private since: number;
 
   constructor(private readonly o: ExitIdleTimerOptions) {
     this.since = o.clock.now();
@@ -66,7 +69,9 @@ export class ExitIdleTimer {
       this.o.onExit();
       return;
     }
-    if (d.checkAt !== undefined) this.handle = this.o.clock.setTimer(d.checkAt - now, () => this.poke());
+    if (d.checkAt === undefined) this.since = now;
+    const checkAt = d.checkAt ?? now + this.o.idleMs;
+    this.handle = this.o.clock.setTimer(checkAt - now, () => this.poke());
   }
 
   stop(): void {

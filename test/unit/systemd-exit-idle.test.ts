@@ -46,7 +46,6 @@ describe('ExitIdleTimer', () => {
     await clock.advance(6_000);
     views[0] = idle({ state: 'ready', openConnections: 1, lastActivity: clock.now() });
     t.poke();
-    assert.equal(clock.pendingTimers, 0);
     await clock.advance(60_000);
     assert.equal(exits, 0);
     views[0] = idle({ lastActivity: clock.now() });
@@ -57,6 +56,21 @@ describe('ExitIdleTimer', () => {
     assert.equal(exits, 1);
     t.poke();
     await clock.advance(60_000);
+    assert.equal(exits, 1);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('exits even when the end of being busy comes with no poke, counting from when it was last seen busy', async () => {
+    const clock = new ManualClock();
+    // A connection held while a start fails: no activity is recorded, and its release sends no event.
+    const views = [idle({ state: 'starting', heldConnections: 1 })];
+    let exits = 0;
+    new ExitIdleTimer({ idleMs: 10_000, clock, services: () => views, onExit: () => exits++ });
+    await clock.advance(15_000);
+    views[0] = idle({ state: 'failed' });
+    await clock.advance(4_999);
+    assert.equal(exits, 0, 'busy at 10 s: idle counts from there');
+    await clock.advance(5_001);
     assert.equal(exits, 1);
   });
 
