@@ -126,7 +126,7 @@ export class Daemon implements DaemonControl {
   /** Sockets passed by systemd, per service (the LISTEN_* variables are consumed once). */
   private systemdListeners(services: readonly ServiceConfig[]): Map<string, ListenTarget[]> {
     const out = new Map<string, ListenTarget[]>();
-    if (!services.some((s) => s.listen.some((l) => l.kind === 'systemd'))) return out;
+    // Always consumed: sockets passed to a config that claims none are a start-up error too.
     for (const c of takeListenFds(services, this.o.env, process.pid, createFdTypeLookup())) {
       const list = out.get(c.service) ?? [];
       list.push({ kind: 'fd', fd: c.fd, text: `systemd:${c.name} (fd ${c.fd})` });
@@ -144,7 +144,7 @@ export class Daemon implements DaemonControl {
       }
     }
     if (e.type === 'state') this.notifier.status(formatStatusLine(this.status()));
-    if (e.type === 'state' || e.type === 'connection') this.exitIdle?.poke();
+    if (e.type !== 'activated') this.exitIdle?.poke();
   }
 
   // ---- DaemonControl ----

@@ -39,7 +39,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv).then(
+// A command whose pending work holds no ref'd handle would let Node exit 0 mid-way: that is a bug,
+// and it must not look like success.
+let settled = false;
+process.once('beforeExit', () => {
+  if (settled) return;
+  process.stderr.write('portwake: internal error: the command ended with work still pending\n');
+  process.exit(EXIT_FAILURE);
+});
+
+main(process.argv).finally(() => { settled = true; }).then(
   (code) => process.exit(code),
   () => process.exit(EXIT_FAILURE),
 );

@@ -33,7 +33,7 @@ type State =
   | { kind: 'stopped' }
   | { kind: 'failed'; error: PortwakeError }
   | { kind: 'starting'; ready: Promise<void>; abort: AbortController }
-  | { kind: 'ready'; targets: Targets; gone: AbortController }
+  | { kind: 'ready'; targets: Targets }
   | { kind: 'stopping'; done: Promise<void> };
 
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
@@ -41,16 +41,22 @@ const REFUSAL_LOG_INTERVAL_MS = 10_000;
 class ServiceLease implements Lease {
   bytesIn = 0;
   bytesOut = 0;
+  revoked = false;
+  onRevoke: (() => void) | undefined = undefined;
   private released = false;
   constructor(
     readonly upstream: Endpoint,
-    readonly signal: AbortSignal,
     private readonly onRelease: (lease: ServiceLease) => void,
   ) {}
   release(): void {
     if (this.released) return;
     this.released = true;
     this.onRelease(this);
+  }
+  revoke(): void {
+    if (this.revoked || this.released) return;
+    this.revoked = true;
+    this.onRevoke?.();
   }
 }
 
@@ -196,7 +202,19 @@ export class Activation implements Backend {
     this.idle.disarm();
     this.startedByUs = false;
     this.setState({ kind: 'stopped' });
-    s.gone.abort(new ContainerExitedError(this.spec.container, exitCode));
+    this.revokeAll();
+  }
+
+  /** Closes every open connection: their upstream is gone. */
+  private revokeAll(): void {
+    for (const l of [...this.leases]) l.revoke();
+  }
+
+  async upstreamFailed(upstream: Endpoint, error: Error): Promise<void> {
+    const s = this.state;
+    if (s.kind !== 'ready' || formatEndpoint(s.targets.data) !== formatEndpoint(upstream)) return;
+    this.log.debug({ err: describe(error) }, `service "${this.name}": upstream ${formatEndpoint(upstream)} refused a connection (${describe(error)}); re-inspecting the container`);
+    await this.resync('upstream unreachable');
   }
 
   // ---- status ----
@@ -251,7 +269,7 @@ export class Activation implements Backend {
   }
 
   private lease(state: Extract<State, { kind: 'ready' }>): Lease {
-    const l = new ServiceLease(state.targets.data, state.gone.signal, (x) => this.release(x));
+    const l = new ServiceLease(state.targets.data, (x) => this.release(x));
     this.leases.add(l);
     this.lastActivity = this.deps.clock.now();
     this.idle.disarm();
@@ -310,7 +328,7 @@ export class Activation implements Backend {
       const t2 = clock.now();
       this.startedByUs = startedByUs;
       this.lastStart = { at: t0, containerStartMs: t1 - t0, readinessMs: t2 - t1, startedByUs };
-      this.setState({ kind: 'ready', targets, gone: new AbortController() });
+      this.setState({ kind: 'ready', targets });
       if (this.leases.size === 0) this.idle.arm();
       this.log.info(
         { startMs: t1 - t0, readinessMs: t2 - t1, upstream: formatEndpoint(targets.data), startedByUs },
@@ -356,11 +374,10 @@ export class Activation implements Backend {
         this.log.warn({ err: describe(err) }, `service "${this.name}": stopping container "${this.spec.container}" failed: ${describe(err)}; the next connection re-inspects it`);
       } finally {
         this.startedByUs = false;
-        if (readyState.kind === 'ready') readyState.gone.abort(new AbortedError(`service "${this.name}": connection (container stopped)`));
         this.setState({ kind: 'stopped' });
+        this.revokeAll();
       }
     });
-    const readyState = this.state;
     this.setState({ kind: 'stopping', done });
     return done;
   }

@@ -13,10 +13,14 @@ export type RefusalReason = 'max_connections' | 'max_pending' | 'start_failed' |
 export interface Lease {
   readonly upstream: Endpoint;
   /**
-   * Aborted when the upstream went away underneath the connection (the container died or was stopped
-   * by someone else, or portwake shuts down hard): the holder closes its connection.
+   * True once the upstream went away underneath the connection (the container died or was stopped).
+   * The holder checks it when taking the lease and then sets onRevoke, which is called at most once,
+   * never after release(); either way the holder closes its connection. (A callback slot rather than
+   * an AbortSignal: thousands of connections share one container, and one listener list per
+   * container would make every close O(open connections).)
    */
-  readonly signal: AbortSignal;
+  readonly revoked: boolean;
+  onRevoke: (() => void) | undefined;
   /** Byte counters the connection increments as it forwards (client→upstream and upstream→client). */
   bytesIn: number;
   bytesOut: number;
@@ -32,6 +36,12 @@ export interface Backend {
    * with a PortwakeError when the start fails, or with signal.reason when the caller gives up.
    */
   acquire(signal: AbortSignal): Promise<Lease>;
+  /**
+   * A leased upstream could not be connected: the app may have died since it was ready. The service
+   * re-inspects its container (and returns to stopped if it is gone) before this resolves, so a
+   * following acquire() either gets a live upstream or starts the container again. Never rejects.
+   */
+  upstreamFailed(upstream: Endpoint, error: Error): Promise<void>;
   /** The frontend tells the service how many connections it is holding (for status and metrics). */
   setHeld(delta: number): void;
   /** The frontend refused a connection; the service logs it (rate-limited) and counts it. */

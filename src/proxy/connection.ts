@@ -28,6 +28,8 @@ export interface ConnectionEnd {
   bytesIn: number;
   bytesOut: number;
   durationMs: number;
+  /** The client was handed to onUnconnected for another try rather than closed. */
+  handedBack: boolean;
 }
 
 /** What a held client sent before its upstream existed. */
@@ -35,6 +37,15 @@ export interface EarlyData {
   chunks: Buffer[];
   /** The client half-closed while held: the upstream gets a FIN after the chunks. */
   eof: boolean;
+}
+
+/** What a connection hands back when its upstream could not be connected and it may be retried. */
+export interface Unconnected {
+  /** The client socket, paused, with no listeners of this connection left on it. */
+  client: net.Socket;
+  /** Everything the client sent so far (nothing was read from it beyond these). */
+  early: EarlyData;
+  error: Error;
 }
 
 export interface ConnectionOptions {
@@ -47,6 +58,12 @@ export interface ConnectionOptions {
   connectTimeoutMs: number;
   /** Called once, after close() and after both sockets have released their file descriptors. */
   onClosed: (connection: Connection, end: ConnectionEnd) => void;
+  /**
+   * When given and the upstream cannot be connected (refused, unreachable, timed out), the client
+   * is not closed but handed to this callback, untouched, for another try; the connection then
+   * closes as 'upstream_unreachable' without touching the client.
+   */
+  onUnconnected?: ((u: Unconnected) => void) | undefined;
 }
 
 type State =
@@ -70,12 +87,19 @@ export class Connection {
   #state: State;
   /** Sockets that have not emitted 'close' yet (their fd is still open). */
   #liveSockets = 2;
+  /** The held client's bytes, written once the upstream is connected (kept until then for a retry). */
+  #early: EarlyData;
+  readonly #onUnconnected: ConnectionOptions['onUnconnected'];
+  #handedBack = false;
+
 
   constructor(options: ConnectionOptions) {
     this.#client = options.client;
     this.#lease = options.lease;
     this.#clock = options.clock;
     this.#onClosed = options.onClosed;
+    this.#onUnconnected = options.onUnconnected;
+    this.#early = options.early ?? { chunks: [], eof: false };
     this.#startedAt = options.clock.now();
 
     const upstream = options.lease.upstream;
@@ -108,24 +132,32 @@ export class Connection {
     up.on('end', this.#onUpstreamEnd);
     up.on('drain', this.#onUpstreamDrain);
     client.on('drain', this.#onClientDrain);
+    // The client is not read until the upstream is connected: its bytes wait in the kernel, so a
+    // refused connect can hand the client back intact for another try.
 
-    // Writes before 'connect' are queued by the socket and flushed in order once connected.
+    if (this.#lease.revoked) this.close('lease_aborted');
+    else this.#lease.onRevoke = this.#onLeaseAbort;
+  }
+
+  /** Connected: the held bytes go first, in order, then the client is read. */
+  #startForwarding(): void {
+    const client = this.#client;
+    const up = this.#upstream;
     let writable = true;
-    for (const chunk of options.early?.chunks ?? []) {
+    for (const chunk of this.#early.chunks) {
       this.#lease.bytesIn += chunk.length;
       writable = up.write(chunk);
     }
-    if (options.early?.eof === true) {
+    const eof = this.#early.eof;
+    this.#early = NO_EARLY;
+    if (eof) {
       up.end();
-    } else {
-      client.on('data', this.#onClientData);
-      client.on('end', this.#onClientEnd);
-      // Otherwise #onUpstreamDrain resumes the client once the early bytes are flushed.
-      if (writable) client.resume();
+      return;
     }
-
-    if (this.#lease.signal.aborted) this.close('lease_aborted');
-    else this.#lease.signal.addEventListener('abort', this.#onLeaseAbort);
+    client.on('data', this.#onClientData);
+    client.on('end', this.#onClientEnd);
+    // Otherwise #onUpstreamDrain resumes the client once the early bytes are flushed.
+    if (writable) client.resume();
   }
 
   /** Upstream address as text, for logs. */
@@ -147,8 +179,12 @@ export class Connection {
     if (state.kind === 'closed') return;
     if (state.kind === 'connecting') state.timer.cancel();
     this.#state = { kind: 'closed', reason, error };
-    this.#lease.signal.removeEventListener('abort', this.#onLeaseAbort);
+    this.#lease.onRevoke = undefined;
     this.#lease.release();
+    if (reason === 'upstream_unreachable' && state.kind === 'connecting' && this.#onUnconnected !== undefined && error !== undefined && !isFdLimit(error)) {
+      this.#handBack(this.#onUnconnected, error);
+      return;
+    }
 
     switch (reason) {
       case 'done':
@@ -163,6 +199,21 @@ export class Connection {
         resetSocket(this.#client);
         resetSocket(this.#upstream);
     }
+    this.#maybeFinished();
+  }
+
+  /** Gives the untouched client to the retry callback; only the upstream socket is closed here. */
+  #handBack(onUnconnected: (u: Unconnected) => void, error: Error): void {
+    const client = this.#client;
+    client.off('error', this.#onClientError);
+    client.off('close', this.#onSocketClose);
+    client.off('drain', this.#onClientDrain);
+    this.#liveSockets -= 1;
+    this.#handedBack = true;
+    this.#upstream.destroy();
+    const early = this.#early;
+    this.#early = NO_EARLY;
+    onUnconnected({ client, early, error });
     this.#maybeFinished();
   }
 
@@ -198,6 +249,7 @@ export class Connection {
     if (state.kind !== 'connecting') return;
     state.timer.cancel();
     this.#state = { kind: 'open' };
+    this.#startForwarding();
   };
 
   #onClientError = (err: Error): void => {
@@ -236,8 +288,17 @@ export class Connection {
       bytesIn: this.#lease.bytesIn,
       bytesOut: this.#lease.bytesOut,
       durationMs: this.#clock.now() - this.#startedAt,
+      handedBack: this.#handedBack,
     });
   }
+}
+
+const NO_EARLY: EarlyData = { chunks: [], eof: false };
+
+/** Out of file descriptors: a limit of this process, not a sign that the upstream went away. */
+export function isFdLimit(err: Error | undefined): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EMFILE' || code === 'ENFILE';
 }
 
 /** One line for a log: "upstream 10.0.0.2:80 unreachable: connection refused (ECONNREFUSED)". */

@@ -6,7 +6,8 @@ import type { Backend, Lease, RefusalReason } from '../core/backend.ts';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { Connection, describeEnd, type ConnectionEnd, type EarlyData } from './connection.ts';
+import type { Endpoint } from '../core/provider.ts';
+import { Connection, describeEnd, type ConnectionEnd, type EarlyData, type Unconnected, isFdLimit } from './connection.ts';
 import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection } from './held.ts';
 import { listen, type BoundListener, type ListenTarget } from './listen.ts';
 import { LogLimit } from './log-limit.ts';
@@ -193,17 +194,32 @@ export class Frontend {
     this.#backend.refused(reason);
   }
 
-  #hold(socket: Socket): void {
-    const held = new HeldConnection(socket, this.#holdBufferBytes, this.#onHeldGone);
+  /** Holds the client until a lease arrives (after `first`, when given); `retry`: see #retry. */
+  #hold(socket: Socket, early?: EarlyData, retry = true, first?: Promise<void>): void {
+    const held = new HeldConnection(socket, this.#holdBufferBytes, this.#onHeldGone, early);
     this.#held.add(held);
     this.#backend.setHeld(+1);
-    void this.#acquireFor(held);
+    void this.#acquireFor(held, retry, first);
   }
 
+  /**
+   * The leased upstream refused the connection before any byte went through: the app may have died
+   * since it was ready. Let the service re-inspect (and start it again if it is gone), holding the
+   * client meanwhile — once; a second refusal closes the client.
+   */
+  #retry = (u: Unconnected, upstream: Endpoint): void => {
+    if (this.#state.kind === 'closing' || this.#state.kind === 'closed') {
+      u.client.destroy();
+      return;
+    }
+    this.#hold(u.client, u.early, false, this.#backend.upstreamFailed(upstream, u.error));
+  };
+
   /** Waits for the service on behalf of a held connection; never rejects. */
-  async #acquireFor(held: HeldConnection): Promise<void> {
+  async #acquireFor(held: HeldConnection, retry: boolean, first: Promise<void> | undefined): Promise<void> {
     let lease: Lease;
     try {
+      if (first !== undefined) await first;
       lease = await this.#backend.acquire(held.signal);
     } catch (err) {
       if (!held.holding) return; // the client went away (or shutdown closed it) first
@@ -218,7 +234,7 @@ export class Frontend {
     }
     const { socket, early } = held.handOver();
     this.#releaseHeld(held);
-    this.#forward(socket, lease, early);
+    this.#forward(socket, lease, early, retry);
   }
 
   #onHeldGone = (held: HeldConnection): void => {
@@ -231,7 +247,7 @@ export class Frontend {
     this.#checkAllGone();
   }
 
-  #forward(socket: Socket, lease: Lease, early: EarlyData | undefined): void {
+  #forward(socket: Socket, lease: Lease, early: EarlyData | undefined, retry = true): void {
     const connection = new Connection({
       client: socket,
       lease,
@@ -239,6 +255,7 @@ export class Frontend {
       clock: this.#clock,
       connectTimeoutMs: this.#connectTimeoutMs,
       onClosed: this.#onConnectionClosed,
+      onUnconnected: retry ? (u) => this.#retry(u, lease.upstream) : undefined,
     });
     this.#open.add(connection);
     this.#options.onConnection?.({ change: 'open', upstream: connection.upstream });
@@ -246,7 +263,9 @@ export class Frontend {
 
   #onConnectionClosed = (connection: Connection, end: ConnectionEnd): void => {
     this.#open.delete(connection);
-    if (end.reason === 'upstream_unreachable') {
+    if (end.handedBack) {
+      this.#logger.debug({ upstream: connection.upstream }, `service "${this.#backend.name}": ${describeEnd(connection, end)}; holding the client while the service re-checks its container`);
+    } else if (end.reason === 'upstream_unreachable') {
       const fdLimit = isFdLimit(end.error);
       // Out of descriptors for the upstream socket: the client is refused for the same reason
       // as one accept() could not take.
@@ -291,10 +310,6 @@ export class Frontend {
 
 const FD_LIMIT_HINT = ' (raise LimitNOFILE= or ulimit -n)';
 
-function isFdLimit(err: Error | undefined): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'EMFILE' || code === 'ENFILE';
-}
 
 function suppressedSuffix(suppressed: number): string {
   return suppressed > 0 ? ` (${suppressed} similar suppressed)` : '';

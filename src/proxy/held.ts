@@ -27,15 +27,25 @@ export class HeldConnection {
   readonly #onGone: (held: HeldConnection) => void;
   #state: State = { kind: 'holding', chunks: [], bytes: 0, eof: false };
 
-  constructor(socket: Socket, limit: number, onGone: (held: HeldConnection) => void) {
+  /** `early`: what the client already sent (a connection handed back for another try). */
+  constructor(socket: Socket, limit: number, onGone: (held: HeldConnection) => void, early?: EarlyData) {
     this.#socket = socket;
     this.#limit = limit;
     this.#onGone = onGone;
+    if (early !== undefined) {
+      this.#state = { kind: 'holding', chunks: [...early.chunks], bytes: early.chunks.reduce((n, c) => n + c.length, 0), eof: early.eof };
+      if (early.eof) {
+        // Nothing more will be read; still watch for the client going away.
+        socket.on('error', this.#onError);
+        socket.on('close', this.#onClose);
+        return;
+      }
+    }
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
-    socket.resume();
+    if (this.bufferedBytes < limit) socket.resume();
   }
 
   /** Aborted when the client went away or close() was called: pass it to Backend.acquire(). */

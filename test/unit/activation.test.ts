@@ -124,7 +124,7 @@ describe('activation', () => {
     const lease = await acquireReady(a, clock);
     provider.kill('app');
     await a.onContainerEvent({ kind: 'die', id: provider.containers.get('app')?.id ?? '', name: 'app', time: clock.now() });
-    assert.equal(lease.signal.aborted, true, 'open connections are told to close');
+    assert.equal(lease.revoked, true, 'open connections are told to close');
     assert.equal(a.stateKind, 'stopped');
     await acquireReady(a, clock);
     assert.equal(provider.startCalls, 2);
@@ -134,7 +134,7 @@ describe('activation', () => {
     const { clock, provider, a } = setup();
     const lease = await acquireReady(a, clock);
     await a.onContainerEvent({ kind: 'die', id: provider.containers.get('app')?.id ?? '', name: 'app', time: clock.now() - 5_000 });
-    assert.equal(lease.signal.aborted, false);
+    assert.equal(lease.revoked, false);
     assert.equal(a.stateKind, 'ready');
   });
 

@@ -166,7 +166,7 @@ test('backpressure: a slow upstream stalls the client instead of filling the pro
   await waitFor('all bytes upstream', () => got === size, 20_000);
 });
 
-test('lease.signal abort closes the connection (both sides reset), lease released once', async (t) => {
+test('a revoked lease closes the connection (both sides reset), lease released once', async (t) => {
   let upstreamEnd: Promise<string> | undefined;
   const { backend, frontend, port, events } = await readyProxy(t, (socket) => {
     upstreamEnd = howItEnds(socket);
@@ -175,7 +175,7 @@ test('lease.signal abort closes the connection (both sides reset), lease release
   const client = await connect(t, { host: '127.0.0.1', port });
   await new Promise((resolve) => client.once('data', resolve));
   const ended = howItEnds(client);
-  backend.leases[0]?.controller.abort(new Error('container died'));
+  backend.leases[0]?.revoke();
   assert.equal(await ended, 'ECONNRESET');
   assert.equal(await upstreamEnd, 'ECONNRESET');
   await waitFor('connection closed', () => frontend.open === 0);
@@ -185,7 +185,7 @@ test('lease.signal abort closes the connection (both sides reset), lease release
   assert.equal(last.end.reason, 'lease_aborted');
 });
 
-test('upstream refusing the connection closes the client and is reported', async (t) => {
+test('upstream refusing the connection: the service re-checks once, then the client is closed and it is reported', async (t) => {
   const backend = new FakeBackend({ kind: 'tcp', host: '127.0.0.1', port: await closedPort() });
   backend.ready = true;
   const events: ConnectionEvent[] = [];
@@ -198,13 +198,43 @@ test('upstream refusing the connection closes the client and is reported', async
     assert.match(await ended, /^(end|ECONNRESET)$/);
   }
   await waitFor('connections closed', () => frontend.open === 0);
-  assert.deepEqual(backend.leases.map((l) => l.releases), [1, 1, 1]);
+  // Each client: refused, handed back while the service re-checks its container, refused again, closed.
+  assert.equal(backend.upstreamFailures.length, 3);
+  assert.deepEqual(backend.leases.map((l) => l.releases), [1, 1, 1, 1, 1, 1]);
   const closes = events.filter((e) => e.change === 'close');
-  assert.deepEqual(closes.map((e) => e.end.reason), ['upstream_unreachable', 'upstream_unreachable', 'upstream_unreachable']);
+  assert.deepEqual(closes.map((e) => e.change === 'close' && `${e.end.reason}${e.end.handedBack ? ' (retried)' : ''}`), Array(3).fill(['upstream_unreachable (retried)', 'upstream_unreachable']).flat());
   // Logged once (rate-limited), with the facts.
   const warnings = logger.records.filter((r) => r.level === 'warn');
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]?.msg ?? '', /^service "web": cannot connect to upstream 127\.0\.0\.1:\d+: connection refused \(ECONNREFUSED\), closing the client connection$/);
+});
+
+test('a refused upstream whose container died: the client is held and served by the restarted service, its bytes intact', async (t) => {
+  const dead = await closedPort();
+  const live = await startUpstream(t, (socket) => {
+    socket.once('data', (chunk: Buffer) => socket.end(`echo:${chunk.toString()}`));
+  });
+  const backend = new FakeBackend({ kind: 'tcp', host: '127.0.0.1', port: dead });
+  backend.ready = true;
+  // The re-check finds the container gone: not ready until "restarted" on the live upstream.
+  backend.onUpstreamFailed = () => {
+    backend.ready = false;
+    setTimeout(() => {
+      backend.upstream = live.endpoint;
+      backend.becomeReady();
+    }, 50);
+  };
+  const { port } = await startFrontend(t, backend);
+  const client = await connect(t, { host: '127.0.0.1', port });
+  client.write('first-request');
+  const reply = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    client.on('data', (c: Buffer) => { text += c.toString(); });
+    client.on('end', () => resolve(text));
+    client.on('error', reject);
+  });
+  assert.equal(reply, 'echo:first-request');
+  assert.equal(backend.upstreamFailures.length, 1);
 });
 
 test('an upstream that never completes the handshake: the connect times out and the client is closed', async (t) => {

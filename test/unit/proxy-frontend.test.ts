@@ -321,7 +321,7 @@ test('out of file descriptors (RLIMIT_NOFILE): clients are refused as fd_limit, 
     const { Frontend } = await import(${JSON.stringify(frontendUrl)});
     const say = (line) => process.stdout.write(line + '\\n');
     const logger = { debug() {}, info() {}, warn: (_o, msg) => say('warn ' + msg), error: (_o, msg) => say('error ' + msg), child() { return logger; } };
-    const lease = () => ({ upstream: { kind: 'tcp', host: '127.0.0.1', port: ${upstreamPort} }, signal: new AbortController().signal, bytesIn: 0, bytesOut: 0, release() {} });
+    const lease = () => ({ upstream: { kind: 'tcp', host: '127.0.0.1', port: ${upstreamPort} }, revoked: false, onRevoke: undefined, bytesIn: 0, bytesOut: 0, release() {} });
     let ready = false;
     const waiters = [];
     const backend = {
@@ -332,6 +332,7 @@ test('out of file descriptors (RLIMIT_NOFILE): clients are refused as fd_limit, 
         signal.addEventListener('abort', () => reject(signal.reason));
       }),
       setHeld: () => undefined,
+      upstreamFailed: async () => undefined,
       refused: (reason) => say('refused ' + reason),
     };
     const frontend = new Frontend({ backend, listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0, text: 'local' }], maxConnections: 1000, maxPending: 1000, logger });

@@ -15,13 +15,17 @@ export class FakeLease implements Lease {
   bytesIn = 0;
   bytesOut = 0;
   releases = 0;
-  readonly controller = new AbortController();
+  revoked = false;
+  onRevoke: (() => void) | undefined = undefined;
   constructor(readonly upstream: Endpoint) {}
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
   release(): void {
     this.releases += 1;
+  }
+  /** The container went away underneath: as the activation does it. */
+  revoke(): void {
+    if (this.revoked || this.releases > 0) return;
+    this.revoked = true;
+    this.onRevoke?.();
   }
 }
 
@@ -65,6 +69,15 @@ export class FakeBackend implements Backend {
       signal.addEventListener('abort', waiter.onAbort, { once: true });
       this.#waiters.push(waiter);
     });
+  }
+
+  /** Upstreams reported unreachable; by default nothing changes (the service still looks ready). */
+  readonly upstreamFailures: Endpoint[] = [];
+  onUpstreamFailed: (() => void) | undefined;
+
+  async upstreamFailed(upstream: Endpoint): Promise<void> {
+    this.upstreamFailures.push(upstream);
+    this.onUpstreamFailed?.();
   }
 
   setHeld(delta: number): void {
