@@ -17,9 +17,9 @@ export interface CountingProvider extends Provider {
   stops: number;
 }
 
-/** The real Docker provider, counting the start and stop requests portwake sends. */
-export function countingProvider(engine: Engine): CountingProvider {
-  const real = createDockerProvider({ host: engine.dockerHost });
+/** The real Docker provider (for `host`, default the engine's), counting the start and stop requests portwake sends. */
+export function countingProvider(engine: Engine, host = engine.dockerHost): CountingProvider {
+  const real = createDockerProvider({ host });
   const p: CountingProvider = {
     starts: 0,
     stops: 0,
