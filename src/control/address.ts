@@ -1,13 +1,18 @@
-// Control API addresses: parsing `unix:/path` / `HOST:PORT` (CLI --control) and telling loopback apart.
+// The control API's address as the CLI's --control gives it, and the loopback rule for it. Parsing
+// and the loopback test are the config's (one definition of what an address is); this adds the
+// CLI's shorthand (a bare /path) and the USAGE error.
 
-import { isIP } from 'node:net';
+import { parseControlAddress as parseConfigAddress } from '../config/control-address.ts';
+import { isLoopback } from '../config/host-port.ts';
 import type { ControlConfig } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
+import type { Endpoint } from '../core/provider.ts';
+import { formatEndpoint } from '../core/upstream.ts';
 
 export type ControlListen = ControlConfig['listen'];
 
 /** Where a client connects: a unix socket path or a TCP host and port. */
-export type ControlTarget = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+export type ControlTarget = Endpoint;
 
 /**
  * Parses `unix:/run/portwake.sock`, `/run/portwake.sock`, `127.0.0.1:9090`, `[::1]:9090` or
@@ -15,43 +20,18 @@ export type ControlTarget = { kind: 'unix'; path: string } | { kind: 'tcp'; host
  */
 export function parseControlAddress(text: string): ControlTarget {
   const trimmed = text.trim();
-  if (trimmed.startsWith('unix:')) {
-    const path = trimmed.slice('unix:'.length);
-    if (path === '') throw usage(text, 'the unix socket path is empty');
-    return { kind: 'unix', path };
-  }
-  if (trimmed.startsWith('/') || trimmed.startsWith('./')) return { kind: 'unix', path: trimmed };
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(trimmed);
-  if (m === null) throw usage(text, 'expected unix:/path or HOST:PORT');
-  const host = m[1] ?? m[2] ?? '';
-  const port = Number(m[3]);
-  if (port < 1 || port > 65_535) throw usage(text, `port ${port} is out of range 1-65535`);
-  if (m[1] !== undefined && isIP(host) !== 6) throw usage(text, `"${host}" is not an IPv6 address`);
-  return { kind: 'tcp', host, port };
+  const r = parseConfigAddress(trimmed.startsWith('/') || trimmed.startsWith('./') ? `unix:${trimmed}` : trimmed, process.cwd());
+  if (!r.ok) throw new PortwakeError('USAGE', `control address "${text}": expected unix:/path or HOST:PORT (${r.message})`);
+  return r.value;
 }
 
 /** `unix:/path`, `127.0.0.1:9090` or `[::1]:9090`: the text parseControlAddress accepts back. */
-export function formatControlAddress(target: ControlTarget): string {
-  if (target.kind === 'unix') return `unix:${target.path}`;
-  return isIP(target.host) === 6 ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
-}
+export const formatControlAddress: (target: ControlTarget) => string = formatEndpoint;
 
 /**
- * Whether a host name or address only ever reaches this machine. Names other than `localhost` are
- * not loopback: what they resolve to can change, so they count as exposed.
+ * Whether a host name or address (bracketed, as in a Host header, or not) only ever reaches this
+ * machine. Names other than `localhost` are not loopback: what they resolve to can change.
  */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (isIP(h) === 6) {
-    if (h === '::1' || /^0*:0*:0*:0*:0*:0*:0*:0*1$/.test(h)) return true;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
-    return mapped?.[1]?.startsWith('127.') === true;
-  }
-  return false;
-}
-
-function usage(text: string, why: string): PortwakeError {
-  return new PortwakeError('USAGE', `control address "${text}": ${why}`);
+  return isLoopback(host.replace(/^\[|\]$/g, ''));
 }

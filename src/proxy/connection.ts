@@ -5,7 +5,8 @@ import net from 'node:net';
 import type { Lease } from '../core/backend.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import { formatMs } from '../core/errors.ts';
-import { formatEndpoint, KEEPALIVE_INITIAL_DELAY_MS, resetSocket, systemErrorText } from './sockets.ts';
+import { formatEndpoint } from '../core/upstream.ts';
+import { KEEPALIVE_INITIAL_DELAY_MS, resetSocket, systemErrorText } from './sockets.ts';
 
 export type CloseReason =
   /** Both directions ended (FIN each way) and every byte was delivered. */

@@ -1,9 +1,8 @@
-// Small socket helpers shared by the proxy: aborting a socket with RST, and naming addresses and
+// Small socket helpers shared by the proxy: aborting a socket with RST, and naming
 // system errors the way portwake's messages do.
 
 import type { Socket } from 'node:net';
 import { getSystemErrorMap } from 'node:util';
-import type { Endpoint } from '../core/provider.ts';
 
 /**
  * TCP keepalive on both sides of a connection, so a peer that vanished without a FIN or RST (a
@@ -30,11 +29,6 @@ export function resetSocket(socket: Socket): void {
   }
 }
 
-/** "127.0.0.1:8080", "[::1]:8080", "unix:/run/app.sock". */
-export function formatEndpoint(endpoint: Endpoint): string {
-  if (endpoint.kind === 'unix') return `unix:${endpoint.path}`;
-  return endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
-}
 
 let errnoMessages: Map<number, [string, string]> | undefined;
 
