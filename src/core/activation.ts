@@ -72,6 +72,8 @@ export class Activation implements Backend {
   private lastActivity: number | undefined;
   private lastStart: StartTimings | undefined;
   private containerId: string | undefined;
+  /** When the run portwake uses started (engine clock), once confirmed by inspect. */
+  private runStartedAt: number | undefined;
   private startedByUs = false;
   private readonly idle: IdleTimer;
   private readonly refusals: RateLimitedReporter;
@@ -166,9 +168,20 @@ export class Activation implements Backend {
     return event.id === this.containerId || event.name === this.spec.container || event.id === this.spec.container;
   }
 
-  /** A container event for this service's container; confirms with inspect before acting. */
+  /**
+   * A container event for this service's container; confirms with inspect before acting. An exit
+   * from before the current run started (events lag: the previous run's die can arrive while the
+   * next start is in flight) is ignored; so is one during a start not yet confirmed running — the
+   * start's own inspections notice a real exit.
+   */
   async onContainerEvent(event: ContainerEvent): Promise<void> {
-    if (event.kind === 'die' || event.kind === 'stop' || event.kind === 'destroy') await this.resync(event.kind);
+    if (event.kind === 'destroy') {
+      await this.resync(event.kind);
+      return;
+    }
+    if (event.kind !== 'die' && event.kind !== 'stop') return;
+    if (this.runStartedAt === undefined || event.time < this.runStartedAt) return;
+    await this.resync(event.kind);
   }
 
   /**
@@ -299,6 +312,7 @@ export class Activation implements Backend {
     const container = this.spec.container;
     const t0 = clock.now();
     let startedByUs = false;
+    this.runStartedAt = undefined;
     try {
       let info = await provider.inspect(container, signal);
       this.containerId = info.id;
@@ -310,6 +324,7 @@ export class Activation implements Backend {
         info = await provider.inspect(container, signal);
         if (!info.running) throw new ContainerExitedError(container, info.exitCode);
       }
+      this.runStartedAt = info.startedAt;
       const t1 = clock.now();
       const targets = resolveTargets(this.spec, info);
       await waitReady({

@@ -39,6 +39,12 @@ export interface ContainerInfo {
   networkMode: string;
   /** Whether a HEALTHCHECK is configured. */
   hasHealthcheck: boolean;
+  /**
+   * When the current (or last) run started, in ms since the epoch by the engine's clock — the same
+   * clock as ContainerEvent.time, so an event can be told apart from a previous run's. Undefined
+   * when it never ran.
+   */
+  startedAt: number | undefined;
 }
 
 export type ContainerEventKind = 'start' | 'die' | 'stop' | 'kill' | 'health' | 'destroy' | 'pause' | 'unpause';

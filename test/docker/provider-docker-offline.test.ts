@@ -160,7 +160,7 @@ describe('docker inspect mapping', () => {
   const base: InspectJson = {
     Id: 'abc',
     Name: '/web',
-    State: { Status: 'running', Running: true, ExitCode: 0, Health: { Status: 'starting' } },
+    State: { Status: 'running', Running: true, ExitCode: 0, StartedAt: '2026-11-24T10:00:00.123456789Z', Health: { Status: 'starting' } },
     Config: { ExposedPorts: { '80/tcp': {}, '53/udp': {} }, Healthcheck: { Test: ['CMD-SHELL', 'true'] } },
     HostConfig: { NetworkMode: 'default', PortBindings: { '443/tcp': [{ HostIp: '', HostPort: '8443' }], '8080/tcp': [{ HostIp: '', HostPort: '' }] } },
     NetworkSettings: {
@@ -189,19 +189,21 @@ describe('docker inspect mapping', () => {
       ],
       networkMode: 'bridge',
       hasHealthcheck: true,
+      startedAt: Date.parse('2026-11-24T10:00:00.123Z'),
     });
   });
 
   it('maps a stopped container: exit code, fixed bindings only, no health, NONE healthcheck', () => {
     const info = toContainerInfo({
       ...base,
-      State: { Status: 'exited', Running: false, ExitCode: 137, Health: { Status: 'unhealthy' } },
+      State: { Status: 'exited', Running: false, ExitCode: 137, StartedAt: '0001-01-01T00:00:00Z', Health: { Status: 'unhealthy' } },
       Config: { ExposedPorts: null, Healthcheck: { Test: ['NONE'] } },
       HostConfig: { ...base.HostConfig, NetworkMode: 'host' },
       NetworkSettings: { Ports: {}, Networks: null },
     });
     assert.equal(info.exitCode, 137);
     assert.equal(info.hasHealthcheck, false);
+    assert.equal(info.startedAt, undefined, 'the zero time means it never ran');
     assert.equal(info.networkMode, 'host');
     assert.deepEqual(info.published, [{ containerPort: 443, hostIp: '0.0.0.0', hostPort: 8443 }]);
     assert.deepEqual(info.networks, []);

@@ -40,9 +40,14 @@ export interface RunningDaemon {
 }
 
 /** Starts a daemon for `yaml`; registers its shutdown with the test before returning. */
-export async function startDaemon(t: TestContext, engine: Engine, yaml: string, o: { stopOnExit?: boolean; graceMs?: number; provider?: CountingProvider } = {}): Promise<RunningDaemon> {
-  const provider = o.provider ?? countingProvider(engine);
+export async function startDaemon(
+  t: TestContext,
+  engine: Engine,
+  yaml: string,
+  o: { stopOnExit?: boolean; graceMs?: number; provider?: CountingProvider; useConfigEngine?: boolean } = {},
+): Promise<RunningDaemon> {
   const config = parseConfig(yaml, 'test.yaml');
+  const provider = o.provider ?? countingProvider(engine, o.useConfigEngine === true ? config.engineHost : engine.dockerHost);
   const level = process.env['PORTWAKE_TEST_LOG'] === '1' ? 'debug' : 'error';
   const daemon = await Daemon.start({
     config,

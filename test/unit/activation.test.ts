@@ -138,6 +138,24 @@ describe('activation', () => {
     assert.equal(a.stateKind, 'ready');
   });
 
+  it('the previous run\'s die event arriving during the next start is ignored', async () => {
+    const { clock, provider, a } = setup({ idleTimeoutMs: 1_000 }, { startMs: 200, listenMs: 100 });
+    (await acquireReady(a, clock)).release();
+    await clock.advance(1_000);
+    assert.equal(a.stateKind, 'stopped');
+    const id = provider.containers.get('app')?.id ?? '';
+    const stoppedAt = clock.now();
+    const w = settledState(a.acquire(new AbortController().signal));
+    await clock.advance(50);
+    // Delivered late, while the new start is in flight (before and after the engine confirms it).
+    await a.onContainerEvent({ kind: 'die', id, name: 'app', time: stoppedAt });
+    await clock.advance(200);
+    await a.onContainerEvent({ kind: 'die', id, name: 'app', time: stoppedAt });
+    await clock.advance(150);
+    assert.ok(w.value, 'the new start was not cancelled by the old exit');
+    assert.equal(a.stateKind, 'ready');
+  });
+
   it('no such container: held connections fail promptly with a clear error; the next one tries again', async () => {
     const { clock, provider, a, events } = setup({ container: 'nope' });
     const w = settledState(a.acquire(new AbortController().signal));

@@ -108,7 +108,7 @@ describe('wait-port targets', () => {
         if (next instanceof Error) throw next;
         return {
           id: 'c1', name, status: 'running', running: true, health: 'none', exitCode: undefined, exposedPorts: [80], published: [],
-          networks: [{ name: 'bridge', ipAddress: '127.0.0.1', globalIPv6Address: '' }], networkMode: 'bridge', hasHealthcheck: false, ...next,
+          networks: [{ name: 'bridge', ipAddress: '127.0.0.1', globalIPv6Address: '' }], networkMode: 'bridge', hasHealthcheck: false, startedAt: undefined, ...next,
         };
       },
       start: async () => undefined,

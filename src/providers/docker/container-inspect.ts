@@ -9,7 +9,7 @@ import { mapDockerError } from './errors.ts';
 export interface InspectJson {
   Id: string;
   Name: string;
-  State: { Status: string; Running: boolean; ExitCode?: number; Health?: { Status?: string } | null };
+  State: { Status: string; Running: boolean; ExitCode?: number; StartedAt?: string; Health?: { Status?: string } | null };
   Config?: { ExposedPorts?: Record<string, unknown> | null; Healthcheck?: { Test?: string[] | null } | null } | null;
   HostConfig?: { NetworkMode?: string; PortBindings?: Record<string, PortBinding[] | null> | null } | null;
   NetworkSettings?: {
@@ -54,7 +54,15 @@ export function toContainerInfo(json: InspectJson): ContainerInfo {
     // 'default' is what the engine stores when no mode was asked for: the bridge on Linux.
     networkMode: mode === 'default' ? 'bridge' : mode,
     hasHealthcheck: test.length > 0 && test[0] !== 'NONE',
+    startedAt: engineTime(json.State.StartedAt),
   };
+}
+
+/** An RFC 3339 time from the engine in ms; the zero time "0001-01-01T00:00:00Z" means never. */
+function engineTime(text: string | undefined): number | undefined {
+  if (text === undefined || text.startsWith('0001-')) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
 /** "80/tcp" → 80; other protocols → undefined. */

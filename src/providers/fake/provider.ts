@@ -33,6 +33,7 @@ interface FakeContainer {
   health: HealthStatus;
   exitCode: number | undefined;
   generation: number;
+  startedAt: number | undefined;
 }
 
 type Subscriber = { push(e: ContainerEvent): void; fail(err: Error): void };
@@ -66,6 +67,7 @@ export class FakeProvider implements Provider {
       health: o.hasHealthcheck === true ? 'starting' : 'none',
       exitCode: undefined,
       generation: 0,
+      startedAt: undefined,
     };
     this.containers.set(o.name, c);
     if (o.running === true) this.run(c);
@@ -88,6 +90,7 @@ export class FakeProvider implements Provider {
       networks: c.running ? [{ name: 'bridge', ipAddress: c.ip, globalIPv6Address: '' }] : [],
       networkMode: 'bridge',
       hasHealthcheck: c.hasHealthcheck,
+      startedAt: c.startedAt,
     };
   }
 
@@ -170,6 +173,7 @@ export class FakeProvider implements Provider {
 
   private run(c: FakeContainer): void {
     c.running = true;
+    c.startedAt = this.clock.now();
     c.exitCode = undefined;
     c.listeningAt = this.clock.now() + c.listenMs;
     const gen = ++c.generation;
