@@ -57,10 +57,11 @@ export async function listen(target: ListenTarget, options: ListenOptions): Prom
 /**
  * TCP. host undefined: every address, IPv4 and IPv6 on one dual-stack socket (`::` with
  * IPV6_V6ONLY off; Node falls back to 0.0.0.0 where IPv6 is unavailable). `[::1]` and `::1` both work.
+ * An explicit `[::]` is IPv6 only, so that `["0.0.0.0:80", "[::]:80"]` binds both without a clash.
  */
 export async function listenTcp(spec: TcpListen, options: ListenOptions): Promise<BoundListener> {
   const server = createServer(options);
-  const bindOptions: net.ListenOptions = { port: spec.port, backlog: options.backlog ?? DEFAULT_BACKLOG, ipv6Only: false };
+  const bindOptions: net.ListenOptions = { port: spec.port, backlog: options.backlog ?? DEFAULT_BACKLOG, ipv6Only: spec.host !== undefined };
   if (spec.host !== undefined) bindOptions.host = unbracket(spec.host);
   await bind(server, bindOptions, spec.text, options);
   return { text: spec.text, server, close: () => closeServer(server) };

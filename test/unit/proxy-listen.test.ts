@@ -54,6 +54,15 @@ test('[::1]:PORT listens on IPv6 loopback only', async (t) => {
   await assert.rejects(connect(t, { host: '127.0.0.1', port: portOf(bound) }), { code: 'ECONNREFUSED' });
 });
 
+test('["0.0.0.0:P", "[::]:P"] binds both, each family on its own socket', async (t) => {
+  const v4 = await bindGreeter(t, { kind: 'tcp', host: '0.0.0.0', port: 0, text: '0.0.0.0:0' });
+  const port = portOf(v4);
+  const v6 = await bindGreeter(t, { kind: 'tcp', host: '[::]', port, text: `[::]:${port}` });
+  assert.equal((v6.server.address() as net.AddressInfo).address, '::');
+  assert.equal(await greeting(t, { host: '127.0.0.1', port }), 'hi\n');
+  assert.equal(await greeting(t, { host: '::1', port }), 'hi\n');
+});
+
 test('HOST:PORT listens on that address', async (t) => {
   const bound = await bindGreeter(t, { kind: 'tcp', host: '127.0.0.1', port: 0, text: '127.0.0.1:0' });
   assert.equal(await greeting(t, { host: '127.0.0.1', port: portOf(bound) }), 'hi\n');
