@@ -11,6 +11,7 @@ import type { DaemonControl, DaemonEvent, ReloadResult, ServiceStatus } from './
 import { loadConfig } from './config/load.ts';
 import type { PortwakeConfig, ServiceConfig } from './config/types.ts';
 import { startControlServer, type ControlServer } from './control/server.ts';
+import { warnIfFdLimitLow } from './fd-limit.ts';
 import { networkProbes } from './probes/index.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from './providers/docker/connect.ts';
 import { createDockerProvider } from './providers/docker/provider.ts';
@@ -72,6 +73,7 @@ export class Daemon implements DaemonControl {
   }
 
   private async boot(): Promise<void> {
+    warnIfFdLimitLow(this.config.services, this.o.logger);
     const fds = this.systemdListeners(this.config.services);
     const units = this.config.services.map((s) => this.build(s, fds));
     await listenAll(units);
