@@ -25,6 +25,7 @@ export interface Engine {
 export const ENGINE_DIR = '/tmp/portwake-test-engine';
 const BRIDGE = 'pwtest0';
 const BRIDGE_CIDR = '10.213.0.1/24';
+const BRIDGE_MAC = '02:42:0a:d5:00:01';
 const START_DEADLINE_MS = 30_000;
 const HOW_TO_GET_ONE = 'apt-get install docker.io (as root), or set DOCKER_HOST to a reachable engine';
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -54,7 +55,10 @@ async function findOrStartEngine(): Promise<Engine> {
     }
   }
   const socketPath = join(ENGINE_DIR, 'docker.sock');
-  if (await ping(socketPath)) return makeEngine(socketPath);
+  if (await ping(socketPath)) {
+    pinBridgeMac();
+    return makeEngine(socketPath);
+  }
 
   const problem = cannotStartReason();
   if (problem !== undefined) {
@@ -141,9 +145,25 @@ function ensureBridge(): void {
   if (spawnSync(ip, ['link', 'show', BRIDGE], { stdio: 'ignore' }).status !== 0) {
     run(ip, ['link', 'add', BRIDGE, 'type', 'bridge']);
   }
+  pinBridgeMac();
   const addrs = spawnSync(ip, ['-4', 'addr', 'show', 'dev', BRIDGE], { encoding: 'utf8' }).stdout;
   if (!addrs.includes(BRIDGE_CIDR)) run(ip, ['addr', 'add', BRIDGE_CIDR, 'dev', BRIDGE]);
   run(ip, ['link', 'set', BRIDGE, 'up']);
+}
+
+/**
+ * A bridge without a MAC of its own takes its lowest port's, which changes as containers come and
+ * go; containers then send replies for 10.213.0.1 to a MAC the bridge no longer accepts and TCP
+ * stalls for seconds until ARP is refreshed. A fixed address (addr_assign_type 3: set by user)
+ * avoids it. Also applied to a reused engine's bridge (best effort: it needs root).
+ */
+function pinBridgeMac(): void {
+  try {
+    if (readFileSync(`/sys/class/net/${BRIDGE}/addr_assign_type`, 'utf8').trim() === '3') return;
+    run(findBinary('ip') ?? 'ip', ['link', 'set', BRIDGE, 'address', BRIDGE_MAC]);
+  } catch {
+    // no such bridge (an engine of the developer's own) or not root: nothing to pin
+  }
 }
 
 function run(cmd: string, args: string[]): void {
