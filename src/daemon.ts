@@ -2,6 +2,7 @@
 // services (activation + frontend), the events watcher, sd_notify, the control API; runs until
 // shutdown; reloads the config on request.
 
+import type { Activation } from './core/activation.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { describe, PortwakeError } from './core/errors.ts';
 import { watchEvents } from './core/events-watch.ts';
@@ -16,7 +17,8 @@ import { networkProbes } from './probes/index.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from './providers/docker/connect.ts';
 import { createDockerProvider } from './providers/docker/provider.ts';
 import type { ListenTarget } from './proxy/listen.ts';
-import { createServiceUnit, listenAll, sameService, type ServiceUnit } from './service-unit.ts';
+import { planReload } from './reload-plan.ts';
+import { createServiceUnit, listenAll, type ServiceUnit } from './service-unit.ts';
 import { ExitIdleTimer } from './systemd/exit-idle.ts';
 import { takeListenFds } from './systemd/listen-fds.ts';
 import { createNotifier, type Notifier } from './systemd/notify.ts';
@@ -50,6 +52,14 @@ export class Daemon implements DaemonControl {
   private exitIdle: ExitIdleTimer | undefined;
   private watchdog: Watchdog | undefined;
   private shuttingDown: Promise<void> | undefined;
+  /** The tail of the reload queue: reloads run one at a time, each reading the file when its turn comes. */
+  private reloads: Promise<unknown> = Promise.resolve();
+  /** Retired (removed or changed) services whose open connections are still draining. */
+  private readonly draining = new Map<ServiceUnit, Promise<void>>();
+  /** Activations that took over a running container portwake started before a reload (--stop-on-exit). */
+  private readonly inherited = new WeakSet<Activation>();
+  /** Retired activations that started a container no service uses any more (--stop-on-exit). */
+  private readonly orphans = new Set<Activation>();
   private resolveDone!: () => void;
   /** Resolves when the daemon has shut down. */
   readonly done = new Promise<void>((r) => { this.resolveDone = r; });
@@ -83,11 +93,14 @@ export class Daemon implements DaemonControl {
       clock: this.clock,
       logger: this.o.logger,
       signal: this.lifetime.signal,
+      // Draining services too: their open connections must close when their container goes away.
       onEvent: (e) => {
-        for (const u of this.units.values()) if (u.activation.matches(e)) void u.activation.onContainerEvent(e);
+        for (const u of this.everyUnit()) if (u.activation.matches(e)) void u.activation.onContainerEvent(e);
+        // A container that stopped is no longer one portwake started.
+        if (e.kind === 'die' || e.kind === 'destroy') for (const a of this.orphans) if (a.matches(e)) this.orphans.delete(a);
       },
       onResync: (cause) => {
-        for (const u of this.units.values()) void u.activation.resync(cause);
+        for (const u of this.everyUnit()) void u.activation.resync(cause);
       },
     });
     if (this.config.control !== undefined) {
@@ -122,7 +135,17 @@ export class Daemon implements DaemonControl {
   private build(s: ServiceConfig, fds: Map<string, ListenTarget[]>): ServiceUnit {
     const listen: ListenTarget[] = [...(fds.get(s.name) ?? [])];
     for (const l of s.listen) if (l.kind !== 'systemd') listen.push(l);
-    return createServiceUnit(s, listen, { provider: this.provider, probes: networkProbes, clock: this.clock, logger: this.o.logger, emit: (e) => this.emit(e) }, this.o.logger);
+    const emit = (e: DaemonEvent): void => {
+      // Once it leaves ready, the container is no longer the one inherited over a reload.
+      if (e.type === 'state' && e.from === 'ready') this.inherited.delete(unit.activation);
+      this.emit(e);
+    };
+    const unit = createServiceUnit(s, listen, { provider: this.provider, probes: networkProbes, clock: this.clock, logger: this.o.logger, emit }, this.o.logger);
+    return unit;
+  }
+
+  private everyUnit(): ServiceUnit[] {
+    return [...this.units.values(), ...this.draining.keys()];
   }
 
   /** Sockets passed by systemd, per service (the LISTEN_* variables are consumed once). */
@@ -171,48 +194,96 @@ export class Daemon implements DaemonControl {
     return () => this.subscribers.delete(fn);
   }
 
-  async reload(): Promise<ReloadResult> {
+  /** Logs a rejected reload (once, here) and rejects with its error. */
+  reload(): Promise<ReloadResult> {
+    const run = this.reloads.then(() => this.runReload()).catch((err: unknown) => {
+      // A config error lists every problem as FILE:LINE:COL: …, one per line: logged as it is.
+      const why = err instanceof PortwakeError && err.code === 'CONFIG_INVALID' ? err.message : describe(err);
+      this.o.logger.error({ err: describe(err) }, `reload rejected, the running config stays in force:\n${why}`);
+      throw err;
+    });
+    this.reloads = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Applies the config file: new addresses are bound first (failing there changes nothing), then
+   * retired services stop accepting and drain in the background while their addresses are bound
+   * again; unchanged services are not touched. On a failure the previous services stay in force.
+   */
+  private async runReload(): Promise<ReloadResult> {
     if (this.o.configPath === undefined) throw new PortwakeError('USAGE', 'this daemon was started from flags, not a config file: nothing to reload');
+    if (this.shuttingDown !== undefined) throw new PortwakeError('ABORTED', 'portwake is shutting down; reload refused');
     const next = await loadConfig(this.o.configPath);
-    const result: ReloadResult = { added: [], removed: [], changed: [] };
-    const nextNames = new Set(next.services.map((s) => s.name));
-    const retired: ServiceUnit[] = [];
-    for (const [name, u] of this.units) {
-      if (!nextNames.has(name)) {
-        result.removed.push(name);
-        retired.push(u);
-      }
-    }
-    const fresh: ServiceUnit[] = [];
-    for (const s of next.services) {
-      const old = this.units.get(s.name);
-      if (old !== undefined && sameService(old.config, s)) continue;
-      if (old === undefined) result.added.push(s.name);
-      else {
-        result.changed.push(s.name);
-        retired.push(old);
-      }
-      if (s.listen.some((l) => l.kind === 'systemd')) {
-        throw new PortwakeError('CONFIG_INVALID', `${next.source}: service "${s.name}": a reload cannot take new systemd sockets; restart portwake`);
-      }
-      fresh.push(this.build(s, new Map()));
-    }
-    // Free the addresses first (closing stops accepting at once), then bind the new listeners;
-    // open connections of retired services drain in the background.
-    const draining = retired.map((u) => u.frontend.close({ graceMs: this.o.graceMs }).then(() => u.activation.dispose()));
+    const plan = planReload([...this.units.values()].map((u) => u.config), next);
+    const early = plan.early.map((s) => this.build(s, new Map()));
+    await listenAll(early);
+    const retired = plan.retire.map((name) => this.units.get(name)).filter((u) => u !== undefined);
+    for (const u of retired) this.retire(u);
+    const late = plan.late.map((s) => this.build(s, new Map()));
     try {
-      await listenAll(fresh);
+      await listenAll(late);
     } catch (err) {
-      this.o.logger.error({ err: describe(err) }, `reload failed while binding: ${describe(err)}; the changed services are not listening until the next reload`);
-      for (const u of retired) this.units.delete(u.config.name);
+      await Promise.all(early.map((u) => u.frontend.close({ graceMs: 0 })));
+      await this.restore(retired);
       throw err;
     }
-    for (const u of retired) this.units.delete(u.config.name);
-    for (const u of fresh) this.units.set(u.config.name, u);
-    this.config = next;
-    void Promise.all(draining);
+    const fresh = new Map([...early, ...late].map((u) => [u.config.name, u]));
+    this.units = new Map(next.services.map((s) => [s.name, fresh.get(s.name) ?? this.units.get(s.name)] as const).filter((e): e is [string, ServiceUnit] => e[1] !== undefined));
+    this.warnRestartOnly(next);
+    this.config = { ...next, engineHost: this.config.engineHost, control: this.config.control };
+    this.notifier.status(formatStatusLine(this.status()));
+    const { result } = plan;
     this.o.logger.info({ ...result }, `config reloaded: ${result.added.length} added, ${result.removed.length} removed, ${result.changed.length} changed`);
     return result;
+  }
+
+  /**
+   * Stops a removed or changed service accepting (at once) and lets its open connections drain up
+   * to the grace period, in the background. Then its activation is disposed; a successor for the
+   * same container takes over the running container (ready, its idle timer armed, and still owned
+   * for --stop-on-exit when portwake started it).
+   */
+  private retire(u: ServiceUnit): void {
+    this.units.delete(u.config.name);
+    const drained = u.frontend.close({ graceMs: this.o.graceMs }).then(async () => {
+      const owned = u.activation.ownsRunningContainer;
+      const ready = u.activation.stateKind === 'ready';
+      u.activation.dispose();
+      this.draining.delete(u);
+      const successor = this.units.get(u.config.name);
+      if (ready && successor !== undefined && successor !== u && successor.config.container === u.config.container && this.shuttingDown === undefined) {
+        if (owned) this.inherited.add(successor.activation);
+        if (successor.activation.stateKind === 'stopped' || successor.activation.stateKind === 'failed') {
+          // Failures are logged by the activation itself.
+          await successor.activation.ensureReady(this.lifetime.signal).catch(() => undefined);
+        }
+      } else if (owned) {
+        this.orphans.add(u.activation);
+      }
+    });
+    this.draining.set(u, drained);
+  }
+
+  /** After a failed reload: the retired services again, from their previous configs. */
+  private async restore(retired: readonly ServiceUnit[]): Promise<void> {
+    const lost = retired.filter((u) => u.config.listen.some((l) => l.kind === 'systemd')).map((u) => u.config.name);
+    const again = retired.filter((u) => !lost.includes(u.config.name)).map((u) => this.build(u.config, new Map()));
+    try {
+      await listenAll(again);
+    } catch (err) {
+      lost.push(...again.map((u) => u.config.name));
+      again.length = 0;
+      this.o.logger.error({ err: describe(err) }, `reload: cannot listen again for the previous services: ${describe(err)}`);
+    }
+    for (const u of again) this.units.set(u.config.name, u);
+    if (lost.length > 0) this.o.logger.error({ services: lost }, `reload: ${lost.join(', ')} not listening until the next reload or restart`);
+  }
+
+  /** The engine and the control API are set up once; a reload only warns about changes to them. */
+  private warnRestartOnly(next: PortwakeConfig): void {
+    if (next.engineHost !== this.config.engineHost) this.o.logger.warn({}, 'reload: engine: changes take effect when portwake restarts, ignoring');
+    if (JSON.stringify(next.control) !== JSON.stringify(this.config.control)) this.o.logger.warn({}, 'reload: control: changes take effect when portwake restarts, ignoring');
   }
 
   // ---- shutdown ----
@@ -229,12 +300,15 @@ export class Daemon implements DaemonControl {
     this.exitIdle?.stop();
     this.watchdog?.stop();
     await this.control?.close();
+    // A reload in flight finishes binding first, so that no listener it adds is left open.
+    await this.reloads;
     const units = [...this.units.values()];
-    await Promise.all(units.map((u) => u.frontend.close({ graceMs: this.o.graceMs })));
+    await Promise.all([...units.map((u) => u.frontend.close({ graceMs: this.o.graceMs })), ...this.draining.values()]);
     for (const u of units) u.activation.dispose();
     this.lifetime.abort(new PortwakeError('ABORTED', 'daemon shut down'));
     if (this.o.stopOnExit) {
-      await Promise.all(units.filter((u) => u.activation.ownsRunningContainer).map((u) => u.activation.stop('shutdown')));
+      const owners = units.map((u) => u.activation).filter((a) => a.ownsRunningContainer || (this.inherited.has(a) && a.stateKind === 'ready'));
+      await Promise.all([...owners, ...this.orphans].map((a) => a.stop('shutdown')));
     }
     await this.notifier.flush();
     this.o.logger.info({}, 'stopped');

@@ -47,8 +47,3 @@ export async function listenAll(units: readonly ServiceUnit[]): Promise<void> {
     throw err;
   }
 }
-
-/** Whether two service configs are the same (a reload leaves such a service untouched). */
-export function sameService(a: ServiceConfig, b: ServiceConfig): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
