@@ -104,9 +104,16 @@ async function runDaemon(loaded: PortwakeConfig, configPath: string | undefined,
     exitIdleMs: durationFlag('--exit-idle-time', o.exitIdleTime),
   });
   let signals = 0;
+  let now!: () => void;
+  const impatient = new Promise<void>((resolve) => { now = resolve; });
   const stop = (): void => {
     signals++;
-    if (signals > 1) logger.warn({}, 'second signal: closing open connections now');
+    if (signals > 1) {
+      // Returning ends the process (main.ts), which closes every open connection at once.
+      logger.warn({}, 'second signal: exiting now, closing open connections');
+      now();
+      return;
+    }
     void daemon.shutdown('signal');
   };
   deps.onSignal('SIGTERM', stop);
@@ -115,5 +122,5 @@ async function runDaemon(loaded: PortwakeConfig, configPath: string | undefined,
     // A rejected reload is logged by the daemon; the running config stays in force.
     daemon.reload().catch(() => undefined);
   });
-  await daemon.done;
+  await Promise.race([daemon.done, impatient]);
 }
