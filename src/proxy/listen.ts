@@ -85,10 +85,8 @@ export async function listenUnix(spec: UnixListen, options: ListenOptions): Prom
   await removeStaleSocket(spec.path, fail);
   const server = createServer(options);
   await bind(server, { path: spec.path, backlog: options.backlog ?? DEFAULT_BACKLOG }, spec.text, options);
-  let inode: number;
   try {
     if (spec.mode !== undefined) await fs.chmod(spec.path, spec.mode);
-    inode = (await fs.lstat(spec.path)).ino;
   } catch (err) {
     await closeServer(server);
     throw fail(`cannot set mode ${spec.mode?.toString(8) ?? ''} on ${spec.path}: ${systemErrorText(err)}`, err);
@@ -96,10 +94,9 @@ export async function listenUnix(spec: UnixListen, options: ListenOptions): Prom
   return {
     text: spec.text,
     server,
-    close: async () => {
-      await closeServer(server);
-      await unlinkIfSame(spec.path, inode);
-    },
+    // libuv unlinks the file it bound when the listener closes. Removing it again here would race
+    // with a successor bound at the same path (a reload), whose socket may even get the same inode.
+    close: () => closeServer(server),
   };
 }
 
@@ -193,15 +190,6 @@ function probeUnixSocket(path: string): Promise<'stale' | 'live' | { error: stri
       else finish({ error: systemErrorText(err) });
     });
   });
-}
-
-async function unlinkIfSame(path: string, inode: number): Promise<void> {
-  try {
-    // libuv usually unlinks the file on close already; a file someone else bound meanwhile stays.
-    if ((await fs.lstat(path)).ino === inode) await fs.unlink(path);
-  } catch {
-    // Already gone (or not ours to remove).
-  }
 }
 
 function unbracket(host: string): string {
