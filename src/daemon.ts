@@ -246,7 +246,8 @@ export class Daemon implements DaemonControl {
    */
   private retire(u: ServiceUnit): void {
     this.units.delete(u.config.name);
-    const drained = u.frontend.close({ graceMs: this.o.graceMs }).then(async () => {
+    // Connections held for a start in flight are served by it, as open ones finish: none is dropped.
+    const drained = u.frontend.close({ graceMs: this.o.graceMs, held: 'serve' }).then(async () => {
       const owned = u.activation.ownsRunningContainer;
       const ready = u.activation.stateKind === 'ready';
       u.activation.dispose();

@@ -133,10 +133,12 @@ export class Frontend {
 
   /**
    * Shuts down: stops accepting (closing the listeners and removing the socket files they created),
-   * closes held connections at once, lets open connections finish for up to graceMs, then resets
-   * the rest. Resolves when every connection is gone. Idempotent: later calls share the first one.
+   * closes held connections at once — or, with `held: 'serve'` (a reload retiring the service), lets
+   * them be forwarded when their start completes — lets open connections finish for up to graceMs,
+   * then resets the rest (and closes any still held). Resolves when every connection is gone.
+   * Idempotent: later calls share the first one.
    */
-  close(options: { graceMs: number }): Promise<void> {
+  close(options: { graceMs: number; held?: 'close' | 'serve' }): Promise<void> {
     const state = this.#state;
     if (state.kind === 'closing') return state.done;
     if (state.kind === 'closed') return Promise.resolve();
@@ -149,13 +151,12 @@ export class Frontend {
     this.#state = closing;
     closing.done = (async () => {
       await this.#closeListeners();
-      for (const held of [...this.#held]) {
-        held.close('shutting down');
-        this.#backend.refused('shutting_down');
-      }
-      if (this.#open.size > 0) {
-        this.#logger.info({ open: this.#open.size, graceMs: options.graceMs }, `service "${this.#backend.name}": waiting up to ${options.graceMs}ms for ${this.#open.size} open connection(s)`);
+      if (options.held !== 'serve') this.#closeHeld();
+      if (this.#open.size + this.#held.size > 0) {
+        const n = this.#open.size + this.#held.size;
+        this.#logger.info({ open: this.#open.size, held: this.#held.size, graceMs: options.graceMs }, `service "${this.#backend.name}": waiting up to ${options.graceMs}ms for ${n} connection(s)`);
         closing.graceTimer = this.#clock.setTimer(options.graceMs, () => {
+          this.#closeHeld();
           for (const connection of [...this.#open]) connection.close('shutdown');
         });
       }
@@ -165,6 +166,13 @@ export class Frontend {
       this.#state = { kind: 'closed' };
     })();
     return closing.done;
+  }
+
+  #closeHeld(): void {
+    for (const held of [...this.#held]) {
+      held.close('shutting down');
+      this.#backend.refused('shutting_down');
+    }
   }
 
   #onAccept = (socket: Socket): void => {
@@ -215,7 +223,7 @@ export class Frontend {
     this.#hold(u.client, u.early, false, this.#backend.upstreamFailed(upstream, u.error));
   };
 
-  /** Waits for the service on behalf of a held connection; never rejects. */
+  /** Waits for the service on behalf of a held connection (also while closing); never rejects. */
   async #acquireFor(held: HeldConnection, retry: boolean, first: Promise<void> | undefined): Promise<void> {
     let lease: Lease;
     try {
@@ -233,8 +241,9 @@ export class Frontend {
       return;
     }
     const { socket, early } = held.handOver();
-    this.#releaseHeld(held);
+    // Forward first: while closing, an empty moment between held and open would end close() early.
     this.#forward(socket, lease, early, retry);
+    this.#releaseHeld(held);
   }
 
   #onHeldGone = (held: HeldConnection): void => {

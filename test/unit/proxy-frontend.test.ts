@@ -248,6 +248,26 @@ test('close(): resolves as soon as the last connection ends; held ones are close
   assert.equal(frontend.close({ graceMs: 0 }) instanceof Promise, true);
 });
 
+test('close({ held: \'serve\' }) (a reload): a held client is still served by the start in flight', async (t) => {
+  const upstream = await startUpstream(t, echo);
+  const backend = new FakeBackend(upstream.endpoint);
+  const { frontend, port } = await startFrontend(t, backend);
+  const client = await connect(t, { host: '127.0.0.1', port });
+  await waitFor('held', () => frontend.held === 1);
+  const closing = frontend.close({ graceMs: 10_000, held: 'serve' });
+  let closed = false;
+  void closing.then(() => { closed = true; });
+  await delay(100);
+  assert.equal(closed, false, 'close waits for the held client');
+  await assert.rejects(connect(t, { host: '127.0.0.1', port }), 'no longer accepting');
+  backend.becomeReady();
+  const reply = readAll(client);
+  client.end('still served');
+  assert.equal((await reply).toString(), 'still served');
+  await closing;
+  assert.deepEqual(backend.refusals, []);
+});
+
 test('a Unix socket listener serves, and close() removes its file', async (t) => {
   const upstream = await startUpstream(t, echo);
   const backend = new FakeBackend(upstream.endpoint);
