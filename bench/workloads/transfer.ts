@@ -1,0 +1,90 @@
+// One bulk transfer over one TCP connection: download (read until the server closes) or upload
+// (write N bytes of a reused 1 MiB buffer with backpressure, half-close, wait for the server to close).
+
+import net from 'node:net';
+
+export interface Transfer {
+  ok: boolean;
+  bytes: number;
+  ms: number;
+  detail: string;
+}
+
+const CHUNK = Buffer.alloc(1 << 20, 0x61);
+
+export function download(host: string, port: number, expect: number, timeoutMs: number): Promise<Transfer> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    let bytes = 0;
+    const socket = net.connect({ host, port });
+    const timer = setTimeout(() => socket.destroy(new Error(`timeout after ${timeoutMs}ms`)), timeoutMs);
+    socket.on('data', (c: Buffer) => { bytes += c.length; });
+    socket.once('error', (err: NodeJS.ErrnoException) => finish(err.code ?? err.message));
+    socket.once('close', () => finish(bytes === expect ? 'complete' : `got ${bytes} of ${expect} bytes`));
+    let done = false;
+    function finish(detail: string): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve({ ok: detail === 'complete', bytes, ms: performance.now() - t0, detail });
+    }
+  });
+}
+
+export function upload(host: string, port: number, total: number, timeoutMs: number): Promise<Transfer> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    let sent = 0;
+    const socket = net.connect({ host, port });
+    const timer = setTimeout(() => socket.destroy(new Error(`timeout after ${timeoutMs}ms`)), timeoutMs);
+    const pump = (): void => {
+      while (sent < total) {
+        const n = Math.min(CHUNK.length, total - sent);
+        sent += n;
+        if (!socket.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n))) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+      socket.end();
+    };
+    socket.once('connect', pump);
+    socket.resume(); // the sink sends nothing; its FIN ends the transfer
+    let done = false;
+    const finish = (detail: string): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve({ ok: detail === 'complete', bytes: sent, ms: performance.now() - t0, detail });
+    };
+    socket.once('error', (err: NodeJS.ErrnoException) => finish(err.code ?? err.message));
+    socket.once('close', () => finish(sent === total ? 'complete' : `sent ${sent} of ${total} bytes`));
+  });
+}
+
+/** Connects and drops the connection at once (wakes a socket-activated proxy before the clock). */
+export function poke(host: string, port: number): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    socket.once('connect', () => socket.destroy());
+    socket.once('error', () => undefined);
+    socket.once('close', () => resolve());
+  });
+}
+
+/**
+ * Opens a connection, waits for the first byte or `ms`, and drops it: makes a proxy activate its
+ * service (the connection is held, then forwarded) without moving the bulk data.
+ */
+export function warm(host: string, port: number, ms = 300): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const timer = setTimeout(() => socket.destroy(), ms);
+    socket.once('data', () => socket.destroy());
+    socket.once('error', () => undefined);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
