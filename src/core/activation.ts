@@ -314,16 +314,14 @@ export class Activation implements Backend {
     let startedByUs = false;
     this.runStartedAt = undefined;
     try {
-      let info = await provider.inspect(container, signal);
+      // Start first (a running container answers "already started"), then one inspect: the
+      // cold start's critical path has two engine round trips, not three.
+      startedByUs = await provider.start(container, signal);
+      const info = await provider.inspect(container, signal);
       this.containerId = info.id;
       const specProblem = checkReadySpec(this.spec.ready, info);
       if (specProblem !== undefined) throw new PortwakeError('CONFIG_INVALID', specProblem);
-      if (!info.running) {
-        await provider.start(container, signal);
-        startedByUs = true;
-        info = await provider.inspect(container, signal);
-        if (!info.running) throw new ContainerExitedError(container, info.exitCode);
-      }
+      if (!info.running) throw new ContainerExitedError(container, info.exitCode);
       this.runStartedAt = info.startedAt;
       const t1 = clock.now();
       const targets = resolveTargets(this.spec, info);
@@ -356,7 +354,8 @@ export class Activation implements Backend {
       this.setState({ kind: 'failed', error });
       this.log.error({ code: error.code }, error.message);
       this.deps.emit({ type: 'failed', service: this.name, code: error.code, message: error.message, at: clock.now() });
-      if (startedByUs && (err instanceof ReadyTimeoutError || signal.reason instanceof ReadyTimeoutError)) this.stopAbandoned();
+      const unready = err instanceof ReadyTimeoutError || signal.reason instanceof ReadyTimeoutError || (err instanceof PortwakeError && err.code === 'CONFIG_INVALID');
+      if (startedByUs && unready) this.stopAbandoned();
       throw error;
     }
   }

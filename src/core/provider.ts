@@ -68,8 +68,11 @@ export interface Provider {
   /** Human description of the endpoint, e.g. "unix:///var/run/docker.sock". */
   readonly endpoint: string;
   inspect(container: string, signal?: AbortSignal): Promise<ContainerInfo>;
-  /** Starts the container; resolves when the engine reports it started. Already running is success. */
-  start(container: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Starts the container; resolves when the engine reports it started: true when this call started
+   * it, false when it was already running (success too).
+   */
+  start(container: string, signal?: AbortSignal): Promise<boolean>;
   /** Stops with a grace period (SIGTERM, then SIGKILL after graceSeconds). Not running is success. */
   stop(container: string, graceSeconds: number, signal?: AbortSignal): Promise<void>;
   /**

@@ -65,6 +65,7 @@ describe('portwake against a real Docker engine', { timeout: 180_000 }, () => {
     const { provider } = await startDaemon(t, engine, `services:\n  herd:\n    listen: 127.0.0.1:${port}\n    container: ${c.name}\n`);
     const results = await Promise.all(Array.from({ length: 200 }, () => httpGet({ host: '127.0.0.1', port })));
     assert.equal(results.filter((r) => r.status === 200).length, 200);
+    assert.equal(provider.startRequests, 1, 'exactly one start request to the engine');
     assert.equal(provider.starts, 1);
   });
 

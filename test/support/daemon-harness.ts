@@ -13,6 +13,8 @@ import { createDockerProvider } from '../../src/providers/docker/provider.ts';
 import type { Engine } from './engine.ts';
 
 export interface CountingProvider extends Provider {
+  /** Start requests sent to the engine, and those that really started the container. */
+  startRequests: number;
   starts: number;
   stops: number;
 }
@@ -21,11 +23,17 @@ export interface CountingProvider extends Provider {
 export function countingProvider(engine: Engine, host = engine.dockerHost): CountingProvider {
   const real = createDockerProvider({ host });
   const p: CountingProvider = {
+    startRequests: 0,
     starts: 0,
     stops: 0,
     endpoint: real.endpoint,
     inspect: (c, s) => real.inspect(c, s),
-    start: (c, s) => { p.starts++; return real.start(c, s); },
+    start: async (c, s) => {
+      p.startRequests++;
+      const started = await real.start(c, s);
+      if (started) p.starts++;
+      return started;
+    },
     stop: (c, g, s) => { p.stops++; return real.stop(c, g, s); },
     events: (s) => real.events(s),
     ping: (s) => real.ping(s),

@@ -115,10 +115,10 @@ export function providerContract(name: string, makeFixture: () => Promise<Provid
       assert.ok(withIp.length > 0, `networks ${JSON.stringify(info.networks)}`);
     });
 
-    test('start-twice', 'starting a running container is success', async () => {
+    test('start-twice', 'starting a running container is success, and says it was already running', async () => {
       const { name } = await fx.createStopped();
-      await fx.provider.start(name);
-      await fx.provider.start(name);
+      assert.equal(await fx.provider.start(name), true);
+      assert.equal(await fx.provider.start(name), false);
       assert.equal((await fx.provider.inspect(name)).running, true);
     });
 

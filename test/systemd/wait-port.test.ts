@@ -129,7 +129,7 @@ describe('portwake wait-port (command line)', { timeout: 60_000 }, () => {
         id: 'c1', name, status: 'running', running: true, health: 'none', exitCode: undefined, exposedPorts: [port], published: [],
         networks: [{ name: 'bridge', ipAddress: '127.0.0.1', globalIPv6Address: '' }], networkMode: 'bridge', hasHealthcheck: false, startedAt: undefined,
       }),
-      start: async () => undefined,
+      start: async () => false,
       stop: async () => undefined,
       events: () => assert.fail('unused'),
       ping: async () => undefined,

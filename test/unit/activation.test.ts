@@ -66,7 +66,8 @@ describe('activation', () => {
     const w = settledState(a.acquire(new AbortController().signal));
     await clock.advance(1);
     assert.ok(w.value);
-    assert.equal(provider.startCalls, 0);
+    assert.equal(provider.startCalls, 1, 'one start request, answered "already running"');
+    assert.equal(provider.containers.get('app')?.generation, 1, 'not restarted');
     assert.equal(a.status().lastStart?.startedByUs, false);
   });
 
@@ -227,11 +228,12 @@ describe('activation', () => {
     assert.ok(w.value);
   });
 
-  it('ready: health without a HEALTHCHECK is a clear error', async () => {
-    const { clock, a } = setup({ ready: { kind: 'health' } });
+  it('ready: health without a HEALTHCHECK is a clear error, and the container it started is stopped again', async () => {
+    const { clock, a, provider } = setup({ ready: { kind: 'health' } });
     const w = settledState(a.acquire(new AbortController().signal));
-    await clock.advance(1);
-    assert.match(String(w.error), /has no HEALTHCHECK/);
+    await clock.advance(100);
+    assert.match(String(w.error), /has no HEALTHCHECK \(add one, or use ready: tcp\)/);
+    assert.equal(provider.containers.get('app')?.running, false);
   });
 
   it('ready: delay waits the fixed time after start', async () => {

@@ -111,7 +111,7 @@ describe('wait-port targets', () => {
           networks: [{ name: 'bridge', ipAddress: '127.0.0.1', globalIPv6Address: '' }], networkMode: 'bridge', hasHealthcheck: false, startedAt: undefined, ...next,
         };
       },
-      start: async () => undefined,
+      start: async () => false,
       stop: async () => undefined,
       events: () => { throw new Error('unused'); },
       ping: async () => undefined,

@@ -20,7 +20,7 @@ export function createDockerProvider(options: DockerProviderOptions): Provider {
   const provider = {
     endpoint,
     inspect: (container: string, signal?: AbortSignal): Promise<ContainerInfo> => inspectContainer(docker, endpoint, container, signal),
-    start: (container: string, signal?: AbortSignal): Promise<void> => startContainer(docker, endpoint, container, signal),
+    start: (container: string, signal?: AbortSignal): Promise<boolean> => startContainer(docker, endpoint, container, signal),
     stop: (container: string, graceSeconds: number, signal?: AbortSignal): Promise<void> =>
       stopContainer(docker, endpoint, container, graceSeconds, signal),
     events: (signal: AbortSignal): AsyncIterable<ContainerEvent> => containerEvents(docker, endpoint, signal),

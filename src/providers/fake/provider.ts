@@ -94,13 +94,14 @@ export class FakeProvider implements Provider {
     };
   }
 
-  async start(container: string, signal?: AbortSignal): Promise<void> {
+  async start(container: string, signal?: AbortSignal): Promise<boolean> {
     signal?.throwIfAborted();
     const c = this.find(container);
     this.startCalls++;
-    if (c.running) return;
+    if (c.running) return false;
     await this.wait(c.startMs, signal);
     this.run(c);
+    return true;
   }
 
   async stop(container: string, _graceSeconds: number, signal?: AbortSignal): Promise<void> {
