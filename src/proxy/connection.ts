@@ -6,6 +6,7 @@ import type { Lease } from '../core/backend.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import { formatMs } from '../core/errors.ts';
 import { formatEndpoint } from '../core/upstream.ts';
+import { adoptReadBuffer, giveReadBuffer, takeReadBuffer } from './read-buffers.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS, resetSocket, systemErrorText } from './sockets.ts';
 
 export type CloseReason =
@@ -91,6 +92,8 @@ export class Connection {
   /** The held client's bytes, written once the upstream is connected (kept until then for a retry). */
   #early: EarlyData;
   readonly #onUnconnected: ConnectionOptions['onUnconnected'];
+  #upBuffer: Buffer | undefined;
+  #clientBuffer: Buffer | undefined;
   #handedBack = false;
 
 
@@ -104,8 +107,12 @@ export class Connection {
     this.#startedAt = options.clock.now();
 
     const upstream = options.lease.upstream;
+    // Each direction reads into one buffer of this connection's, reused for every read (see
+    // read-buffers.ts). Reuse is safe because a side stops reading while a write of its buffer is
+    // still queued (#onUpstreamRead, #onClientRead) and resumes on the other side's 'drain'.
+    const onread = { buffer: this.#upstreamBuffer, callback: this.#onUpstreamRead };
     this.#upstream = upstream.kind === 'unix'
-      ? net.connect({ path: upstream.path, allowHalfOpen: true })
+      ? net.connect({ path: upstream.path, allowHalfOpen: true, onread })
       : net.connect({
         host: upstream.host,
         port: upstream.port,
@@ -113,6 +120,7 @@ export class Connection {
         noDelay: true,
         keepAlive: true,
         keepAliveInitialDelay: KEEPALIVE_INITIAL_DELAY_MS,
+        onread,
       });
     this.#state = {
       kind: 'connecting',
@@ -129,7 +137,6 @@ export class Connection {
     up.on('error', this.#onUpstreamError);
     up.on('close', this.#onSocketClose);
     up.once('connect', this.#onUpstreamConnect);
-    up.on('data', this.#onUpstreamData);
     up.on('end', this.#onUpstreamEnd);
     up.on('drain', this.#onUpstreamDrain);
     client.on('drain', this.#onClientDrain);
@@ -155,8 +162,12 @@ export class Connection {
       up.end();
       return;
     }
+    // Bytes the client stream already queued still come as 'data', before any read into the buffer.
     client.on('data', this.#onClientData);
     client.on('end', this.#onClientEnd);
+    const buffer = takeReadBuffer();
+    if (adoptReadBuffer(client, buffer, this.#onClientRead)) this.#clientBuffer = buffer;
+    else giveReadBuffer(buffer);
     // Otherwise #onUpstreamDrain resumes the client once the early bytes are flushed.
     if (writable) client.resume();
   }
@@ -218,14 +229,29 @@ export class Connection {
     this.#maybeFinished();
   }
 
+  /** As #onUpstreamRead, the other way. */
+  #onClientRead = (n: number, buf: Uint8Array): boolean => {
+    this.#lease.bytesIn += n;
+    this.#upstream.write(buf.subarray(0, n));
+    return this.#upstream.writableLength === 0;
+  };
+
   #onClientData = (chunk: Buffer): void => {
     this.#lease.bytesIn += chunk.length;
     if (!this.#upstream.write(chunk)) this.#client.pause();
   };
 
-  #onUpstreamData = (chunk: Buffer): void => {
-    this.#lease.bytesOut += chunk.length;
-    if (!this.#client.write(chunk)) this.#upstream.pause();
+  /** Taken when the upstream socket is set up (Node asks for it then); given back when both sockets are closed. */
+  #upstreamBuffer = (): Buffer => (this.#upBuffer ??= takeReadBuffer());
+
+  /**
+   * Returns false (pausing the upstream) while the write is still queued: the queued bytes are this
+   * connection's read buffer, which must not be read into again until 'drain' says they are out.
+   */
+  #onUpstreamRead = (n: number, buf: Uint8Array): boolean => {
+    this.#lease.bytesOut += n;
+    this.#client.write(buf.subarray(0, n));
+    return this.#client.writableLength === 0;
   };
 
   #onUpstreamDrain = (): void => {
@@ -283,6 +309,11 @@ export class Connection {
     const state = this.#state;
     if (state.kind !== 'closed' || this.#liveSockets !== 0) return;
     this.#liveSockets = -1; // report once
+    // Both sockets are closed: nothing reads into or writes from the buffers any more.
+    if (this.#upBuffer !== undefined) giveReadBuffer(this.#upBuffer);
+    if (this.#clientBuffer !== undefined) giveReadBuffer(this.#clientBuffer);
+    this.#upBuffer = undefined;
+    this.#clientBuffer = undefined;
     this.#onClosed(this, {
       reason: state.reason,
       error: state.error,
@@ -295,6 +326,7 @@ export class Connection {
 }
 
 const NO_EARLY: EarlyData = { chunks: [], eof: false };
+
 
 /** Out of file descriptors: a limit of this process, not a sign that the upstream went away. */
 export function isFdLimit(err: Error | undefined): boolean {
