@@ -1,6 +1,6 @@
 // The composition root: the one place that knows every concrete class. Builds the provider, the
-// services (activation + frontend), the events watcher, sd_notify, the control API; runs until
-// shutdown; reloads the config on request.
+// services (activation + frontend), the events watcher (from the first start on), sd_notify, the
+// control API; runs until shutdown; reloads the config on request.
 
 import type { Activation } from './core/activation.ts';
 import { systemClock, type Clock } from './core/clock.ts';
@@ -14,7 +14,7 @@ import type { PortwakeConfig, ServiceConfig } from './config/types.ts';
 import { startControlServer, type ControlServer } from './control/server.ts';
 import { warnIfFdLimitLow } from './fd-limit.ts';
 import { networkProbes } from './probes/index.ts';
-import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from './providers/docker/connect.ts';
+import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from './providers/docker/docker-host.ts';
 import { createDockerProvider } from './providers/docker/provider.ts';
 import type { ListenTarget } from './proxy/listen.ts';
 import { planReload } from './reload-plan.ts';
@@ -52,6 +52,8 @@ export class Daemon implements DaemonControl {
   private exitIdle: ExitIdleTimer | undefined;
   private watchdog: Watchdog | undefined;
   private shuttingDown: Promise<void> | undefined;
+  /** The engine's events stream, followed from the first start until shutdown (watchEngine). */
+  private eventsWatch: Promise<void> | undefined;
   /** The tail of the reload queue: reloads run one at a time, each reading the file when its turn comes. */
   private reloads: Promise<unknown> = Promise.resolve();
   /** Retired (removed or changed) services whose open connections are still draining. */
@@ -88,21 +90,6 @@ export class Daemon implements DaemonControl {
     const units = this.config.services.map((s) => this.build(s, fds));
     await listenAll(units);
     for (const u of units) this.units.set(u.config.name, u);
-    void watchEvents({
-      provider: this.provider,
-      clock: this.clock,
-      logger: this.o.logger,
-      signal: this.lifetime.signal,
-      // Draining services too: their open connections must close when their container goes away.
-      onEvent: (e) => {
-        for (const u of this.everyUnit()) if (u.activation.matches(e)) void u.activation.onContainerEvent(e);
-        // A container that stopped is no longer one portwake started.
-        if (e.kind === 'die' || e.kind === 'destroy') for (const a of this.orphans) if (a.matches(e)) this.orphans.delete(a);
-      },
-      onResync: (cause) => {
-        for (const u of this.everyUnit()) void u.activation.resync(cause);
-      },
-    });
     if (this.config.control !== undefined) {
       try {
         this.control = await startControlServer({ config: this.config.control, control: this, logger: this.o.logger });
@@ -132,12 +119,37 @@ export class Daemon implements DaemonControl {
     );
   }
 
+  /**
+   * Follows the engine's events from the first start on: while every service is stopped there is
+   * nothing to watch, and not watching keeps the Docker client (and its memory) unloaded. Called
+   * as a service enters 'starting', before its start request is sent, so that the subscription is
+   * asked for first; runs until shutdown, reconnecting and resyncing as watchEvents does.
+   */
+  private watchEngine(): void {
+    this.eventsWatch ??= watchEvents({
+      provider: this.provider,
+      clock: this.clock,
+      logger: this.o.logger,
+      signal: this.lifetime.signal,
+      // Draining services too: their open connections must close when their container goes away.
+      onEvent: (e) => {
+        for (const u of this.everyUnit()) if (u.activation.matches(e)) void u.activation.onContainerEvent(e);
+        // A container that stopped is no longer one portwake started.
+        if (e.kind === 'die' || e.kind === 'destroy') for (const a of this.orphans) if (a.matches(e)) this.orphans.delete(a);
+      },
+      onResync: (cause) => {
+        for (const u of this.everyUnit()) void u.activation.resync(cause);
+      },
+    });
+  }
+
   private build(s: ServiceConfig, fds: Map<string, ListenTarget[]>): ServiceUnit {
     const listen: ListenTarget[] = [...(fds.get(s.name) ?? [])];
     for (const l of s.listen) if (l.kind !== 'systemd') listen.push(l);
     const emit = (e: DaemonEvent): void => {
       // Once it leaves ready, the container is no longer the one inherited over a reload.
       if (e.type === 'state' && e.from === 'ready') this.inherited.delete(unit.activation);
+      if (e.type === 'state' && e.to === 'starting') this.watchEngine();
       this.emit(e);
     };
     const unit = createServiceUnit(s, listen, { provider: this.provider, probes: networkProbes, clock: this.clock, logger: this.o.logger, emit }, this.o.logger);

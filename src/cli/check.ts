@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import { describe } from '../core/errors.ts';
-import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/connect.ts';
+import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
 import { createDockerProvider } from '../providers/docker/provider.ts';
 import { containerProblems } from './check-container.ts';
 import type { CliDeps } from './deps.ts';

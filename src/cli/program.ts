@@ -9,7 +9,7 @@ import { proxyConfigFromArgs, registerProxy, registerRun, DEFAULT_CONFIG } from 
 import { register as registerStatus } from './status.ts';
 import { register as registerWaitPort } from './wait-port.ts';
 import { loadConfig } from '../config/load.ts';
-import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/connect.ts';
+import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
 import { createDockerProvider } from '../providers/docker/provider.ts';
 
 export const VERSION = '0.1.0';

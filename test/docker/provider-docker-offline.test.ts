@@ -13,7 +13,8 @@ import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ProviderError, ProviderUnreachableError } from '../../src/core/errors.ts';
 import type { ContainerEvent } from '../../src/core/provider.ts';
-import { connectDocker, DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../../src/providers/docker/connect.ts';
+import { connectDocker } from '../../src/providers/docker/connect.ts';
+import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../../src/providers/docker/docker-host.ts';
 import { toContainerInfo, type InspectJson } from '../../src/providers/docker/container-inspect.ts';
 import { JsonLines, parseEvent } from '../../src/providers/docker/events.ts';
 import { createDockerProvider } from '../../src/providers/docker/provider.ts';
@@ -33,6 +34,37 @@ describe('docker connect', () => {
     assert.throws(() => connectDocker({ host: 'unix://relative.sock' }), (e) => e instanceof ProviderError && /absolute path/.test(e.message));
     assert.throws(() => connectDocker({ host: 'tcp://h:2376', certPath: '/nonexistent/certs' }),
       (e) => e instanceof ProviderUnreachableError && /tcp:\/\/h:2376 \(TLS\) is unreachable.*ca\.pem/.test(e.message));
+  });
+
+  it('the provider rejects an unusable address when created; a client dockerode refuses fails the first call as unreachable', async (t) => {
+    assert.throws(() => createDockerProvider({ host: 'ssh://me@box' }), (e) => e instanceof ProviderError && /not supported/.test(e.message));
+    assert.throws(() => createDockerProvider({ host: 'tcp://h:2376', certPath: '/nonexistent/certs' }), (e) => e instanceof ProviderUnreachableError);
+    // docker-modem reads these itself when it builds the client, which happens on the first call.
+    const saved = { host: process.env['DOCKER_HOST'], certs: process.env['DOCKER_CERT_PATH'] };
+    t.after(() => {
+      if (saved.host === undefined) delete process.env['DOCKER_HOST'];
+      else process.env['DOCKER_HOST'] = saved.host;
+      if (saved.certs === undefined) delete process.env['DOCKER_CERT_PATH'];
+      else process.env['DOCKER_CERT_PATH'] = saved.certs;
+    });
+    process.env['DOCKER_HOST'] = 'tcp://127.0.0.1:1';
+    process.env['DOCKER_CERT_PATH'] = '/nonexistent/certs';
+    const provider = createDockerProvider({ host: 'unix:///nonexistent/docker.sock' });
+    assert.equal(provider.endpoint, 'unix:///nonexistent/docker.sock');
+    for (const call of [() => provider.inspect('x'), () => provider.start('x'), () => provider.stop('x', 1), () => provider.ping()]) {
+      const err = await call().then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof ProviderUnreachableError, String(err));
+      assert.match(err.message, /unix:\/\/\/nonexistent\/docker\.sock is unreachable/);
+    }
+    const ac = new AbortController();
+    const aborted = await provider.inspect('x', ac.signal).then(() => undefined, (e: unknown) => e);
+    assert.ok(aborted instanceof ProviderUnreachableError, 'not aborted: the failure itself');
+    ac.abort(new Error('bye'));
+    assert.equal(String(await provider.inspect('x', ac.signal).then(() => undefined, (e: unknown) => e)), 'Error: bye', 'aborted: the signal\'s reason');
+    const events = await (async () => {
+      for await (const _ of provider.events(AbortSignal.timeout(10_000))) { /* none */ }
+    })().then(() => undefined, (e: unknown) => e);
+    assert.ok(events instanceof ProviderUnreachableError, String(events));
   });
 
   it('reads the Docker CLI TLS variables from an injected environment', () => {

@@ -1,8 +1,8 @@
 // GET /containers/{name}/json, mapped to the core's ContainerInfo.
 
-import type Dockerode from 'dockerode';
 import type { ContainerInfo, ContainerNetwork, ContainerStatus, HealthStatus, PublishedPort } from '../../core/provider.ts';
 import { abortOption } from './abort-option.ts';
+import type { DockerClient } from './client.ts';
 import { mapDockerError } from './errors.ts';
 
 /** The parts of the engine's inspect JSON that portwake reads (API 1.41 field names). */
@@ -21,8 +21,9 @@ export interface InspectJson {
 interface PortBinding { HostIp?: string; HostPort?: string }
 
 /** Inspects a container by name or id. Rejects with ContainerNotFoundError on 404. */
-export async function inspectContainer(docker: Dockerode, endpoint: string, container: string, signal?: AbortSignal): Promise<ContainerInfo> {
+export async function inspectContainer(client: DockerClient, endpoint: string, container: string, signal?: AbortSignal): Promise<ContainerInfo> {
   try {
+    const docker = await client();
     signal?.throwIfAborted();
     const json = (await docker.getContainer(container).inspect(abortOption(signal))) as unknown as InspectJson;
     return toContainerInfo(json);

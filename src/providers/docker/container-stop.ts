@@ -1,15 +1,16 @@
 // POST /containers/{name}/stop?t=grace. Not running (HTTP 304) is success.
 
-import type Dockerode from 'dockerode';
 import { abortOption } from './abort-option.ts';
+import type { DockerClient } from './client.ts';
 import { mapDockerError } from './errors.ts';
 
 /**
  * Asks the engine to stop the container: its stop signal (SIGTERM unless the image says otherwise),
  * then SIGKILL after graceSeconds. Resolves once it has stopped; the request lasts up to the grace.
  */
-export async function stopContainer(docker: Dockerode, endpoint: string, container: string, graceSeconds: number, signal?: AbortSignal): Promise<void> {
+export async function stopContainer(client: DockerClient, endpoint: string, container: string, graceSeconds: number, signal?: AbortSignal): Promise<void> {
   try {
+    const docker = await client();
     signal?.throwIfAborted();
     const t = Number.isFinite(graceSeconds) ? Math.max(0, Math.ceil(graceSeconds)) : 10;
     await docker.getContainer(container).stop({ t, ...abortOption(signal) });

@@ -2,10 +2,10 @@
 
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type Dockerode from 'dockerode';
 import { PortwakeError, ProviderUnreachableError } from '../../core/errors.ts';
 import type { ContainerEvent, ContainerEventKind, HealthStatus } from '../../core/provider.ts';
 import { abortOption } from './abort-option.ts';
+import type { DockerClient } from './client.ts';
 import { mapDockerError } from './errors.ts';
 
 /**
@@ -18,10 +18,11 @@ const ACTIONS = ['start', 'die', 'stop', 'kill', 'destroy', 'pause', 'unpause', 
  * Streams container events until the signal aborts (the iterator returns) or the stream breaks or
  * ends (it throws ProviderUnreachableError). Breaking out of the loop closes the HTTP stream.
  */
-export async function* containerEvents(docker: Dockerode, endpoint: string, signal: AbortSignal): AsyncGenerator<ContainerEvent, void, undefined> {
+export async function* containerEvents(client: DockerClient, endpoint: string, signal: AbortSignal): AsyncGenerator<ContainerEvent, void, undefined> {
   if (signal.aborted) return;
   let stream: Readable;
   try {
+    const docker = await client();
     stream = (await docker.getEvents({ filters: { type: ['container'], event: ACTIONS }, ...abortOption(signal) })) as Readable;
   } catch (err) {
     if (signal.aborted) return;

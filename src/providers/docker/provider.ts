@@ -1,11 +1,13 @@
 // The Docker provider: the core's Provider contract over dockerode, one operation per file.
+// dockerode itself is loaded on the first engine call (client.ts), not when the provider is made.
 
 import type { ContainerEvent, ContainerInfo, Provider } from '../../core/provider.ts';
 import { abortOption } from './abort-option.ts';
-import { connectDocker, type DockerConnectOptions } from './connect.ts';
+import { lazyDockerClient } from './client.ts';
 import { inspectContainer } from './container-inspect.ts';
 import { startContainer } from './container-start.ts';
 import { stopContainer } from './container-stop.ts';
+import { resolveDockerHost, type DockerConnectOptions } from './docker-host.ts';
 import { mapDockerError } from './errors.ts';
 import { containerEvents } from './events.ts';
 
@@ -13,19 +15,23 @@ export type DockerProviderOptions = DockerConnectOptions;
 
 /**
  * Creates the provider for one engine. Throws ProviderError for an unusable address and
- * ProviderUnreachableError for unreadable TLS files; does not contact the engine (call ping()).
+ * ProviderUnreachableError for unreadable TLS files; does not contact the engine (call ping()) nor
+ * load dockerode, which the first call does.
  */
 export function createDockerProvider(options: DockerProviderOptions): Provider {
-  const { docker, endpoint } = connectDocker(options);
+  const target = resolveDockerHost(options);
+  const { endpoint } = target;
+  const client = lazyDockerClient(target);
   const provider = {
     endpoint,
-    inspect: (container: string, signal?: AbortSignal): Promise<ContainerInfo> => inspectContainer(docker, endpoint, container, signal),
-    start: (container: string, signal?: AbortSignal): Promise<boolean> => startContainer(docker, endpoint, container, signal),
+    inspect: (container: string, signal?: AbortSignal): Promise<ContainerInfo> => inspectContainer(client, endpoint, container, signal),
+    start: (container: string, signal?: AbortSignal): Promise<boolean> => startContainer(client, endpoint, container, signal),
     stop: (container: string, graceSeconds: number, signal?: AbortSignal): Promise<void> =>
-      stopContainer(docker, endpoint, container, graceSeconds, signal),
-    events: (signal: AbortSignal): AsyncIterable<ContainerEvent> => containerEvents(docker, endpoint, signal),
+      stopContainer(client, endpoint, container, graceSeconds, signal),
+    events: (signal: AbortSignal): AsyncIterable<ContainerEvent> => containerEvents(client, endpoint, signal),
     async ping(signal?: AbortSignal): Promise<void> {
       try {
+        const docker = await client();
         signal?.throwIfAborted();
         // @types/dockerode omits ping's options; dockerode 5 honours abortSignal there too.
         await (docker.ping as (opts: object) => Promise<unknown>).call(docker, abortOption(signal));
