@@ -11,7 +11,7 @@ import type { Provider } from './core/provider.ts';
 import type { DaemonControl, DaemonEvent, ReloadResult, ServiceStatus } from './core/status.ts';
 import { loadConfig } from './config/load.ts';
 import type { PortwakeConfig, ServiceConfig } from './config/types.ts';
-import { startControlServer, type ControlServer } from './control/server.ts';
+import type { ControlServer } from './control/server.ts';
 import { warnIfFdLimitLow } from './fd-limit.ts';
 import { networkProbes } from './probes/index.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from './providers/docker/docker-host.ts';
@@ -92,6 +92,8 @@ export class Daemon implements DaemonControl {
     for (const u of units) this.units.set(u.config.name, u);
     if (this.config.control !== undefined) {
       try {
+        // Loaded only when configured: the server brings prom-client and the dashboard (~11 MiB).
+        const { startControlServer } = await import('./control/server.ts');
         this.control = await startControlServer({ config: this.config.control, control: this, logger: this.o.logger });
       } catch (err) {
         await this.shutdown('control API failed to start');
