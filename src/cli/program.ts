@@ -1,18 +1,27 @@
 // argv → command: builds the commander program and registers every subcommand. No business logic.
+// Every option is defined here up front (help and usage errors need them all); what a command does
+// — the config loader, the daemon, the control client, the probes — is loaded when it runs, so that
+// `portwake run` holds only what running needs.
 
 import { Command, Option } from 'commander';
+import type { PortwakeConfig } from '../config/types.ts';
+import type { Logger } from '../core/logger.ts';
 import { LOG_LEVELS } from '../log.ts';
+import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
+import { createDockerProvider } from '../providers/docker/provider.ts';
 import { registerCheck } from './check.ts';
 import type { CliDeps } from './deps.ts';
 import { register as registerGenerate } from './generate.ts';
 import { proxyConfigFromArgs, registerProxy, registerRun, DEFAULT_CONFIG } from './run.ts';
 import { register as registerStatus } from './status.ts';
 import { register as registerWaitPort } from './wait-port.ts';
-import { loadConfig } from '../config/load.ts';
-import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
-import { createDockerProvider } from '../providers/docker/provider.ts';
 
 export const VERSION = '0.1.0';
+
+async function loadConfig(path: string): Promise<PortwakeConfig> {
+  const { loadConfig: load } = await import('../config/load.ts');
+  return load(path);
+}
 
 export function buildProgram(deps: CliDeps): Command {
   const program = new Command('portwake')
@@ -32,8 +41,12 @@ export function buildProgram(deps: CliDeps): Command {
     proxyConfig: proxyConfigFromArgs,
     portwakeCommand: deps.selfCommand,
   });
+  let waitPortLogger: Logger | undefined;
   registerWaitPort(program, {
-    logger: deps.makeLogger('warn'),
+    // Made when wait-port runs, not for every command.
+    get logger() {
+      return (waitPortLogger ??= deps.makeLogger('warn'));
+    },
     provider: () => createDockerProvider({ host: deps.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(deps.env) }),
   });
   registerStatus(program, { loadConfig, defaultConfigPath: DEFAULT_CONFIG, stdout: deps.stdout, env: deps.env, onSignal: (signal, fn) => deps.onSignal(signal, fn) });

@@ -1,19 +1,17 @@
-// `portwake run` (a config file) and `portwake proxy` (one service from flags): build the config,
-// start the daemon, map signals to shutdown and reload. No business logic.
+// `portwake run` (a config file) and `portwake proxy` (one service from flags): their options, and
+// actions that load the config and then the daemon (cli/run-command.ts) only when they run, so
+// that the other commands do not load either. No business logic.
 
 import { Command, Option } from 'commander';
-import { parseDuration } from '../config/duration.ts';
-import { configFromFlags, type ProxyFlags } from '../config/flags.ts';
-import { loadConfig } from '../config/load.ts';
+import type { ProxyFlags } from '../config/flags.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
-import { Daemon } from '../daemon.ts';
-import { adoptSystemdListeners, LISTEN_FROM_SYSTEMD_FLAG } from '../systemd/adopt.ts';
+import { LISTEN_FROM_SYSTEMD_FLAG } from '../systemd/adopt.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 
 export const DEFAULT_CONFIG = 'portwake.yaml';
 
-interface DaemonFlags {
+export interface DaemonFlags {
   stopOnExit?: boolean;
   grace: string;
   exitIdleTime?: string;
@@ -33,6 +31,7 @@ export function registerRun(program: Command, deps: CliDeps): void {
     .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
     .action(async (_o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions & DaemonFlags & { config: string }>();
+      const [{ loadConfig }, { runDaemon }] = await Promise.all([import('../config/load.ts'), import('./run-command.ts')]);
       const config = await loadConfig(o.config);
       await runDaemon(config, o.config, o, deps);
     });
@@ -61,12 +60,14 @@ function proxyCommand(program: Command): Command {
 export function registerProxy(program: Command, deps: CliDeps): void {
   proxyCommand(program).action(async (_o: unknown, cmd: Command) => {
     const o = cmd.optsWithGlobals<GlobalOptions & DaemonFlags & ProxyFlags>();
+    const [{ configFromFlags }, { runDaemon }] = await Promise.all([import('../config/flags.ts'), import('./run-command.ts')]);
     await runDaemon(configFromFlags(o), undefined, o, deps);
   });
 }
 
 /** Parses `portwake proxy` flags given as words (for `generate systemd -- --listen …`). */
-export function proxyConfigFromArgs(args: readonly string[]): PortwakeConfig {
+export async function proxyConfigFromArgs(args: readonly string[]): Promise<PortwakeConfig> {
+  const { configFromFlags } = await import('../config/flags.ts');
   const parent = new Command('portwake').exitOverride();
   let config: PortwakeConfig | undefined;
   proxyCommand(parent)
@@ -82,45 +83,4 @@ export function proxyConfigFromArgs(args: readonly string[]): PortwakeConfig {
   }
   if (config === undefined) throw new PortwakeError('USAGE', 'proxy flags after "--": nothing parsed');
   return config;
-}
-
-function durationFlag(flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const r = parseDuration(text);
-  if (!r.ok) throw new PortwakeError('USAGE', `${flag}: ${r.message}`);
-  return r.value;
-}
-
-async function runDaemon(loaded: PortwakeConfig, configPath: string | undefined, o: GlobalOptions & DaemonFlags, deps: CliDeps): Promise<void> {
-  const config = o.listenFromSystemd === true ? adoptSystemdListeners(loaded) : loaded;
-  const logger = deps.makeLogger(o.logLevel);
-  const daemon = await Daemon.start({
-    config,
-    configPath,
-    logger,
-    env: deps.env,
-    stopOnExit: o.stopOnExit === true,
-    graceMs: durationFlag('--grace', o.grace) ?? 10_000,
-    exitIdleMs: durationFlag('--exit-idle-time', o.exitIdleTime),
-  });
-  let signals = 0;
-  let now!: () => void;
-  const impatient = new Promise<void>((resolve) => { now = resolve; });
-  const stop = (): void => {
-    signals++;
-    if (signals > 1) {
-      // Returning ends the process (main.ts), which closes every open connection at once.
-      logger.warn({}, 'second signal: exiting now, closing open connections');
-      now();
-      return;
-    }
-    void daemon.shutdown('signal');
-  };
-  deps.onSignal('SIGTERM', stop);
-  deps.onSignal('SIGINT', stop);
-  deps.onSignal('SIGHUP', () => {
-    // A rejected reload is logged by the daemon; the running config stays in force.
-    daemon.reload().catch(() => undefined);
-  });
-  await Promise.race([daemon.done, impatient]);
 }

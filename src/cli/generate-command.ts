@@ -1,0 +1,85 @@
+// What `portwake generate systemd` does once argv is parsed: build the config, generate the units
+// (systemd/units.ts or systemd/recipe-units.ts), print them or write them to a directory. Loaded by
+// the command's action (cli/generate.ts).
+
+import { accessSync, constants } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { parseDuration } from '../config/duration.ts';
+import { PortwakeError } from '../core/errors.ts';
+import { DEFAULT_PROXYD, generateRecipeUnits } from '../systemd/recipe-units.ts';
+import type { UnitFile } from '../systemd/unit-file.ts';
+import { DEFAULT_WATCHDOG_MS, generatePortwakeUnits } from '../systemd/units.ts';
+import type { GenerateDeps, GenerateOptions } from './generate.ts';
+
+export async function generateCommand(proxyFlags: string[], opts: GenerateOptions, deps: GenerateDeps): Promise<void> {
+  const isExecutable = deps.isExecutable ?? defaultIsExecutable;
+  if (opts.config !== undefined && proxyFlags.length > 0) throw usage('give either --config FILE or the proxy flags after "--", not both');
+  if (opts.config === undefined && proxyFlags.length === 0) {
+    throw usage('give --config FILE, or the flags of `portwake proxy` after "--" (e.g. -- --listen 80 --container web)');
+  }
+  const config = opts.config === undefined ? await deps.proxyConfig(proxyFlags) : await deps.loadConfig(opts.config);
+  const runArgs = opts.config === undefined ? ['proxy', ...proxyFlags] : ['run', '--config', resolve(opts.config)];
+  const portwake = opts.exec === undefined ? [...deps.portwakeCommand] : [opts.exec];
+  if (!isAbsolute(portwake[0] ?? '')) throw usage(`--exec: expected an absolute path, got "${portwake[0] ?? ''}"`);
+
+  let files: UnitFile[];
+  if (opts.style === 'recipe') {
+    files = generateRecipeUnits(config, {
+      portwake,
+      docker: opts.docker ?? findInPath('docker', deps.env, isExecutable) ?? '/usr/bin/docker',
+      proxyd: opts.proxyd ?? [DEFAULT_PROXYD, '/usr/lib/systemd/systemd-socket-proxyd'].find((p) => isExecutable(p)) ?? DEFAULT_PROXYD,
+    });
+  } else {
+    files = generatePortwakeUnits(config, {
+      name: opts.name,
+      portwake,
+      args: runArgs,
+      exitIdleMs: opts.exitIdleTime === undefined ? undefined : duration('--exit-idle-time', opts.exitIdleTime, false),
+      watchdogMs: opts.watchdog === undefined ? DEFAULT_WATCHDOG_MS : duration('--watchdog', opts.watchdog, true),
+      user: opts.user,
+      groups: opts.group,
+    });
+  }
+
+  if (opts.output === undefined) {
+    deps.stdout.write(files.map((f) => `### ${f.name}\n${f.text}`).join('\n'));
+    return;
+  }
+  await mkdir(opts.output, { recursive: true });
+  for (const f of files) {
+    const path = join(opts.output, f.name);
+    await writeFile(path, f.text, { mode: 0o644 });
+    deps.stdout.write(`wrote ${path}\n`);
+  }
+  const sockets = files.filter((f) => f.name.endsWith('.socket')).map((f) => f.name);
+  deps.stdout.write(`next: systemctl daemon-reload && systemctl enable --now ${sockets.join(' ')}\n`);
+}
+
+function duration(flag: string, text: string, zero: boolean): number {
+  const parsed = parseDuration(text, { zero });
+  if (!parsed.ok) throw usage(`${flag}: ${parsed.message}`);
+  return parsed.value;
+}
+
+function findInPath(name: string, env: GenerateDeps['env'], isExecutable: (path: string) => boolean): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir === '' || !isAbsolute(dir)) continue;
+    const candidate = join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function defaultIsExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function usage(message: string): PortwakeError {
+  return new PortwakeError('USAGE', `generate systemd: ${message}`);
+}
