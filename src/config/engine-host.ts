@@ -7,7 +7,9 @@ const EXPECTED = 'a DOCKER_HOST-style address like "unix:///var/run/docker.sock"
 export function parseEngineHost(value: unknown): Parsed<string> {
   if (typeof value !== 'string') return fail(`expected ${EXPECTED}, got ${show(value)}`);
   const text = value.trim();
-  if (/^(unix|npipe):\/\/.+$/.test(text) || /^(tcp|http|https|ssh):\/\/[^/\s]+/.test(text)) return ok(text);
+  if (/^unix:\/\/\/.+$/.test(text) || /^tcp:\/\/[^/\s]+/.test(text)) return ok(text);
+  const scheme = /^(npipe|ssh|http|https):\/\//.exec(text);
+  if (scheme !== null) return fail(`${show(value)}: ${scheme[1]}:// engines are not supported; use unix:///path/to/docker.sock or tcp://host:port (with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH for TLS)`);
   const path = /^(?:unix:)?\/+([^/].*)$/.exec(text);
   if (path !== null) return fail(`expected ${EXPECTED}, got ${show(value)}; did you mean "unix:///${path[1]}"?`);
   return fail(`expected ${EXPECTED}, got ${show(value)}`);
