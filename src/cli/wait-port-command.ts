@@ -31,10 +31,13 @@ export async function waitPortCommand(targetText: string | undefined, opts: Wait
   let what: string;
   let attempt;
   if (opts.container !== undefined) {
-    if (targetText !== undefined) throw usage(`give either a target or --container, not both (got "${targetText}" and --container ${opts.container})`);
+    // With a target too, the target is what a proxy forwards to (a published port): the app
+    // behind it in the container is probed, not Docker's port proxy.
+    const upstream = targetText === undefined ? undefined : parseWaitTarget(targetText);
+    if (upstream !== undefined && opts.port !== undefined) throw usage('give a target or --port with --container, not both: the target already says which port');
     const port = opts.port === undefined ? undefined : parsePort(opts.port);
-    what = `container "${opts.container}"${port === undefined ? '' : ` port ${port}`}`;
-    attempt = containerAttempt(deps.provider(), opts.container, port, probe, probes);
+    what = `container "${opts.container}"${port === undefined ? '' : ` port ${port}`}${upstream === undefined ? '' : ` behind ${formatEndpoint(upstream)}`}`;
+    attempt = containerAttempt(deps.provider(), opts.container, port, probe, probes, upstream);
   } else {
     if (targetText === undefined) throw usage('give a target (HOST:PORT, PORT or a socket path) or --container NAME');
     if (opts.port !== undefined) throw usage('--port goes with --container; put the port in the target (HOST:PORT)');

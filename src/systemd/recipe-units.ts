@@ -138,9 +138,9 @@ function readyLines(s: ServiceConfig, o: RecipeUnitOptions, upstream: NonNullabl
     case 'http':
     case 'tcp':
     case 'health': {
-      // With a known container port, probe the container's own address: a published port may be
-      // answered by Docker's proxy before the app listens.
-      const target = s.port === undefined ? [endpointArgument(upstream)] : ['--container', s.container, '--port', String(s.port)];
+      // Probe the app in the container, not the published port proxyd forwards to: Docker's proxy
+      // answers that before the app listens (and before the container's network is up).
+      const target = s.port === undefined ? [endpointArgument(upstream), '--container', s.container] : ['--container', s.container, '--port', String(s.port)];
       const http = s.ready.kind === 'http' ? ['--http', s.ready.path] : [];
       const lines: UnitLine[] = [];
       if (s.ready.kind === 'health') lines.push({ comment: 'ready: health has no recipe equivalent; wait-port waits for the port instead.' });

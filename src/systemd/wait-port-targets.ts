@@ -36,19 +36,25 @@ export function addressAttempt(target: Endpoint, probe: ProbeKind, probes: Probe
  * yet or engine unreachable: not ready. Missing container, or no port or address to probe while
  * running: thrown, since waiting cannot fix it.
  */
+/**
+ * Probes the app in `container`: on its own address, or — given the `upstream` a proxy forwards to
+ * (e.g. a port it publishes) — on the container port behind that address, so that Docker's port
+ * proxy accepting on the app's behalf is never taken for the app.
+ */
 export function containerAttempt(
   provider: Provider,
   container: string,
   port: number | undefined,
   probe: ProbeKind,
   probes: Probes,
+  upstream?: Endpoint,
 ): (signal: AbortSignal) => Promise<ProbeOutcome> {
   return async (signal) => {
     let targets;
     try {
       const info = await provider.inspect(container, signal);
       if (!info.running) return { ok: false, detail: `container "${container}" is ${info.status}` };
-      targets = resolveTargets({ container, port, upstream: undefined }, info);
+      targets = resolveTargets({ container, port, upstream }, info);
     } catch (err) {
       if (signal.aborted || err instanceof ContainerNotFoundError || (err instanceof PortwakeError && err.code === 'UPSTREAM_UNRESOLVED')) throw err;
       return { ok: false, detail: describe(err) };

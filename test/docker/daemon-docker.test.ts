@@ -59,7 +59,9 @@ describe('portwake against a real Docker engine', { timeout: 180_000 }, () => {
   });
 
   it('single flight: 200 connections at once to a stopped container cause exactly one start and are all served', async (t) => {
-    const c = await createContainer(engine, { image: busybox, cmd: httpd(1), expose: [80], nameHint: 'herd' });
+    // nginx, not busybox httpd: the app must accept 200 connections at once (busybox listens with a
+    // backlog of 9, and dropped SYNs are retried by the kernel only after seconds).
+    const c = await createContainer(engine, { image: await ensureImage('nginx'), expose: [80], nameHint: 'herd' });
     t.after(() => c.remove());
     const port = await freePort();
     const { provider } = await startDaemon(t, engine, `services:\n  herd:\n    listen: 127.0.0.1:${port}\n    container: ${c.name}\n`);

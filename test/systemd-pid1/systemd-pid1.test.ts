@@ -198,7 +198,7 @@ describe('generated units under systemd as PID 1', { timeout: 15 * 60_000 }, () 
     await m.sh([INSIDE.node, PORTWAKE_MAIN, 'generate', 'systemd', '--style', 'recipe', '--config', CONFIG, '--output', '/etc/systemd/system']);
     const dockerUnit = await m.sh(['systemctl', 'cat', 'web-docker.service']);
     assert.match(dockerUnit, new RegExp(`^ExecStart=${INSIDE.docker} start -a ${app.name}$`, 'm'));
-    assert.match(dockerUnit, new RegExp(`^ExecStartPost=${INSIDE.node} ${PORTWAKE_MAIN} wait-port ${m.gateway}:${published} --timeout 1m$`, 'm'));
+    assert.match(dockerUnit, new RegExp(`^ExecStartPost=${INSIDE.node} ${PORTWAKE_MAIN} wait-port ${m.gateway}:${published} --container ${app.name} --timeout 1m$`, 'm'));
     await verify(m, units);
     await m.sh(['systemctl', 'daemon-reload']);
     await m.sh(['systemctl', 'enable', '--now', 'web-proxy.socket']);

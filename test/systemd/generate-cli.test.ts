@@ -75,7 +75,7 @@ describe('portwake generate systemd (command line)', { timeout: 60_000 }, () => 
     ].join('\n'));
     const docker = readFileSync(join(dir, 'web-docker.service'), 'utf8');
     assert.match(docker, /ExecStart=\/usr\/bin\/docker start -a nginx8080\n/);
-    assert.match(docker, /ExecStartPost=\/usr\/local\/bin\/portwake wait-port 127\.0\.0\.1:8080 --timeout 1m\n/);
+    assert.match(docker, /ExecStartPost=\/usr\/local\/bin\/portwake wait-port 127\.0\.0\.1:8080 --container nginx8080 --timeout 1m\n/);
     assert.match(readFileSync(join(dir, 'web-proxy.service'), 'utf8'), /ExecStart=\/lib\/systemd\/systemd-socket-proxyd --connections-max=4096 --exit-idle-time=5m 127\.0\.0\.1:8080\n/);
   });
 

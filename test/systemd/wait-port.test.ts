@@ -143,7 +143,7 @@ describe('portwake wait-port (command line)', { timeout: 60_000 }, () => {
     const usage = (args: string[], re: RegExp) =>
       assert.rejects(cli(args), (e: unknown) => e instanceof PortwakeError && e.code === 'USAGE' && re.test(e.message));
     await usage([], /give a target/);
-    await usage(['80', '--container', 'web'], /either a target or --container/);
+    await usage(['80', '--container', 'web', '--port', '80'], /give a target or --port with --container, not both/);
     await usage(['80', '--port', '80'], /--port goes with --container/);
     await usage(['80', '--timeout', 'soon'], /--timeout: expected a duration/);
     await usage(['80', '--http', 'healthz'], /--http: expected a path starting with "\/"/);

@@ -128,6 +128,15 @@ describe('wait-port targets', () => {
     assert.deepEqual(calls, [['tcp', { kind: 'tcp', host: '127.0.0.1', port: 80 }, false]]);
   });
 
+  it('with the upstream a proxy forwards to, probes the container port published there, directly', async () => {
+    calls.length = 0;
+    const signal = new AbortController().signal;
+    const published = { exposedPorts: [80, 443], published: [{ containerPort: 443, hostIp: '0.0.0.0', hostPort: 8443 }, { containerPort: 80, hostIp: '0.0.0.0', hostPort: 8080 }] };
+    const attempt = containerAttempt(stubProvider([published]), 'web', undefined, { kind: 'tcp' }, probes, { kind: 'tcp', host: '10.213.0.1', port: 8080 });
+    assert.deepEqual(await attempt(signal), { ok: true });
+    assert.deepEqual(calls, [['tcp', { kind: 'tcp', host: '127.0.0.1', port: 80 }, false]], 'the container\'s own address and port, no settle window');
+  });
+
   it('gives up at once on a missing container or an ambiguous port', async () => {
     const signal = new AbortController().signal;
     await assert.rejects(containerAttempt(stubProvider([new ContainerNotFoundError('nope')]), 'nope', undefined, { kind: 'tcp' }, probes)(signal), ContainerNotFoundError);
