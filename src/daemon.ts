@@ -13,6 +13,7 @@ import { loadConfig } from './config/load.ts';
 import type { PortwakeConfig, ServiceConfig } from './config/types.ts';
 import type { ControlServer } from './control/server.ts';
 import { warnIfFdLimitLow } from './fd-limit.ts';
+import { lazyChildren } from './lazy-logger.ts';
 import { networkProbes } from './probes/index.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from './providers/docker/docker-host.ts';
 import { createDockerProvider } from './providers/docker/provider.ts';
@@ -62,6 +63,8 @@ export class Daemon implements DaemonControl {
   private readonly inherited = new WeakSet<Activation>();
   /** Retired activations that started a container no service uses any more (--stop-on-exit). */
   private readonly orphans = new Set<Activation>();
+  /** What services log through: their child loggers are made when they first write a line. */
+  private readonly serviceLogger: Logger;
   private resolveDone!: () => void;
   /** Resolves when the daemon has shut down. */
   readonly done = new Promise<void>((r) => { this.resolveDone = r; });
@@ -72,7 +75,9 @@ export class Daemon implements DaemonControl {
     private readonly provider: Provider,
     private readonly clock: Clock,
     private readonly notifier: Notifier,
-  ) {}
+  ) {
+    this.serviceLogger = lazyChildren(o.logger);
+  }
 
   /** Binds every listener (all or nothing) and starts serving. Starts no container. */
   static async start(o: DaemonOptions): Promise<Daemon> {
@@ -154,7 +159,8 @@ export class Daemon implements DaemonControl {
       if (e.type === 'state' && e.to === 'starting') this.watchEngine();
       this.emit(e);
     };
-    const unit = createServiceUnit(s, listen, { provider: this.provider, probes: networkProbes, clock: this.clock, logger: this.o.logger, emit }, this.o.logger);
+    const logger = this.serviceLogger;
+    const unit = createServiceUnit(s, listen, { provider: this.provider, probes: networkProbes, clock: this.clock, logger, emit }, logger);
     return unit;
   }
 
