@@ -6,7 +6,7 @@ import type { Lease } from '../core/backend.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import { formatMs } from '../core/errors.ts';
 import { formatEndpoint } from '../core/upstream.ts';
-import { adoptReadBuffer, giveReadBuffer, takeReadBuffer } from './read-buffers.ts';
+import { adoptReadBuffer, ReadSide } from './read-buffers.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS, resetSocket, systemErrorText } from './sockets.ts';
 
 export type CloseReason =
@@ -92,8 +92,8 @@ export class Connection {
   /** The held client's bytes, written once the upstream is connected (kept until then for a retry). */
   #early: EarlyData;
   readonly #onUnconnected: ConnectionOptions['onUnconnected'];
-  #upBuffer: Buffer | undefined;
-  #clientBuffer: Buffer | undefined;
+  readonly #upRead = new ReadSide();
+  readonly #clientRead = new ReadSide();
   #handedBack = false;
 
 
@@ -110,7 +110,7 @@ export class Connection {
     // Each direction reads into one buffer of this connection's, reused for every read (see
     // read-buffers.ts). Reuse is safe because a side stops reading while a write of its buffer is
     // still queued (#onUpstreamRead, #onClientRead) and resumes on the other side's 'drain'.
-    const onread = { buffer: this.#upstreamBuffer, callback: this.#onUpstreamRead };
+    const onread = { buffer: this.#upRead.next, callback: this.#onUpstreamRead };
     this.#upstream = upstream.kind === 'unix'
       ? net.connect({ path: upstream.path, allowHalfOpen: true, onread })
       : net.connect({
@@ -165,9 +165,7 @@ export class Connection {
     // Bytes the client stream already queued still come as 'data', before any read into the buffer.
     client.on('data', this.#onClientData);
     client.on('end', this.#onClientEnd);
-    const buffer = takeReadBuffer();
-    if (adoptReadBuffer(client, buffer, this.#onClientRead)) this.#clientBuffer = buffer;
-    else giveReadBuffer(buffer);
+    adoptReadBuffer(client, this.#clientRead, this.#onClientRead);
     // Otherwise #onUpstreamDrain resumes the client once the early bytes are flushed.
     if (writable) client.resume();
   }
@@ -232,7 +230,7 @@ export class Connection {
   /** As #onUpstreamRead, the other way. */
   #onClientRead = (n: number, buf: Uint8Array): boolean => {
     this.#lease.bytesIn += n;
-    this.#upstream.write(buf.subarray(0, n));
+    this.#upstream.write(this.#clientRead.take(n, buf));
     return this.#upstream.writableLength === 0;
   };
 
@@ -241,16 +239,13 @@ export class Connection {
     if (!this.#upstream.write(chunk)) this.#client.pause();
   };
 
-  /** Taken when the upstream socket is set up (Node asks for it then); given back when both sockets are closed. */
-  #upstreamBuffer = (): Buffer => (this.#upBuffer ??= takeReadBuffer());
-
   /**
    * Returns false (pausing the upstream) while the write is still queued: the queued bytes are this
    * connection's read buffer, which must not be read into again until 'drain' says they are out.
    */
   #onUpstreamRead = (n: number, buf: Uint8Array): boolean => {
     this.#lease.bytesOut += n;
-    this.#client.write(buf.subarray(0, n));
+    this.#client.write(this.#upRead.take(n, buf));
     return this.#client.writableLength === 0;
   };
 
@@ -310,10 +305,8 @@ export class Connection {
     if (state.kind !== 'closed' || this.#liveSockets !== 0) return;
     this.#liveSockets = -1; // report once
     // Both sockets are closed: nothing reads into or writes from the buffers any more.
-    if (this.#upBuffer !== undefined) giveReadBuffer(this.#upBuffer);
-    if (this.#clientBuffer !== undefined) giveReadBuffer(this.#clientBuffer);
-    this.#upBuffer = undefined;
-    this.#clientBuffer = undefined;
+    this.#upRead.release();
+    this.#clientRead.release();
     this.#onClosed(this, {
       reason: state.reason,
       error: state.error,

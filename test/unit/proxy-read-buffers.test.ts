@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { adoptReadBuffer, READ_BUFFER_BYTES, takeReadBuffer } from '../../src/proxy/read-buffers.ts';
+import { adoptReadBuffer, FIRST_READ, READ_BUFFER_BYTES, ReadSide } from '../../src/proxy/read-buffers.ts';
 import { connect } from './proxy-support.ts';
 
 async function acceptedPair(t: import('node:test').TestContext): Promise<{ client: net.Socket; accepted: net.Socket }> {
@@ -18,16 +18,20 @@ async function acceptedPair(t: import('node:test').TestContext): Promise<{ clien
   return { client, accepted };
 }
 
-test('an accepted socket reads into our buffer: every byte arrives through the callback, none as data events', async (t) => {
+test('an accepted socket reads into our buffers: the first two into the shared one (copied out), the rest into its own', async (t) => {
   const { client, accepted } = await acceptedPair(t);
-  const buffer = takeReadBuffer();
-  assert.equal(buffer.length, READ_BUFFER_BYTES);
-  const got: Buffer[] = [];
+  const side = new ReadSide();
+  assert.equal(side.next(), FIRST_READ, 'no buffer of its own before the first read');
+  assert.equal(FIRST_READ.length, READ_BUFFER_BYTES);
+  const got: Uint8Array[] = [];
+  const seen: Uint8Array[] = [];
   let dataEvents = 0;
   accepted.on('data', () => { dataEvents++; });
-  const adopted = adoptReadBuffer(accepted, buffer, (n, buf) => {
-    assert.equal(buf, buffer, 'reads land in the buffer we gave');
-    got.push(Buffer.from(buf.subarray(0, n)));
+  const adopted = adoptReadBuffer(accepted, side, (n, buf) => {
+    seen.push(buf);
+    const bytes = side.take(n, buf);
+    if (buf === FIRST_READ) assert.notEqual(bytes.buffer, FIRST_READ.buffer, 'bytes read into the shared buffer are copied out');
+    got.push(Buffer.from(bytes)); // a view of the own buffer is overwritten by the next read
     return true;
   });
   assert.equal(adopted, true, 'this Node supports reading accepted sockets into a user buffer');
@@ -39,14 +43,17 @@ test('an accepted socket reads into our buffer: every byte arrives through the c
   await ended;
   assert.ok(Buffer.concat(got).equals(payload));
   assert.equal(dataEvents, 0);
-  assert.equal(adoptReadBuffer(accepted, buffer, () => true), false, 'adopting twice is refused');
+  assert.equal(seen[0], FIRST_READ);
+  assert.equal(seen[1], FIRST_READ);
+  assert.ok(seen.length > 2 && seen.slice(2).every((b) => b !== FIRST_READ && b === seen[2]), 'later reads reuse one buffer of its own');
+  assert.equal(adoptReadBuffer(accepted, side, () => true), false, 'adopting twice is refused');
 });
 
 test('returning false pauses reading until resume()', async (t) => {
   const { client, accepted } = await acceptedPair(t);
   let reads = 0;
   let total = 0;
-  adoptReadBuffer(accepted, takeReadBuffer(), (n) => {
+  adoptReadBuffer(accepted, new ReadSide(), (n) => {
     reads++;
     total += n;
     return false;
