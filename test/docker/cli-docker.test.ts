@@ -8,8 +8,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
 import { runCli, spawnCli, startCliDaemon, type CliChild, type LogRecord } from '../support/cli-child.ts';
-import { eventually, freePort, httpGet } from '../support/daemon-harness.ts';
-import { createContainer, ensureImage, getEngine, type Engine, type TestContainer } from '../support/engine.ts';
+import { eventually, freePort, httpdContainer, httpGet, isRunning } from '../support/daemon-harness.ts';
+import { ensureImage, getEngine, type Engine, type TestContainer } from '../support/engine.ts';
 import { scratchDir } from '../support/file-daemon.ts';
 import { slowDownload } from '../support/slow-download.ts';
 
@@ -17,20 +17,11 @@ let engine: Engine;
 let busybox: string;
 
 /** busybox httpd as PID 1 serving /www (index.html names the container; /big is 64 MiB when asked). */
-const httpd = (big = false): string[] => ['/bin/sh', '-c',
-  `${big ? 'dd if=/dev/zero of=/www/big bs=1048576 count=64 2>/dev/null; ' : ''}echo hello-from-$HOSTNAME > /www/index.html; exec httpd -f -p 80 -h /www`];
 
-async function running(name: string): Promise<boolean> {
-  const info = (await engine.docker.getContainer(name).inspect()) as { State: { Running: boolean } };
-  return info.State.Running;
-}
 
-async function server(t: TestContext, hint: string, big = false): Promise<TestContainer> {
-  // SIGKILL: httpd as PID 1 ignores SIGTERM, and these tests are about portwake, not the stop grace.
-  const c = await createContainer(engine, { image: busybox, cmd: httpd(big), expose: [80], nameHint: hint, stopSignal: 'SIGKILL' });
-  t.after(() => c.remove());
-  return c;
-}
+const running = (name: string): Promise<boolean> => isRunning(engine, name);
+
+const server = (t: TestContext, hint: string, big = false): Promise<TestContainer> => httpdContainer(t, engine, busybox, hint, big);
 
 async function configFile(t: TestContext, yaml: string): Promise<string> {
   const path = join(await scratchDir(t, 'pw-cli-'), 'portwake.yaml');

@@ -8,17 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { createContainer, ensureImage, getEngine, type Engine } from '../support/engine.ts';
-import { connect, eventually, freePort, httpGet, startDaemon, whenClosed } from '../support/daemon-harness.ts';
+import { connect, eventually, freePort, httpdCmd, httpGet, isRunning, startDaemon, whenClosed } from '../support/daemon-harness.ts';
 
 let engine: Engine;
 let busybox: string;
 
-const httpd = (delay = 0, extra = ''): string[] => ['/bin/sh', '-c', `${extra}${delay > 0 ? `sleep ${delay}; ` : ''}echo hello-from-$HOSTNAME > /www/index.html; exec httpd -f -p 80 -h /www`];
+const httpd = (delayS = 0, before = ''): string[] => httpdCmd({ delayS, before });
 
-async function running(name: string): Promise<boolean> {
-  const info = (await engine.docker.getContainer(name).inspect()) as { State: { Running: boolean } };
-  return info.State.Running;
-}
+const running = (name: string): Promise<boolean> => isRunning(engine, name);
 
 describe('portwake against a real Docker engine', { timeout: 180_000 }, () => {
   before(async () => {

@@ -2,16 +2,13 @@
 
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { connect, eventually, freePort, httpGet, startDaemon, whenClosed } from '../support/daemon-harness.ts';
+import { connect, eventually, freePort, httpGet, isRunning, startDaemon, whenClosed } from '../support/daemon-harness.ts';
 import { createContainer, ensureImage, getEngine, type Engine } from '../support/engine.ts';
 
 let engine: Engine;
 let busybox: string;
 
-async function running(name: string): Promise<boolean> {
-  const info = (await engine.docker.getContainer(name).inspect()) as unknown as { State: { Running: boolean } };
-  return info.State.Running;
-}
+const running = (name: string): Promise<boolean> => isRunning(engine, name);
 
 const serve = (prefix = ''): string[] => ['/bin/sh', '-c', `${prefix}exec httpd -f -p 80 -h /www`];
 

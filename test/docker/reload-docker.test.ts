@@ -10,8 +10,8 @@ import { before, describe, it, type TestContext } from 'node:test';
 import type { ReloadResult, ServiceStatus } from '../../src/core/status.ts';
 import { startCliDaemon, type LogRecord } from '../support/cli-child.ts';
 import { http, json, type Reply } from '../support/control-harness.ts';
-import { eventually, freePort, httpGet } from '../support/daemon-harness.ts';
-import { createContainer, ensureImage, getEngine, type Engine, type TestContainer } from '../support/engine.ts';
+import { eventually, freePort, httpdContainer, httpGet, isRunning } from '../support/daemon-harness.ts';
+import { ensureImage, getEngine, type Engine, type TestContainer } from '../support/engine.ts';
 import { scratchDir, startFileDaemon, type FileDaemon } from '../support/file-daemon.ts';
 import { slowDownload } from '../support/slow-download.ts';
 
@@ -20,19 +20,11 @@ let busybox: string;
 
 const BIG = 64 * 1024 * 1024;
 
-const httpd = (big = false): string[] => ['/bin/sh', '-c',
-  `${big ? 'dd if=/dev/zero of=/www/big bs=1048576 count=64 2>/dev/null; ' : ''}echo hello-from-$HOSTNAME > /www/index.html; exec httpd -f -p 80 -h /www`];
 
-async function running(name: string): Promise<boolean> {
-  const info = (await engine.docker.getContainer(name).inspect()) as { State: { Running: boolean } };
-  return info.State.Running;
-}
 
-async function server(t: TestContext, hint: string, big = false): Promise<TestContainer> {
-  const c = await createContainer(engine, { image: busybox, cmd: httpd(big), expose: [80], nameHint: hint, stopSignal: 'SIGKILL' });
-  t.after(() => c.remove());
-  return c;
-}
+const running = (name: string): Promise<boolean> => isRunning(engine, name);
+
+const server = (t: TestContext, hint: string, big = false): Promise<TestContainer> => httpdContainer(t, engine, busybox, hint, big);
 
 /** Whether something accepts TCP connections on 127.0.0.1:port (a connection may start a container). */
 function accepts(port: number): Promise<boolean> {

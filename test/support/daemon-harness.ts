@@ -10,7 +10,7 @@ import type { DaemonEvent } from '../../src/core/status.ts';
 import { Daemon } from '../../src/daemon.ts';
 import { createLogger } from '../../src/log.ts';
 import { createDockerProvider } from '../../src/providers/docker/provider.ts';
-import type { Engine } from './engine.ts';
+import { createContainer, type Engine, type TestContainer } from './engine.ts';
 
 export interface CountingProvider extends Provider {
   /** Start requests sent to the engine, and those that really started the container. */
@@ -126,4 +126,24 @@ export async function eventually(what: string, check: () => Promise<boolean> | b
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out after ${timeoutMs}ms waiting for: ${what}`);
+}
+
+/** busybox httpd as PID 1 serving /www: index.html names the container; `big` adds a 64 MiB /big. */
+export function httpdCmd(o: { delayS?: number; big?: boolean; before?: string } = {}): string[] {
+  const big = o.big === true ? 'dd if=/dev/zero of=/www/big bs=1048576 count=64 2>/dev/null; ' : '';
+  const delay = o.delayS !== undefined && o.delayS > 0 ? `sleep ${o.delayS}; ` : '';
+  return ['/bin/sh', '-c', `${o.before ?? ''}${big}${delay}echo hello-from-$HOSTNAME > /www/index.html; exec httpd -f -p 80 -h /www`];
+}
+
+/** A stopped busybox httpd container (SIGKILL to stop: httpd as PID 1 ignores SIGTERM), removed after the test. */
+export async function httpdContainer(t: TestContext, engine: Engine, image: string, hint: string, big = false): Promise<TestContainer> {
+  const c = await createContainer(engine, { image, cmd: httpdCmd({ big }), expose: [80], nameHint: hint, stopSignal: 'SIGKILL' });
+  t.after(() => c.remove());
+  return c;
+}
+
+/** Whether Docker reports the container running. */
+export async function isRunning(engine: Engine, name: string): Promise<boolean> {
+  const info = (await engine.docker.getContainer(name).inspect()) as unknown as { State: { Running: boolean } };
+  return info.State.Running;
 }
