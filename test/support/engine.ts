@@ -85,7 +85,8 @@ function cannotStartReason(): string | undefined {
   return undefined;
 }
 
-function findBinary(name: string): string | undefined {
+/** An executable on PATH or in the usual system directories (sudo and CI may drop /usr/sbin). */
+export function findBinary(name: string): string | undefined {
   const dirs = [...(process.env['PATH'] ?? '').split(':'), ...SYSTEM_PATH.split(':')];
   for (const dir of dirs) {
     if (dir === '') continue;

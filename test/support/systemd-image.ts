@@ -5,11 +5,11 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withLock } from './dir-lock.ts';
-import type { Engine } from './engine.ts';
+import { findBinary, type Engine } from './engine.ts';
 import { hasImage } from './test-images.ts';
 
 /** Bump when the recipe below changes, so engines that are reused get the new image. */
@@ -116,16 +116,3 @@ function withSystemPath(): string {
   return `${process.env['PATH'] ?? ''}:${SYSTEM_PATH}`;
 }
 
-function findBinary(name: string): string | undefined {
-  for (const dir of withSystemPath().split(':')) {
-    if (dir === '') continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
