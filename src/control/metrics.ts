@@ -64,26 +64,21 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
     buckets: START_BUCKETS,
     registers,
   });
-  new Gauge({
-    name: 'portwake_open_connections',
-    help: 'Client connections currently open (forwarded or held).',
-    labelNames: ['service'] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const s of current()) this.set({ service: s.name }, s.openConnections);
-    },
-  });
-  new Gauge({
-    name: 'portwake_held_connections',
-    help: 'Client connections accepted and waiting for the service to become ready.',
-    labelNames: ['service'] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const s of current()) this.set({ service: s.name }, s.heldConnections);
-    },
-  });
+  /** A gauge per service read from status() at scrape time. */
+  const perService = (name: string, help: string, pick: (s: ServiceStatus) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['service'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const s of current()) this.set({ service: s.name }, pick(s));
+      },
+    });
+  };
+  perService('portwake_open_connections', 'Client connections currently forwarded to the upstream.', (s) => s.openConnections);
+  perService('portwake_held_connections', 'Client connections accepted and waiting for the service to become ready.', (s) => s.heldConnections);
   new Counter({
     name: 'portwake_proxied_bytes_total',
     help: 'Bytes forwarded; direction "in" is client to container, "out" container to client.',
