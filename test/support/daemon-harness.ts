@@ -5,6 +5,8 @@ import http from 'node:http';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
+import type { PortwakeConfig } from '../../src/config/types.ts';
+import type { Logger } from '../../src/core/logger.ts';
 import type { Provider } from '../../src/core/provider.ts';
 import type { DaemonEvent } from '../../src/core/status.ts';
 import { Daemon } from '../../src/daemon.ts';
@@ -57,20 +59,19 @@ export async function startDaemon(
   const config = parseConfig(yaml, 'test.yaml');
   const provider = o.provider ?? countingProvider(engine, o.useConfigEngine === true ? config.engineHost : engine.dockerHost);
   const level = process.env['PORTWAKE_TEST_LOG'] === '1' ? 'debug' : 'error';
-  const daemon = await Daemon.start({
-    config,
-    configPath: undefined,
-    logger: createLogger({ level, pretty: false }),
-    env: {},
-    stopOnExit: o.stopOnExit ?? false,
-    graceMs: o.graceMs ?? 500,
-    exitIdleMs: undefined,
-    provider,
-  });
+  return runDaemon(t, { config, configPath: undefined, logger: createLogger({ level, pretty: false }), provider, stopOnExit: o.stopOnExit ?? false, graceMs: o.graceMs ?? 500 });
+}
+
+/** Daemon.start with the test's defaults; shut down when the test ends; every event recorded. */
+export async function runDaemon(
+  t: TestContext,
+  o: { config: PortwakeConfig; configPath: string | undefined; logger: Logger; provider: CountingProvider; stopOnExit: boolean; graceMs: number },
+): Promise<RunningDaemon> {
+  const daemon = await Daemon.start({ ...o, env: {}, exitIdleMs: undefined });
   t.after(() => daemon.shutdown('test end'));
   const events: DaemonEvent[] = [];
   daemon.subscribe((e) => events.push(e));
-  return { daemon, provider, events };
+  return { daemon, provider: o.provider, events };
 }
 
 /** A TCP port free on 127.0.0.1 right now. */

@@ -9,7 +9,7 @@ import type { TestContext } from 'node:test';
 import { loadConfig } from '../../src/config/load.ts';
 import type { DaemonEvent } from '../../src/core/status.ts';
 import { Daemon } from '../../src/daemon.ts';
-import { countingProvider, type CountingProvider } from './daemon-harness.ts';
+import { countingProvider, runDaemon, type CountingProvider } from './daemon-harness.ts';
 import type { Engine } from './engine.ts';
 import { recordingLogger, type LogLine } from './control-harness.ts';
 
@@ -34,20 +34,14 @@ export async function scratchDir(t: TestContext, prefix = 'pw-e2e-'): Promise<st
 export async function startFileDaemon(t: TestContext, engine: Engine, dir: string, yaml: string, o: { graceMs?: number; stopOnExit?: boolean } = {}): Promise<FileDaemon> {
   const path = join(dir, 'portwake.yaml');
   await writeFile(path, yaml);
-  const provider = countingProvider(engine);
   const logs: LogLine[] = [];
-  const daemon = await Daemon.start({
+  const running = await runDaemon(t, {
     config: await loadConfig(path),
     configPath: path,
     logger: recordingLogger(logs),
-    env: {},
+    provider: countingProvider(engine),
     stopOnExit: o.stopOnExit ?? false,
     graceMs: o.graceMs ?? 10_000,
-    exitIdleMs: undefined,
-    provider,
   });
-  t.after(() => daemon.shutdown('test end'));
-  const events: DaemonEvent[] = [];
-  daemon.subscribe((e) => events.push(e));
-  return { daemon, provider, events, logs, path, write: (text) => writeFile(path, text) };
+  return { ...running, logs, path, write: (text) => writeFile(path, text) };
 }
