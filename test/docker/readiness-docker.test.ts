@@ -1,6 +1,7 @@
 // Readiness kinds, the stopping window, half-close and the failure paths, against the real engine.
 
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import { connect, eventually, freePort, httpGet, isRunning, startDaemon, whenClosed } from '../support/daemon-harness.ts';
 import { createContainer, ensureImage, getEngine, type Engine } from '../support/engine.ts';
@@ -26,6 +27,32 @@ describe('readiness and failure paths against a real Docker engine', { timeout: 
     assert.equal((await httpGet({ host: '127.0.0.1', port })).status, 200);
     assert.equal(provider.starts, 0);
     assert.equal(daemon.status()[0]?.lastStart?.startedByUs, false);
+  });
+
+  it('no file descriptor outlives its connection, and maxConnections refuses the one too many', async (t) => {
+    const c = await createContainer(engine, { image: busybox, cmd: serve(), expose: [80], nameHint: 'fds', stopSignal: 'SIGKILL' });
+    t.after(() => c.remove());
+    const port = await freePort();
+    const { events, daemon } = await startDaemon(t, engine, `services:\n  fds:\n    listen: 127.0.0.1:${port}\n    container: ${c.name}\n    maxConnections: 3\n`);
+    assert.equal((await httpGet({ host: '127.0.0.1', port })).status, 200);
+    await new Promise((r) => setTimeout(r, 200));
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const baseline = fds();
+    const idle = (): Promise<void> => eventually('previous connections closed', () => daemon.status()[0]?.openConnections === 0, 10_000);
+    for (let i = 0; i < 20; i++) {
+      await idle(); // within maxConnections: the last batch's sockets may still be closing
+      const batch = await Promise.all([0, 1, 2].map(() => httpGet({ host: '127.0.0.1', port })));
+      assert.ok(batch.every((r) => r.status === 200));
+    }
+    await eventually('every descriptor of the 60 connections released', () => fds() === baseline, 10_000);
+    // Three silent connections fill maxConnections; the fourth is refused, and logged as such.
+    await idle();
+    const open = await Promise.all([0, 1, 2].map(() => connect({ host: '127.0.0.1', port })));
+    t.after(() => { for (const s of open) s.destroy(); });
+    await new Promise((r) => setTimeout(r, 200));
+    const fourth = await connect({ host: '127.0.0.1', port });
+    await whenClosed(fourth);
+    assert.ok(events.some((e) => e.type === 'refused' && e.reason === 'max_connections'));
   });
 
   it('ready: http waits for the expected status, not just a listening port', async (t) => {
