@@ -245,7 +245,8 @@ test('close(): resolves as soon as the last connection ends; held ones are close
   client.end();
   await closing;
   assert.ok(Date.now() - started < 2000);
-  assert.equal(frontend.close({ graceMs: 0 }) instanceof Promise, true);
+  // Closing again (shutdown after a reload closed it) resolves at once instead of hanging.
+  await Promise.race([frontend.close({ graceMs: 0 }), delay(1000).then(() => assert.fail('a second close() hangs'))]);
 });
 
 test('close({ held: \'serve\' }) (a reload): a held client is still served by the start in flight', async (t) => {
