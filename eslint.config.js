@@ -28,6 +28,13 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript that runs at install time, before (and without) the dev dependencies.
+    files: ['scripts/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: { process: 'readonly', console: 'readonly' } },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-restricted-syntax': 'off' }, // a script exits with its status
+  },
+  {
     files: ['src/core/**/*.ts'],
     rules: boundary(['../*', '!./*', 'node:net', 'node:http', 'dockerode', 'pino'],
       'core/ is the domain: it imports nothing outside src/core (no sockets, no HTTP, no Docker).'),

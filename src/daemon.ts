@@ -19,6 +19,7 @@ import { networkProbes } from './probes/index.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from './providers/docker/docker-host.ts';
 import { createDockerProvider } from './providers/docker/provider.ts';
 import type { ListenTarget } from './proxy/listen.ts';
+import { DEFAULT_SPLICE_POLICY, spliceSupport, type SplicePolicy } from './proxy/splice.ts';
 import { planReload } from './reload-plan.ts';
 import { createServiceUnit, listenAll, type ServiceUnit } from './service-unit.ts';
 import { ExitIdleTimer } from './systemd/exit-idle.ts';
@@ -71,6 +72,9 @@ export class Daemon implements DaemonControl {
   private readonly orphans = new Set<Activation>();
   /** What services log through: their child loggers are made when they first write a line. */
   private readonly serviceLogger: Logger;
+  /** Bulk streams go through the zero-copy pump where the native addon is available. */
+  private readonly splice: SplicePolicy | undefined;
+  private readonly dataPath: string;
   private resolveDone!: () => void;
   /** Resolves when the daemon has shut down. */
   readonly done = new Promise<void>((r) => { this.resolveDone = r; });
@@ -83,6 +87,9 @@ export class Daemon implements DaemonControl {
     private readonly notifier: Notifier,
   ) {
     this.serviceLogger = lazyChildren(o.logger);
+    const splice = spliceSupport(o.env);
+    this.splice = splice.available ? DEFAULT_SPLICE_POLICY : undefined;
+    this.dataPath = splice.available ? 'splice' : `javascript (no splice: ${splice.reason})`;
   }
 
   /** Binds every listener (all or nothing) and starts serving. Starts no container. */
@@ -127,7 +134,7 @@ export class Daemon implements DaemonControl {
     this.notifier.ready();
     this.notifier.status(formatStatusLine(this.status()));
     this.o.logger.info(
-      { services: this.units.size, control: this.control?.address },
+      { services: this.units.size, control: this.control?.address, dataPath: this.dataPath },
       `listening: ${[...this.units.values()].map((u) => `${u.config.name} on ${u.frontend.listeners.join(', ')}`).join('; ')}`,
     );
     this.scheduleHeapRelease();
@@ -186,7 +193,7 @@ export class Daemon implements DaemonControl {
       this.emit(e);
     };
     const logger = this.serviceLogger;
-    const unit = createServiceUnit(s, listen, { provider: this.provider, probes: networkProbes, clock: this.clock, logger, emit }, logger);
+    const unit = createServiceUnit(s, listen, { provider: this.provider, probes: networkProbes, clock: this.clock, logger, emit }, logger, this.splice);
     return unit;
   }
 

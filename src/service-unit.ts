@@ -6,6 +6,7 @@ import type { Logger } from './core/logger.ts';
 import type { ServiceConfig } from './config/types.ts';
 import { Frontend } from './proxy/frontend.ts';
 import type { ListenTarget } from './proxy/listen.ts';
+import type { SplicePolicy } from './proxy/splice.ts';
 
 export interface ServiceUnit {
   config: ServiceConfig;
@@ -19,6 +20,7 @@ export function createServiceUnit(
   listen: readonly ListenTarget[],
   deps: ActivationDeps,
   logger: Logger,
+  splice?: SplicePolicy,
 ): ServiceUnit {
   const activation = new Activation(config, deps);
   const frontend = new Frontend({
@@ -28,6 +30,7 @@ export function createServiceUnit(
     maxPending: config.maxPending,
     logger,
     clock: deps.clock,
+    splice,
     onConnection: (e) => deps.emit({ type: 'connection', service: config.name, change: e.change, at: deps.clock.now() }),
   });
   activation.listeners = listen.map((l) => l.text);

@@ -6,8 +6,9 @@ import type { Lease } from '../core/backend.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import { formatMs } from '../core/errors.ts';
 import { formatEndpoint } from '../core/upstream.ts';
-import { adoptReadBuffer, ReadSide } from './read-buffers.ts';
+import { adoptReadBuffer, READ_BUFFER_BYTES, ReadSide } from './read-buffers.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS, resetSocket, systemErrorText } from './sockets.ts';
+import { socketFd, startSplice, type SpliceEnd, type SplicePolicy, type SplicePump } from './splice.ts';
 
 export type CloseReason =
   /** Both directions ended (FIN each way) and every byte was delivered. */
@@ -32,6 +33,8 @@ export interface ConnectionEnd {
   durationMs: number;
   /** The client was handed to onUnconnected for another try rather than closed. */
   handedBack: boolean;
+  /** The bytes after the first ones moved through the zero-copy pump. */
+  spliced: boolean;
 }
 
 /** What a held client sent before its upstream existed. */
@@ -66,16 +69,29 @@ export interface ConnectionOptions {
    * closes as 'upstream_unreachable' without touching the client.
    */
   onUnconnected?: ((u: Unconnected) => void) | undefined;
+  /**
+   * When given (and the addon is available), a bulk stream is handed to the zero-copy pump once
+   * it has moved policy.afterBytes (see splice.ts); undefined: every byte goes through JavaScript.
+   */
+  splice?: SplicePolicy | undefined;
 }
 
 type State =
   | { kind: 'connecting'; timer: TimerHandle }
   | { kind: 'open' }
+  /** Both sockets were handed to the splice pump; the JS sockets are destroyed. */
+  | { kind: 'spliced'; pump: SplicePump; baseIn: number; baseOut: number }
   | { kind: 'closed'; reason: CloseReason; error: Error | undefined };
 
 /**
+ * 'watch': a splice policy applies and both sockets read into buffers of ours; 'draining': both
+ * stopped reading and the hand-over waits for their queued writes; 'never' / 'done' otherwise.
+ */
+type Handover = 'never' | 'watch' | 'draining' | 'done';
+
+/**
  * Forwards bytes both ways with backpressure (a reader is paused while the other side's write
- * buffer is full and resumed on 'drain'), propagates half-close (EOF on one side ends the other's
+ * buffer is full and resumed once it is flushed), propagates half-close (EOF on one side ends the other's
  * write side; the connection ends when both directions have), and turns every failure into close().
  * The constructor starts connecting to lease.upstream at once.
  */
@@ -95,6 +111,15 @@ export class Connection {
   readonly #upRead = new ReadSide();
   readonly #clientRead = new ReadSide();
   #handedBack = false;
+  readonly #splicePolicy: SplicePolicy | undefined;
+  #handover: Handover = 'never';
+  /** The splice pump still owns descriptors (its end has not been reported). */
+  #pumpLive = false;
+  #clientEnded = false;
+  #upstreamEnded = false;
+  /** The client (upstream) stopped reading until its bytes queued on the other socket are out. */
+  #clientWaits = false;
+  #upstreamWaits = false;
 
 
   constructor(options: ConnectionOptions) {
@@ -105,11 +130,12 @@ export class Connection {
     this.#onUnconnected = options.onUnconnected;
     this.#early = options.early ?? { chunks: [], eof: false };
     this.#startedAt = options.clock.now();
+    this.#splicePolicy = options.splice;
 
     const upstream = options.lease.upstream;
     // Each direction reads into one buffer of this connection's, reused for every read (see
     // read-buffers.ts). Reuse is safe because a side stops reading while a write of its buffer is
-    // still queued (#onUpstreamRead, #onClientRead) and resumes on the other side's 'drain'.
+    // still queued (#onUpstreamRead, #onClientRead) and resumes once the other side flushed it.
     const onread = { buffer: this.#upRead.next, callback: this.#onUpstreamRead };
     this.#upstream = upstream.kind === 'unix'
       ? net.connect({ path: upstream.path, allowHalfOpen: true, onread })
@@ -138,8 +164,6 @@ export class Connection {
     up.on('close', this.#onSocketClose);
     up.once('connect', this.#onUpstreamConnect);
     up.on('end', this.#onUpstreamEnd);
-    up.on('drain', this.#onUpstreamDrain);
-    client.on('drain', this.#onClientDrain);
     // The client is not read until the upstream is connected: its bytes wait in the kernel, so a
     // refused connect can hand the client back intact for another try.
 
@@ -151,10 +175,9 @@ export class Connection {
   #startForwarding(): void {
     const client = this.#client;
     const up = this.#upstream;
-    let writable = true;
     for (const chunk of this.#early.chunks) {
       this.#lease.bytesIn += chunk.length;
-      writable = up.write(chunk);
+      up.write(chunk, this.#onUpstreamFlushed);
     }
     const eof = this.#early.eof;
     this.#early = NO_EARLY;
@@ -165,9 +188,10 @@ export class Connection {
     // Bytes the client stream already queued still come as 'data', before any read into the buffer.
     client.on('data', this.#onClientData);
     client.on('end', this.#onClientEnd);
-    adoptReadBuffer(client, this.#clientRead, this.#onClientRead);
-    // Otherwise #onUpstreamDrain resumes the client once the early bytes are flushed.
-    if (writable) client.resume();
+    if (adoptReadBuffer(client, this.#clientRead, this.#onClientRead) && this.#splicePolicy !== undefined) this.#handover = 'watch';
+    // Otherwise #onUpstreamFlushed resumes the client once the early bytes are out.
+    if (up.writableLength === 0) client.resume();
+    else this.#clientWaits = true;
   }
 
   /** Upstream address as text, for logs. */
@@ -177,6 +201,11 @@ export class Connection {
 
   get closed(): boolean {
     return this.#state.kind === 'closed';
+  }
+
+  /** The connection's bytes move through the zero-copy pump (it was handed over). */
+  get spliced(): boolean {
+    return this.#handover === 'done';
   }
 
   /**
@@ -190,6 +219,15 @@ export class Connection {
     if (state.kind === 'connecting') state.timer.cancel();
     this.#state = { kind: 'closed', reason, error };
     this.#lease.onRevoke = undefined;
+    if (state.kind === 'spliced') {
+      // The pump owns the sockets now; its end (after both are closed) finishes the connection.
+      spliced.delete(this);
+      this.#countSpliced(state);
+      this.#lease.release();
+      state.pump.abort();
+      this.#maybeFinished();
+      return;
+    }
     this.#lease.release();
     if (reason === 'upstream_unreachable' && state.kind === 'connecting' && this.#onUnconnected !== undefined && error !== undefined && !isFdLimit(error)) {
       this.#handBack(this.#onUnconnected, error);
@@ -217,7 +255,6 @@ export class Connection {
     const client = this.#client;
     client.off('error', this.#onClientError);
     client.off('close', this.#onSocketClose);
-    client.off('drain', this.#onClientDrain);
     this.#liveSockets -= 1;
     this.#handedBack = true;
     this.#upstream.destroy();
@@ -230,41 +267,156 @@ export class Connection {
   /** As #onUpstreamRead, the other way. */
   #onClientRead = (n: number, buf: Uint8Array): boolean => {
     this.#lease.bytesIn += n;
-    this.#upstream.write(this.#clientRead.take(n, buf));
-    return this.#upstream.writableLength === 0;
+    this.#upstream.write(this.#clientRead.take(n, buf), this.#onUpstreamFlushed);
+    if (this.#upstream.writableLength > 0) {
+      this.#clientWaits = true;
+      return false;
+    }
+    return n === READ_BUFFER_BYTES && this.#handover === 'watch' ? this.#considerSplice() : true;
   };
 
   #onClientData = (chunk: Buffer): void => {
     this.#lease.bytesIn += chunk.length;
-    if (!this.#upstream.write(chunk)) this.#client.pause();
+    this.#upstream.write(chunk, this.#onUpstreamFlushed);
+    if (this.#upstream.writableLength > 0) {
+      this.#clientWaits = true;
+      this.#client.pause();
+    }
   };
 
   /**
    * Returns false (pausing the upstream) while the write is still queued: the queued bytes are this
-   * connection's read buffer, which must not be read into again until 'drain' says they are out.
+   * connection's read buffer, which must not be read into again until #onClientFlushed says they
+   * are out. (A write callback rather than 'drain': Node emits 'drain' only after a write that
+   * crossed the high-water mark, and a small chunk queued behind a full socket buffer does not.)
    */
   #onUpstreamRead = (n: number, buf: Uint8Array): boolean => {
     this.#lease.bytesOut += n;
-    this.#client.write(this.#upRead.take(n, buf));
-    return this.#client.writableLength === 0;
+    this.#client.write(this.#upRead.take(n, buf), this.#onClientFlushed);
+    if (this.#client.writableLength > 0) {
+      this.#upstreamWaits = true;
+      return false;
+    }
+    return n === READ_BUFFER_BYTES && this.#handover === 'watch' ? this.#considerSplice() : true;
   };
 
-  #onUpstreamDrain = (): void => {
-    if (this.#state.kind !== 'closed') this.#client.resume();
+  /** A write to the upstream completed: once nothing is queued, the waiting client is read again. */
+  #onUpstreamFlushed = (): void => {
+    if (!this.#clientWaits || this.#state.kind !== 'open' || this.#upstream.writableLength > 0) return;
+    this.#clientWaits = false;
+    if (this.#handover === 'draining') this.#tryHandover();
+    else this.#client.resume();
   };
 
-  #onClientDrain = (): void => {
-    if (this.#state.kind !== 'closed') this.#upstream.resume();
+  #onClientFlushed = (): void => {
+    if (!this.#upstreamWaits || this.#state.kind !== 'open' || this.#client.writableLength > 0) return;
+    this.#upstreamWaits = false;
+    if (this.#handover === 'draining') this.#tryHandover();
+    else this.#upstream.resume();
   };
 
   /** Client half-closed: pass the FIN on after the queued bytes; the reply keeps flowing back. */
   #onClientEnd = (): void => {
-    if (this.#state.kind !== 'closed') this.#upstream.end();
+    this.#clientEnded = true;
+    if (this.#state.kind === 'open') this.#upstream.end();
   };
 
   #onUpstreamEnd = (): void => {
-    if (this.#state.kind !== 'closed') this.#client.end();
+    this.#upstreamEnded = true;
+    if (this.#state.kind === 'open') this.#client.end();
   };
+
+  // ---- the hand-over to the splice pump ----
+
+  /**
+   * A read filled its buffer: a bulk stream. Past the policy's bytes, both sides stop reading and
+   * the hand-over waits (in a microtask, outside Node's read callback) for queued writes to flush.
+   * Returns what the read callback returns: false stops this side.
+   */
+  #considerSplice(): boolean {
+    const policy = this.#splicePolicy;
+    if (policy === undefined || this.#lease.bytesIn + this.#lease.bytesOut < policy.afterBytes) return true;
+    this.#handover = 'draining';
+    this.#client.pause();
+    this.#upstream.pause();
+    // Either side's queued write, once flushed, tries again.
+    this.#clientWaits = true;
+    this.#upstreamWaits = true;
+    queueMicrotask(this.#tryHandover);
+    return false;
+  }
+
+  #tryHandover = (): void => {
+    if (this.#state.kind !== 'open' || this.#handover !== 'draining') return;
+    const client = this.#client;
+    const up = this.#upstream;
+    if (client.writableLength > 0 || up.writableLength > 0) {
+      // The flush of what is queued calls again.
+      this.#clientWaits = true;
+      this.#upstreamWaits = true;
+      return;
+    }
+    const clientFd = socketFd(client);
+    const upstreamFd = socketFd(up);
+    // Half-closed, or bytes already inside a stream: the JS path finishes the job.
+    if (this.#clientEnded || this.#upstreamEnded || client.readableLength > 0 || up.readableLength > 0 || clientFd === undefined || upstreamFd === undefined) {
+      this.#abandonHandover();
+      return;
+    }
+    let pump: SplicePump;
+    try {
+      pump = startSplice(clientFd, upstreamFd, this.#onSpliceEnd);
+    } catch {
+      // No descriptors left for its pipes, say: nothing changed, go on in JavaScript.
+      this.#abandonHandover();
+      return;
+    }
+    this.#state = { kind: 'spliced', pump, baseIn: this.#lease.bytesIn, baseOut: this.#lease.bytesOut };
+    this.#handover = 'done';
+    this.#pumpLive = true;
+    // The pump works on duplicates of the descriptors: ours are closed; their 'close' events only
+    // count down #liveSockets.
+    for (const socket of [client, up]) {
+      socket.removeAllListeners('data');
+      socket.removeAllListeners('end');
+      socket.removeAllListeners('error');
+      socket.on('error', ignore);
+      socket.destroy();
+    }
+    spliced.add(this);
+    refreshSplicedCounters();
+  };
+
+  #abandonHandover(): void {
+    this.#handover = 'never';
+    this.#client.resume();
+    this.#upstream.resume();
+  }
+
+  #onSpliceEnd = (end: SpliceEnd): void => {
+    this.#pumpLive = false;
+    const state = this.#state;
+    if (state.kind !== 'spliced') {
+      this.#maybeFinished();
+      return;
+    }
+    spliced.delete(this);
+    this.#countSpliced(state);
+    if (end.ok) this.close('done');
+    else this.close(end.failed === 'client' ? 'client_reset' : 'upstream_reset', end.error);
+  };
+
+  /** Brings the lease's byte counters up to what the pump has moved. */
+  #countSpliced(state: State & { kind: 'spliced' }): void {
+    this.#lease.bytesIn = state.baseIn + (state.pump.counters[0] ?? 0);
+    this.#lease.bytesOut = state.baseOut + (state.pump.counters[1] ?? 0);
+  }
+
+  /** For the periodic refresh of spliced connections' counters (status and metrics read them). */
+  static refreshCounters(connection: Connection): void {
+    const state = connection.#state;
+    if (state.kind === 'spliced') connection.#countSpliced(state);
+  }
 
   #onUpstreamConnect = (): void => {
     const state = this.#state;
@@ -292,7 +444,7 @@ export class Connection {
    */
   #onSocketClose = (): void => {
     this.#liveSockets -= 1;
-    if (this.#liveSockets === 0 && this.#state.kind !== 'closed') {
+    if (this.#liveSockets === 0 && (this.#state.kind === 'open' || this.#state.kind === 'connecting')) {
       // Both closed without an error event: an orderly end in both directions.
       this.close('done');
       return;
@@ -302,7 +454,7 @@ export class Connection {
 
   #maybeFinished(): void {
     const state = this.#state;
-    if (state.kind !== 'closed' || this.#liveSockets !== 0) return;
+    if (state.kind !== 'closed' || this.#liveSockets !== 0 || this.#pumpLive) return;
     this.#liveSockets = -1; // report once
     // Both sockets are closed: nothing reads into or writes from the buffers any more.
     this.#upRead.release();
@@ -314,11 +466,30 @@ export class Connection {
       bytesOut: this.#lease.bytesOut,
       durationMs: this.#clock.now() - this.#startedAt,
       handedBack: this.#handedBack,
+      spliced: this.#handover === 'done',
     });
   }
 }
 
 const NO_EARLY: EarlyData = { chunks: [], eof: false };
+
+const ignore = (): void => undefined;
+
+/** Connections whose bytes the pump moves; their lease counters are refreshed once a second. */
+const spliced = new Set<Connection>();
+let refreshTimer: NodeJS.Timeout | undefined;
+
+function refreshSplicedCounters(): void {
+  if (refreshTimer !== undefined) return;
+  refreshTimer = setInterval(() => {
+    for (const connection of spliced) Connection.refreshCounters(connection);
+    if (spliced.size === 0) {
+      clearInterval(refreshTimer);
+      refreshTimer = undefined;
+    }
+  }, 1000);
+  refreshTimer.unref();
+}
 
 
 /** Out of file descriptors: a limit of this process, not a sign that the upstream went away. */

@@ -12,6 +12,7 @@ import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection } from './held.ts';
 import { listen, type BoundListener, type ListenTarget } from './listen.ts';
 import { LogLimit } from './log-limit.ts';
 import { systemErrorText } from './sockets.ts';
+import type { SplicePolicy } from './splice.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const LOG_INTERVAL_MS = 10_000;
@@ -35,6 +36,8 @@ export interface FrontendOptions {
   backlog?: number;
   /** Deadline for connecting to the upstream once the service is ready (default 10 s). */
   connectTimeoutMs?: number;
+  /** Hand bulk streams to the zero-copy pump (splice.ts); undefined: never. */
+  splice?: SplicePolicy | undefined;
   /** Every forwarded connection's open and close (with its reason, error and byte counts). */
   onConnection?: (event: ConnectionEvent) => void;
 }
@@ -265,6 +268,7 @@ export class Frontend {
       connectTimeoutMs: this.#connectTimeoutMs,
       onClosed: this.#onConnectionClosed,
       onUnconnected: retry ? (u) => this.#retry(u, lease.upstream) : undefined,
+      splice: this.#options.splice,
     });
     this.#open.add(connection);
     this.#options.onConnection?.({ change: 'open', upstream: connection.upstream });

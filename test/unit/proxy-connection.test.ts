@@ -283,3 +283,32 @@ test('a Unix socket upstream', async (t) => {
   await waitFor('connection closed', () => frontend.open === 0);
   assert.equal(backend.leases[0]?.releases, 1);
 });
+
+test('small chunks queued behind a full client buffer do not stall the stream once the client reads', { timeout: 60_000 }, async (t) => {
+  // Each upstream write is one small read at the proxy; once the client's socket buffer is full a
+  // small chunk is queued without crossing Node's high-water mark, so no 'drain' would ever come.
+  const total = 24 * 1024 * 1024;
+  const chunk = Buffer.alloc(4096, 'c');
+  const { port } = await readyProxy(t, (socket) => {
+    let sent = 0;
+    const next = (): void => {
+      if (sent >= total || socket.destroyed) {
+        socket.end();
+        return;
+      }
+      sent += chunk.length;
+      if (socket.write(chunk)) setImmediate(next);
+      else socket.once('drain', next);
+    };
+    next();
+  });
+  const client = await connect(t, { host: '127.0.0.1', port });
+  client.pause();
+  await delay(1500); // the kernel buffers on the client's side fill up
+  let got = 0;
+  client.on('data', (c: Buffer) => {
+    got += c.length;
+  });
+  client.resume();
+  await waitFor('every byte', () => got === total, 30_000);
+});
