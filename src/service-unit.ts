@@ -31,7 +31,9 @@ export function createServiceUnit(
     logger,
     clock: deps.clock,
     splice,
-    onConnection: (e) => deps.emit({ type: 'connection', service: config.name, change: e.change, at: deps.clock.now() }),
+    onConnection: (e) => deps.emit(e.change === 'close'
+      ? { type: 'connection', service: config.name, change: 'close', at: deps.clock.now(), spliced: e.end.spliced }
+      : { type: 'connection', service: config.name, change: 'open', at: deps.clock.now() }),
   });
   activation.listeners = listen.map((l) => l.text);
   return { config, activation, frontend };

@@ -50,6 +50,12 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
     labelNames: ['service', 'reason'] as const,
     registers,
   });
+  const spliced = new Counter({
+    name: 'portwake_spliced_connections_total',
+    help: 'Closed connections whose bulk bytes moved through the zero-copy splice pump.',
+    labelNames: ['service'] as const,
+    registers,
+  });
   const timeToReady = new Histogram({
     name: 'portwake_time_to_ready_seconds',
     help: 'Container start request until the readiness check passed, for starts portwake made.',
@@ -124,8 +130,10 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
         case 'refused':
           refused.inc({ service: event.service, reason: event.reason });
           break;
-        case 'state':
         case 'connection':
+          if (event.spliced === true) spliced.inc({ service: event.service });
+          break;
+        case 'state':
           break; // read from status() at scrape time
       }
     },

@@ -38,7 +38,8 @@ export type DaemonEvent =
   | { type: 'activated'; service: string; timings: StartTimings; firstWaitMs: number | undefined; at: number }
   | { type: 'failed'; service: string; code: string; message: string; at: number }
   | { type: 'refused'; service: string; reason: 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit'; at: number }
-  | { type: 'connection'; service: string; change: 'open' | 'close'; at: number };
+  /** spliced: on close, whether the connection's bulk bytes went through the zero-copy pump. */
+  | { type: 'connection'; service: string; change: 'open' | 'close'; at: number; spliced?: boolean };
 
 export interface ReloadResult {
   added: string[];

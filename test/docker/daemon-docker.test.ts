@@ -72,8 +72,10 @@ describe('portwake against a real Docker engine', { timeout: 180_000 }, () => {
     const c = await createContainer(engine, { image: busybox, cmd: httpd(0, 'dd if=/dev/urandom of=/www/big bs=1048576 count=64 2>/dev/null; '), expose: [80], nameHint: 'big' });
     t.after(() => c.remove());
     const port = await freePort();
-    await startDaemon(t, engine, `services:\n  big:\n    listen: 127.0.0.1:${port}\n    container: ${c.name}\n`);
+    const { events } = await startDaemon(t, engine, `services:\n  big:\n    listen: 127.0.0.1:${port}\n    container: ${c.name}\n`);
     const viaPortwake = await httpGet({ host: '127.0.0.1', port }, '/big');
+    await eventually('the connection closed', () => events.some((e) => e.type === 'connection' && e.change === 'close'));
+    assert.ok(events.some((e) => e.type === 'connection' && e.change === 'close' && e.spliced === true), 'the download went through the zero-copy splice pump');
     const info = (await engine.docker.getContainer(c.name).inspect()) as unknown as { NetworkSettings: { IPAddress: string } };
     const direct = await httpGet({ host: info.NetworkSettings.IPAddress, port: 80 }, '/big');
     assert.equal(viaPortwake.body.length, 64 * 1024 * 1024);

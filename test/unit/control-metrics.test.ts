@@ -19,7 +19,12 @@ describe('control metrics', () => {
     metrics.observe({ type: 'failed', service: 'db', code: 'READY_TIMEOUT', message: 'x', at: 1 });
     metrics.observe({ type: 'failed', service: 'db', code: 'READY_TIMEOUT', message: 'x', at: 2 });
     metrics.observe({ type: 'refused', service: 'web', reason: 'max_pending', at: 3 });
+    metrics.observe({ type: 'connection', service: 'web', change: 'close', at: 4, spliced: true });
+    metrics.observe({ type: 'connection', service: 'web', change: 'close', at: 5, spliced: false });
+    metrics.observe({ type: 'connection', service: 'db', change: 'open', at: 6 });
     const text = await metrics.render();
+    assert.match(text, /^portwake_spliced_connections_total\{service="web"\} 1$/m);
+    assert.doesNotMatch(text, /^portwake_spliced_connections_total\{service="db"\}/m);
     assert.match(text, /^portwake_activations_total\{service="web"\} 2$/m);
     assert.match(text, /^portwake_activation_failures_total\{service="db",code="READY_TIMEOUT"\} 2$/m);
     assert.match(text, /^portwake_refused_connections_total\{service="web",reason="max_pending"\} 1$/m);
