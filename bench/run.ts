@@ -97,7 +97,7 @@ async function main(): Promise<number> {
     const profileDir = args.profile ? join(tmp, 'profiles') : undefined;
     const ctx: BenchContext = { repo: REPO, tmp, engine, images, build, cleanup, quick: args.quick, profileDir, say };
     const machine = await describeMachine(engine);
-    say(`bench: ${machine.cores} cores (${machine.model}), load ${machine.loadStart.join(' ')}; portwake ${build.commit.slice(0, 12)}${build.dirty ? ' + uncommitted src/' : ''}`);
+    say(`bench: ${machine.cores} cores (${machine.model}), load ${machine.loadStart.join(' ')}; portwake ${build.commit.slice(0, 12)}${build.dirty ? ' + uncommitted src/' : ''}${build.splice ? ', splice addon built' : ', no splice addon'}`);
 
     const results: BenchResults = {
       meta: {
@@ -105,7 +105,7 @@ async function main(): Promise<number> {
         quick: args.quick,
         profiled: args.profile,
         only: [...args.only],
-        portwake: { source: build.source, commit: build.commit, dirtySrc: build.dirty },
+        portwake: { source: build.source, commit: build.commit, dirtySrc: build.dirty, splice: build.splice },
         machine,
         durationS: 0,
       },

@@ -25,7 +25,7 @@ export function renderMarkdown(r: BenchResults): string {
   const out: string[] = ['# portwake benchmark results', ''];
   const flags = [r.meta.quick ? '--quick (not comparable with the targets)' : '', r.meta.profiled ? '--profile (portwake ran under --cpu-prof)' : '', r.meta.only.length < 6 ? `--only ${r.meta.only.join(',')}` : ''].filter((s) => s !== '');
   out.push(
-    `Run ${r.meta.date} in ${r.meta.durationS} s${flags.length > 0 ? ` (${flags.join('; ')})` : ''}; portwake ${r.meta.portwake.commit.slice(0, 12)} built from the ${r.meta.portwake.source}${r.meta.portwake.dirtySrc ? ' with uncommitted changes in src/' : ''}.`,
+    `Run ${r.meta.date} in ${r.meta.durationS} s${flags.length > 0 ? ` (${flags.join('; ')})` : ''}; portwake ${r.meta.portwake.commit.slice(0, 12)} built from the ${r.meta.portwake.source}${r.meta.portwake.dirtySrc ? ' with uncommitted changes in src/' : ''}, ${r.meta.portwake.splice ? 'with' : 'without'} the zero-copy splice addon.`,
     '',
     `Machine: ${m.cores} cores, ${m.model}, ${m.memoryGiB} GiB, Linux ${m.kernel}; load average ${m.loadStart.join(' / ')} at the start, ${m.loadEnd.join(' / ')} at the end (1/5/15 min).`,
     `Node ${m.node}, Docker ${m.docker}, nginx ${m.nginx}, ${m.systemd}, ${m.wrk}.`,

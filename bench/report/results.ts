@@ -16,7 +16,7 @@ export interface BenchResults {
     quick: boolean;
     profiled: boolean;
     only: WorkloadName[];
-    portwake: { source: string; commit: string; dirtySrc: boolean };
+    portwake: { source: string; commit: string; dirtySrc: boolean; splice: boolean };
     machine: Machine;
     durationS: number;
   };

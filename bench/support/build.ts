@@ -14,8 +14,12 @@ export interface Build {
   commit: string;
   /** src/ had uncommitted changes (only meaningful for the working tree). */
   dirty: boolean;
+  /** The native splice addon was built with it (bulk streams go through splice(2)). */
+  splice: boolean;
   buildMs: number;
 }
+
+const ADDON = 'portwake_splice.node';
 
 export function buildPortwake(repo: string, tmp: string, ref: string | undefined): Build {
   const t0 = Date.now();
@@ -29,7 +33,17 @@ export function buildPortwake(repo: string, tmp: string, ref: string | undefined
     tree = join(tmp, 'tree');
     mkdirSync(tree, { recursive: true });
     const archive = join(tmp, 'tree.tar');
-    runQuiet('git', ['-C', repo, 'archive', '-o', archive, commit, 'src', 'package.json', 'tsconfig.json', 'tsconfig.build.json']);
+    // The native addon's build files, where the commit has them (older ones do not).
+    const has = (path: string): boolean => {
+      try {
+        runQuiet('git', ['-C', repo, 'cat-file', '-e', `${commit}:${path}`]);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const native = ['binding.gyp', 'scripts'].filter(has);
+    runQuiet('git', ['-C', repo, 'archive', '-o', archive, commit, 'src', 'package.json', 'tsconfig.json', 'tsconfig.build.json', ...native]);
     runQuiet('tar', ['-x', '-f', archive, '-C', tree]);
     symlinkSync(join(repo, 'node_modules'), join(tree, 'node_modules'));
   }
@@ -43,5 +57,14 @@ export function buildPortwake(repo: string, tmp: string, ref: string | undefined
   // ESM resolution needs the package's "type": "module" and its dependencies next to dist/.
   copyFileSync(join(tree, 'package.json'), join(out, 'package.json'));
   if (!existsSync(join(out, 'node_modules'))) symlinkSync(join(repo, 'node_modules'), join(out, 'node_modules'));
-  return { main: join(out, 'dist', 'main.js'), source: ref ?? 'working tree', commit, dirty, buildMs: Date.now() - t0 };
+  // The zero-copy addon, built from the same tree (strictly: a bench of a tree that has it must use it).
+  let splice = false;
+  const buildNative = join(tree, 'scripts', 'build-native.mjs');
+  if (existsSync(buildNative)) {
+    runQuiet(process.execPath, [buildNative, '--strict'], { cwd: tree });
+    mkdirSync(join(out, 'build', 'Release'), { recursive: true });
+    copyFileSync(join(tree, 'build', 'Release', ADDON), join(out, 'build', 'Release', ADDON));
+    splice = true;
+  }
+  return { main: join(out, 'dist', 'main.js'), source: ref ?? 'working tree', commit, dirty, splice, buildMs: Date.now() - t0 };
 }
