@@ -167,9 +167,9 @@ static void release(pump_t *p) {
   napi_env env = p->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value done = NULL, global, argv[2], handle;
+  napi_value done = NULL, recv, argv[2];
   napi_get_reference_value(env, p->done_ref, &done);
-  napi_get_global(env, &global);
+  napi_get_global(env, &recv);
   napi_create_int32(env, p->err, &argv[0]);
   napi_create_int32(env, p->err_side, &argv[1]);
   napi_async_context async = p->async;
@@ -180,8 +180,7 @@ static void release(pump_t *p) {
   free(p);
   if (done != NULL) {
     napi_value result;
-    napi_get_global(env, &handle);
-    napi_make_callback(env, async, handle, done, 2, argv, &result);
+    napi_make_callback(env, async, recv, done, 2, argv, &result);
   }
   napi_async_destroy(env, async);
   napi_close_handle_scope(env, scope);

@@ -115,8 +115,6 @@ export class Connection {
   #handover: Handover = 'never';
   /** The splice pump still owns descriptors (its end has not been reported). */
   #pumpLive = false;
-  #clientEnded = false;
-  #upstreamEnded = false;
   /** The client (upstream) stopped reading until its bytes queued on the other socket are out. */
   #clientWaits = false;
   #upstreamWaits = false;
@@ -201,11 +199,6 @@ export class Connection {
 
   get closed(): boolean {
     return this.#state.kind === 'closed';
-  }
-
-  /** The connection's bytes move through the zero-copy pump (it was handed over). */
-  get spliced(): boolean {
-    return this.#handover === 'done';
   }
 
   /**
@@ -300,29 +293,36 @@ export class Connection {
     return n === READ_BUFFER_BYTES && this.#handover === 'watch' ? this.#considerSplice() : true;
   };
 
-  /** A write to the upstream completed: once nothing is queued, the waiting client is read again. */
+  /**
+   * A write to the upstream completed: once nothing is queued, the waiting client is read again
+   * (or, while a hand-over drains, the hand-over tries again).
+   */
   #onUpstreamFlushed = (): void => {
-    if (!this.#clientWaits || this.#state.kind !== 'open' || this.#upstream.writableLength > 0) return;
-    this.#clientWaits = false;
-    if (this.#handover === 'draining') this.#tryHandover();
-    else this.#client.resume();
+    if (this.#state.kind !== 'open' || this.#upstream.writableLength > 0) return;
+    if (this.#handover === 'draining') {
+      this.#tryHandover();
+    } else if (this.#clientWaits) {
+      this.#clientWaits = false;
+      this.#client.resume();
+    }
   };
 
   #onClientFlushed = (): void => {
-    if (!this.#upstreamWaits || this.#state.kind !== 'open' || this.#client.writableLength > 0) return;
-    this.#upstreamWaits = false;
-    if (this.#handover === 'draining') this.#tryHandover();
-    else this.#upstream.resume();
+    if (this.#state.kind !== 'open' || this.#client.writableLength > 0) return;
+    if (this.#handover === 'draining') {
+      this.#tryHandover();
+    } else if (this.#upstreamWaits) {
+      this.#upstreamWaits = false;
+      this.#upstream.resume();
+    }
   };
 
   /** Client half-closed: pass the FIN on after the queued bytes; the reply keeps flowing back. */
   #onClientEnd = (): void => {
-    this.#clientEnded = true;
     if (this.#state.kind === 'open') this.#upstream.end();
   };
 
   #onUpstreamEnd = (): void => {
-    this.#upstreamEnded = true;
     if (this.#state.kind === 'open') this.#client.end();
   };
 
@@ -336,12 +336,10 @@ export class Connection {
   #considerSplice(): boolean {
     const policy = this.#splicePolicy;
     if (policy === undefined || this.#lease.bytesIn + this.#lease.bytesOut < policy.afterBytes) return true;
+    // From now on either side's flushed write tries the hand-over again.
     this.#handover = 'draining';
     this.#client.pause();
     this.#upstream.pause();
-    // Either side's queued write, once flushed, tries again.
-    this.#clientWaits = true;
-    this.#upstreamWaits = true;
     queueMicrotask(this.#tryHandover);
     return false;
   }
@@ -350,16 +348,11 @@ export class Connection {
     if (this.#state.kind !== 'open' || this.#handover !== 'draining') return;
     const client = this.#client;
     const up = this.#upstream;
-    if (client.writableLength > 0 || up.writableLength > 0) {
-      // The flush of what is queued calls again.
-      this.#clientWaits = true;
-      this.#upstreamWaits = true;
-      return;
-    }
+    if (client.writableLength > 0 || up.writableLength > 0) return; // its flush calls again
     const clientFd = socketFd(client);
     const upstreamFd = socketFd(up);
     // Half-closed, or bytes already inside a stream: the JS path finishes the job.
-    if (this.#clientEnded || this.#upstreamEnded || client.readableLength > 0 || up.readableLength > 0 || clientFd === undefined || upstreamFd === undefined) {
+    if (client.readableEnded || up.readableEnded || client.readableLength > 0 || up.readableLength > 0 || clientFd === undefined || upstreamFd === undefined) {
       this.#abandonHandover();
       return;
     }
@@ -389,20 +382,17 @@ export class Connection {
 
   #abandonHandover(): void {
     this.#handover = 'never';
+    this.#clientWaits = false;
+    this.#upstreamWaits = false;
     this.#client.resume();
     this.#upstream.resume();
   }
 
+  /** The pump closed its descriptors: closed already (aborted), or closed now for the pump's reason. */
   #onSpliceEnd = (end: SpliceEnd): void => {
     this.#pumpLive = false;
-    const state = this.#state;
-    if (state.kind !== 'spliced') {
-      this.#maybeFinished();
-      return;
-    }
-    spliced.delete(this);
-    this.#countSpliced(state);
-    if (end.ok) this.close('done');
+    if (this.#state.kind !== 'spliced') this.#maybeFinished();
+    else if (end.ok) this.close('done');
     else this.close(end.failed === 'client' ? 'client_reset' : 'upstream_reset', end.error);
   };
 

@@ -10,6 +10,7 @@
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 
@@ -43,7 +44,7 @@ interface Addon {
 
 export type SpliceSupport = { available: true; path: string } | { available: false; reason: string };
 
-const ECANCELED = 125;
+const { ECANCELED } = constants.errno;
 const ADDON = fileURLToPath(new URL('../../build/Release/portwake_splice.node', import.meta.url));
 
 let loaded: { addon: Addon | undefined; support: SpliceSupport } | undefined;
