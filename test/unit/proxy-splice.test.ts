@@ -43,7 +43,16 @@ function digestOf(socket: net.Socket): Promise<string> {
   return new Promise((resolve) => socket.on('end', () => resolve(`${bytes}:${hash.digest('hex')}`)));
 }
 
-/** Writes `total` bytes of `pattern` in 1 MiB chunks with backpressure; resolves when all are queued. */
+/** Resolves once `socket` has received exactly `total` bytes (it keeps reading). */
+function receives(socket: net.Socket, total: number): Promise<void> {
+  let got = 0;
+  socket.on('data', (c: Buffer) => {
+    got += c.length;
+  });
+  return waitFor(`${total} bytes`, () => got === total, 10_000);
+}
+
+/** Writes `total` bytes in 1 MiB chunks with backpressure; resolves when all are queued. */
 async function stream(socket: net.Socket, total: number): Promise<void> {
   const chunk = Buffer.alloc(MiB, 0x5a);
   for (let sent = 0; sent < total; sent += MiB) {
@@ -125,13 +134,9 @@ test('an upstream reset after the hand-over resets the client', { timeout: 30_00
   });
   const client = await connect(t, { host: '127.0.0.1', port });
   const ended = howItEnds(client);
-  let got = 0;
-  client.on('data', (c: Buffer) => {
-    got += c.length;
-  });
   // Everything delivered first: a reset with bytes still in flight may reach a reader as a plain
   // EOF (the kernel's doing, the same through the JavaScript path).
-  await waitFor('all bytes', () => got === 4 * MiB, 10_000);
+  await receives(client, 4 * MiB);
   upstream?.resetAndDestroy();
   assert.equal(await ended, 'ECONNRESET');
   await waitFor('connection closed', () => frontend.open === 0);
@@ -144,16 +149,15 @@ test('an upstream reset after the hand-over resets the client', { timeout: 30_00
 
 test('a client reset after the hand-over resets the upstream', { timeout: 30_000 }, async (t) => {
   let upstreamEnd: Promise<string> | undefined;
-  let received = 0;
+  let received: Promise<void> | undefined;
   const { backend, frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
     upstreamEnd = howItEnds(socket);
-    socket.on('data', (c: Buffer) => {
-      received += c.length;
-    });
+    received = receives(socket, 4 * MiB);
   });
   const client = await connect(t, { host: '127.0.0.1', port });
   void stream(client, 4 * MiB).catch(() => undefined);
-  await waitFor('all bytes', () => received === 4 * MiB, 10_000);
+  await waitFor('upstream connection', () => received !== undefined);
+  await received;
   client.resetAndDestroy();
   await waitFor('upstream connection', () => upstreamEnd !== undefined);
   assert.equal(await upstreamEnd, 'ECONNRESET');
@@ -173,11 +177,7 @@ test('a revoked lease resets both sides of a spliced connection; the lease is re
   });
   const client = await connect(t, { host: '127.0.0.1', port });
   const clientEnd = howItEnds(client);
-  let got = 0;
-  client.on('data', (c: Buffer) => {
-    got += c.length;
-  });
-  await waitFor('all bytes', () => got === 4 * MiB, 10_000);
+  await receives(client, 4 * MiB);
   backend.leases[0]?.revoke();
   assert.equal(await clientEnd, 'ECONNRESET');
   assert.equal(await upstreamEnd, 'ECONNRESET');
@@ -196,11 +196,7 @@ test('shutdown with no grace resets a spliced connection and close() resolves', 
   });
   const client = await connect(t, { host: '127.0.0.1', port });
   const clientEnd = howItEnds(client);
-  let got = 0;
-  client.on('data', (c: Buffer) => {
-    got += c.length;
-  });
-  await waitFor('all bytes', () => got === 4 * MiB, 10_000);
+  await receives(client, 4 * MiB);
   await frontend.close({ graceMs: 0 });
   assert.equal(await clientEnd, 'ECONNRESET');
   const end = lastEnd();
