@@ -2,7 +2,7 @@
 // published-port trap, single flight, idle stop, outside stops, failures, listeners of every kind.
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +81,26 @@ describe('portwake against a real Docker engine', { timeout: 180_000 }, () => {
     assert.equal(viaPortwake.body.length, 64 * 1024 * 1024);
     const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
     assert.equal(sha(viaPortwake.body), sha(direct.body));
+  });
+
+  it('uploads through the splice pump with half-close (64 MiB into the container, its sha256 back)', async (t) => {
+    // busybox nc hands each connection to sha256sum: it reads to EOF (the client's FIN, passed on
+    // by the pump) and answers with the digest over the other, still open, direction.
+    const c = await createContainer(engine, { image: busybox, cmd: ['nc', '-ll', '-p', '80', '-e', 'sha256sum'], expose: [80], nameHint: 'sink' });
+    t.after(() => c.remove());
+    const port = await freePort();
+    const { events } = await startDaemon(t, engine, `services:\n  sink:\n    listen: 127.0.0.1:${port}\n    container: ${c.name}\n`);
+    const data = randomBytes(64 * 1024 * 1024);
+    const socket = await connect({ host: '127.0.0.1', port });
+    t.after(() => socket.destroy());
+    const chunks: Buffer[] = [];
+    socket.on('data', (b: Buffer) => chunks.push(b));
+    const closed = whenClosed(socket);
+    socket.end(data);
+    assert.equal((await closed).how, 'end');
+    assert.equal(Buffer.concat(chunks).toString().split(/\s/)[0], createHash('sha256').update(data).digest('hex'));
+    await eventually('the connection closed', () => events.some((e) => e.type === 'connection' && e.change === 'close'));
+    assert.ok(events.some((e) => e.type === 'connection' && e.change === 'close' && e.spliced === true), 'the upload went through the zero-copy splice pump');
   });
 
   it('stops the container after idleTimeout; an open silent connection keeps it running; the next connection starts it again', async (t) => {
