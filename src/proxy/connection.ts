@@ -126,7 +126,7 @@ export class Connection {
     this.#clock = options.clock;
     this.#onClosed = options.onClosed;
     this.#onUnconnected = options.onUnconnected;
-    this.#early = options.early ?? { chunks: [], eof: false };
+    this.#early = options.early ?? NO_EARLY;
     this.#startedAt = options.clock.now();
     this.#splicePolicy = options.splice;
 
