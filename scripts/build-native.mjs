@@ -1,4 +1,4 @@
-// Builds portwake's optional native addon (src/native/splice.c: the zero-copy data path) with
+// Builds portwake's optional native addon (src/native: the native data path) with
 // node-gyp against this Node's headers. Run by `npm install` / `npm ci` (the package's install
 // script) and by `npm run build:native`. Without a compiler the build fails and portwake moves
 // every byte in JavaScript instead: the install goes on with a warning, unless --strict is given.
@@ -11,7 +11,7 @@ const strict = process.argv.includes('--strict');
 const root = resolve(import.meta.dirname, '..');
 
 function giveUp(why) {
-  const msg = `portwake: the zero-copy splice addon was not built: ${why}. portwake works without it (every byte through JavaScript); to build it install g++, make and python3 and run \`npm run build:native\`.`;
+  const msg = `portwake: the native data-path addon was not built: ${why}. portwake works without it (every byte through JavaScript); to build it install g++, make and python3 and run \`npm run build:native\`.`;
   if (strict) {
     console.error(msg);
     process.exit(1);
@@ -21,7 +21,7 @@ function giveUp(why) {
 }
 
 if (process.platform !== 'linux') {
-  console.log(`portwake: the splice addon is Linux only; not built on ${process.platform}`);
+  console.log(`portwake: the native addon is Linux only; not built on ${process.platform}`);
   process.exit(0);
 }
 
@@ -41,4 +41,4 @@ if (run.status !== 0) {
   if (strict) console.error(tail);
   giveUp(`node-gyp exited with ${run.status ?? run.signal}${strict ? '' : ' (run `npm run build:native` to see its output)'}`);
 }
-console.log('portwake: built the zero-copy splice addon (build/Release/portwake_splice.node)');
+console.log('portwake: built the native data-path addon (build/Release/portwake_native.node)');

@@ -19,7 +19,8 @@ import { networkProbes } from './probes/index.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from './providers/docker/docker-host.ts';
 import { createDockerProvider } from './providers/docker/provider.ts';
 import type { ListenTarget } from './proxy/listen.ts';
-import { DEFAULT_SPLICE_POLICY, spliceSupport, type SplicePolicy } from './proxy/splice.ts';
+import type { NativePolicy } from './proxy/frontend.ts';
+import { DEFAULT_SPLICE_POLICY, nativeSupport } from './proxy/native.ts';
 import { planReload } from './reload-plan.ts';
 import { createServiceUnit, listenAll, type ServiceUnit } from './service-unit.ts';
 import { ExitIdleTimer } from './systemd/exit-idle.ts';
@@ -73,7 +74,7 @@ export class Daemon implements DaemonControl {
   /** What services log through: their child loggers are made when they first write a line. */
   private readonly serviceLogger: Logger;
   /** Bulk streams go through the zero-copy pump where the native addon is available. */
-  private readonly splice: SplicePolicy | undefined;
+  private readonly native: NativePolicy | undefined;
   private readonly dataPath: string;
   private resolveDone!: () => void;
   /** Resolves when the daemon has shut down. */
@@ -87,9 +88,9 @@ export class Daemon implements DaemonControl {
     private readonly notifier: Notifier,
   ) {
     this.serviceLogger = lazyChildren(o.logger);
-    const splice = spliceSupport(o.env);
-    this.splice = splice.available ? DEFAULT_SPLICE_POLICY : undefined;
-    this.dataPath = splice.available ? 'splice' : `javascript (no splice: ${splice.reason})`;
+    const native = nativeSupport(o.env);
+    this.native = native.available ? { spliceAfterBytes: DEFAULT_SPLICE_POLICY.afterBytes } : undefined;
+    this.dataPath = native.available ? 'native' : `javascript (${native.reason})`;
   }
 
   /** Binds every listener (all or nothing) and starts serving. Starts no container. */
@@ -193,7 +194,7 @@ export class Daemon implements DaemonControl {
       this.emit(e);
     };
     const logger = this.serviceLogger;
-    const unit = createServiceUnit(s, listen, { provider: this.provider, probes: networkProbes, clock: this.clock, logger, emit }, logger, this.splice);
+    const unit = createServiceUnit(s, listen, { provider: this.provider, probes: networkProbes, clock: this.clock, logger, emit }, logger, this.native);
     return unit;
   }
 

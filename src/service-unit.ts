@@ -4,9 +4,9 @@
 import { Activation, type ActivationDeps } from './core/activation.ts';
 import type { Logger } from './core/logger.ts';
 import type { ServiceConfig } from './config/types.ts';
-import { Frontend } from './proxy/frontend.ts';
+import { Frontend, type NativePolicy } from './proxy/frontend.ts';
 import type { ListenTarget } from './proxy/listen.ts';
-import type { SplicePolicy } from './proxy/splice.ts';
+
 
 export interface ServiceUnit {
   config: ServiceConfig;
@@ -20,7 +20,7 @@ export function createServiceUnit(
   listen: readonly ListenTarget[],
   deps: ActivationDeps,
   logger: Logger,
-  splice?: SplicePolicy,
+  native?: NativePolicy,
 ): ServiceUnit {
   const activation = new Activation(config, deps);
   const frontend = new Frontend({
@@ -30,7 +30,7 @@ export function createServiceUnit(
     maxPending: config.maxPending,
     logger,
     clock: deps.clock,
-    splice,
+    native,
     onConnection: (e) => deps.emit(e.change === 'close'
       ? { type: 'connection', service: config.name, change: 'close', at: deps.clock.now(), spliced: e.end.spliced }
       : { type: 'connection', service: config.name, change: 'open', at: deps.clock.now() }),

@@ -19,7 +19,7 @@ export interface Build {
   buildMs: number;
 }
 
-const ADDON = 'portwake_splice.node';
+const ADDON = 'portwake_native.node';
 
 export function buildPortwake(repo: string, tmp: string, ref: string | undefined): Build {
   const t0 = Date.now();

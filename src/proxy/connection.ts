@@ -6,9 +6,10 @@ import type { Lease } from '../core/backend.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import { formatMs } from '../core/errors.ts';
 import { formatEndpoint } from '../core/upstream.ts';
+import { unwatchCounters, watchCounters, type Counted } from './live-counters.ts';
 import { adoptReadBuffer, READ_BUFFER_BYTES, ReadSide } from './read-buffers.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS, resetSocket, systemErrorText } from './sockets.ts';
-import { socketFd, startSplice, type SpliceEnd, type SplicePolicy, type SplicePump } from './splice.ts';
+import { socketFd, startSplice, type SpliceEnd, type SplicePolicy, type SplicePump } from './native.ts';
 
 export type CloseReason =
   /** Both directions ended (FIN each way) and every byte was delivered. */
@@ -71,7 +72,7 @@ export interface ConnectionOptions {
   onUnconnected?: ((u: Unconnected) => void) | undefined;
   /**
    * When given (and the addon is available), a bulk stream is handed to the zero-copy pump once
-   * it has moved policy.afterBytes (see splice.ts); undefined: every byte goes through JavaScript.
+   * it has moved policy.afterBytes (see native.ts); undefined: every byte goes through JavaScript.
    */
   splice?: SplicePolicy | undefined;
 }
@@ -95,7 +96,7 @@ type Handover = 'never' | 'watch' | 'draining' | 'done';
  * write side; the connection ends when both directions have), and turns every failure into close().
  * The constructor starts connecting to lease.upstream at once.
  */
-export class Connection {
+export class Connection implements Counted {
   readonly #client: net.Socket;
   readonly #upstream: net.Socket;
   readonly #lease: Lease;
@@ -214,7 +215,7 @@ export class Connection {
     this.#lease.onRevoke = undefined;
     if (state.kind === 'spliced') {
       // The pump owns the sockets now; its end (after both are closed) finishes the connection.
-      spliced.delete(this);
+      unwatchCounters(this);
       this.#countSpliced(state);
       this.#lease.release();
       state.pump.abort();
@@ -376,8 +377,7 @@ export class Connection {
       socket.on('error', ignore);
       socket.destroy();
     }
-    spliced.add(this);
-    refreshSplicedCounters();
+    watchCounters(this);
   };
 
   #abandonHandover(): void {
@@ -398,14 +398,15 @@ export class Connection {
 
   /** Brings the lease's byte counters up to what the pump has moved. */
   #countSpliced(state: State & { kind: 'spliced' }): void {
-    this.#lease.bytesIn = state.baseIn + (state.pump.counters[0] ?? 0);
-    this.#lease.bytesOut = state.baseOut + (state.pump.counters[1] ?? 0);
+    const counts = state.pump.counts();
+    this.#lease.bytesIn = state.baseIn + (counts[0] ?? 0);
+    this.#lease.bytesOut = state.baseOut + (counts[1] ?? 0);
   }
 
-  /** For the periodic refresh of spliced connections' counters (status and metrics read them). */
-  static refreshCounters(connection: Connection): void {
-    const state = connection.#state;
-    if (state.kind === 'spliced') connection.#countSpliced(state);
+  /** For the periodic refresh (live-counters.ts): status and metrics read the lease's counters. */
+  refreshCounters(): void {
+    const state = this.#state;
+    if (state.kind === 'spliced') this.#countSpliced(state);
   }
 
   #onUpstreamConnect = (): void => {
@@ -461,26 +462,10 @@ export class Connection {
   }
 }
 
-const NO_EARLY: EarlyData = { chunks: [], eof: false };
+/** No early bytes: shared by every connection that had none. */
+export const NO_EARLY: EarlyData = { chunks: [], eof: false };
 
 const ignore = (): void => undefined;
-
-/** Connections whose bytes the pump moves; their lease counters are refreshed once a second. */
-const spliced = new Set<Connection>();
-let refreshTimer: NodeJS.Timeout | undefined;
-
-function refreshSplicedCounters(): void {
-  if (refreshTimer !== undefined) return;
-  refreshTimer = setInterval(() => {
-    for (const connection of spliced) Connection.refreshCounters(connection);
-    if (spliced.size === 0) {
-      clearInterval(refreshTimer);
-      refreshTimer = undefined;
-    }
-  }, 1000);
-  refreshTimer.unref();
-}
-
 
 /** Out of file descriptors: a limit of this process, not a sign that the upstream went away. */
 export function isFdLimit(err: Error | undefined): boolean {
@@ -489,7 +474,7 @@ export function isFdLimit(err: Error | undefined): boolean {
 }
 
 /** One line for a log: "upstream 10.0.0.2:80 unreachable: connection refused (ECONNREFUSED)". */
-export function describeEnd(connection: Connection, end: ConnectionEnd): string {
+export function describeEnd(connection: { readonly upstream: string }, end: ConnectionEnd): string {
   const why = end.error === undefined ? '' : `: ${systemErrorText(end.error)}`;
   switch (end.reason) {
     case 'upstream_unreachable':

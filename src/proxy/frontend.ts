@@ -1,6 +1,7 @@
 // The proxy side of one service: its listening sockets, the connections they accept (held while
 // the service starts, then forwarded), the connection limits, and a graceful shutdown.
 
+import type net from 'node:net';
 import type { Socket } from 'node:net';
 import type { Backend, Lease, RefusalReason } from '../core/backend.ts';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
@@ -12,10 +13,18 @@ import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection } from './held.ts';
 import { listen, type BoundListener, type ListenTarget } from './listen.ts';
 import { LogLimit } from './log-limit.ts';
 import { systemErrorText } from './sockets.ts';
-import type { SplicePolicy } from './splice.ts';
+import { adoptSocket } from './native.ts';
+import { NativeConnection, nativeUpstream } from './native-connection.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const LOG_INTERVAL_MS = 10_000;
+
+export interface NativePolicy {
+  spliceAfterBytes: number;
+}
+
+/** A forwarded connection of either path. */
+type Forwarded = Connection | NativeConnection;
 
 export type ConnectionEvent =
   | { change: 'open'; upstream: string }
@@ -36,8 +45,13 @@ export interface FrontendOptions {
   backlog?: number;
   /** Deadline for connecting to the upstream once the service is ready (default 10 s). */
   connectTimeoutMs?: number;
-  /** Hand bulk streams to the zero-copy pump (splice.ts); undefined: never. */
-  splice?: SplicePolicy | undefined;
+  /**
+   * The native data path (native.ts), when its addon is available; undefined: every byte through
+   * JavaScript. TCP and inherited listeners then accept in native code, and a connection to a
+   * ready service is forwarded there entirely; bulk streams move with splice(2) after
+   * spliceAfterBytes, on either path.
+   */
+  native?: NativePolicy | undefined;
   /** Every forwarded connection's open and close (with its reason, error and byte counts). */
   onConnection?: (event: ConnectionEvent) => void;
 }
@@ -63,7 +77,7 @@ export class Frontend {
   readonly #holdBufferBytes: number;
   readonly #connectTimeoutMs: number;
   readonly #listeners: BoundListener[] = [];
-  readonly #open = new Set<Connection>();
+  readonly #open = new Set<Forwarded>();
   readonly #held = new Set<HeldConnection>();
   readonly #acceptErrors: LogLimit;
   readonly #upstreamErrors: LogLimit;
@@ -97,9 +111,19 @@ export class Frontend {
     return this.#listeners.map((l) => l.text);
   }
 
-  /** The bound servers, e.g. to read the port a `:0` listener got. */
-  get servers(): BoundListener['server'][] {
-    return this.#listeners.map((l) => l.server);
+  /** The bound addresses, e.g. to read the port a `:0` listener got. */
+  get addresses(): BoundListener['address'][] {
+    return this.#listeners.map((l) => l.address);
+  }
+
+  /** Node's servers of the listeners that Node accepts on (not the native ones). */
+  get servers(): net.Server[] {
+    return this.#listeners.flatMap((l) => (l.server === undefined ? [] : [l.server]));
+  }
+
+  /** Whether each listener accepts in native code. */
+  get nativeListeners(): boolean[] {
+    return this.#listeners.map((l) => l.native);
   }
 
   /**
@@ -117,7 +141,8 @@ export class Frontend {
           service,
           ...(this.#options.backlog === undefined ? {} : { backlog: this.#options.backlog }),
           onConnection: this.#onAccept,
-          onError: (err) => this.#onAcceptError(target.text, err),
+          onDescriptor: this.#options.native === undefined ? undefined : this.#onAcceptFd,
+          onError: (err, refused) => this.#onAcceptError(target.text, err, refused),
         });
       } catch (err) {
         // Connections the first listeners accepted meanwhile go too.
@@ -200,6 +225,29 @@ export class Frontend {
     this.#hold(socket);
   };
 
+  /** A connection the native listener accepted: as #onAccept, without a JavaScript socket unless it is held. */
+  #onAcceptFd = (fd: number): void => {
+    const kind = this.#state.kind;
+    if (kind === 'closing' || kind === 'closed') {
+      this.#refuse(adoptSocket(fd), 'shutting_down');
+      return;
+    }
+    if (this.#open.size + this.#held.size >= this.#options.maxConnections) {
+      this.#refuse(adoptSocket(fd), 'max_connections');
+      return;
+    }
+    const lease = this.#backend.tryAcquire();
+    if (lease !== undefined) {
+      this.#forwardFd(fd, lease);
+      return;
+    }
+    if (this.#held.size >= this.#options.maxPending) {
+      this.#refuse(adoptSocket(fd), 'max_pending');
+      return;
+    }
+    this.#hold(adoptSocket(fd));
+  };
+
   #refuse(socket: Socket, reason: RefusalReason): void {
     socket.destroy();
     this.#backend.refused(reason);
@@ -259,6 +307,27 @@ export class Frontend {
     this.#checkAllGone();
   }
 
+  /** A natively accepted client with its lease: forwarded natively, where the upstream allows. */
+  #forwardFd(fd: number, lease: Lease): void {
+    const policy = this.#options.native;
+    const upstream = nativeUpstream(lease);
+    if (policy === undefined || upstream === undefined) {
+      this.#forward(adoptSocket(fd), lease, undefined);
+      return;
+    }
+    const connection = new NativeConnection({
+      fd,
+      lease,
+      clock: this.#clock,
+      connectTimeoutMs: this.#connectTimeoutMs,
+      spliceAfterBytes: policy.spliceAfterBytes,
+      onClosed: this.#onConnectionClosed,
+      onUnconnected: (u) => this.#retry(u, lease.upstream),
+    }, upstream);
+    this.#open.add(connection);
+    this.#options.onConnection?.({ change: 'open', upstream: connection.upstream });
+  }
+
   #forward(socket: Socket, lease: Lease, early: EarlyData | undefined, retry = true): void {
     const connection = new Connection({
       client: socket,
@@ -268,13 +337,13 @@ export class Frontend {
       connectTimeoutMs: this.#connectTimeoutMs,
       onClosed: this.#onConnectionClosed,
       onUnconnected: retry ? (u) => this.#retry(u, lease.upstream) : undefined,
-      splice: this.#options.splice,
+      splice: this.#options.native === undefined ? undefined : { afterBytes: this.#options.native.spliceAfterBytes },
     });
     this.#open.add(connection);
     this.#options.onConnection?.({ change: 'open', upstream: connection.upstream });
   }
 
-  #onConnectionClosed = (connection: Connection, end: ConnectionEnd): void => {
+  #onConnectionClosed = (connection: Forwarded, end: ConnectionEnd): void => {
     this.#open.delete(connection);
     if (end.handedBack) {
       this.#logger.debug({ upstream: connection.upstream }, `service "${this.#backend.name}": ${describeEnd(connection, end)}; holding the client while the service re-checks its container`);
@@ -300,9 +369,9 @@ export class Frontend {
    * reports nothing); this runs only when that fails. The visible symptom is usually the upstream
    * connect failing with EMFILE, which #onConnectionClosed counts the same way.
    */
-  #onAcceptError(listener: string, err: Error): void {
+  #onAcceptError(listener: string, err: Error, refused: number): void {
     const fdLimit = isFdLimit(err);
-    if (fdLimit) this.#backend.refused('fd_limit');
+    if (fdLimit) for (let i = 0; i < Math.max(1, refused); i++) this.#backend.refused('fd_limit');
     const suppressed = (fdLimit ? this.#fdLimitErrors : this.#acceptErrors).take();
     if (suppressed === undefined) return;
     const msg = `service "${this.#backend.name}": cannot accept a connection on ${listener}: ${systemErrorText(err)}, ignoring${fdLimit ? FD_LIMIT_HINT : ''}${suppressedSuffix(suppressed)}`;

@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import type { ListenSpec } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
+import { listenNative, nativeLoaded, socketFd } from './native.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS, systemErrorText } from './sockets.ts';
 
 export type TcpListen = Extract<ListenSpec, { kind: 'tcp' }>;
@@ -26,14 +27,30 @@ export interface ListenOptions {
    * receiver owns the socket from then on.
    */
   onConnection: (socket: net.Socket) => void;
-  /** Errors after the bind (EMFILE/ENFILE on accept …). The server keeps listening. */
-  onError: (err: Error) => void;
+  /**
+   * Errors after the bind (EMFILE/ENFILE on accept …), with how many waiting connections were
+   * reset for want of descriptors (native listeners only; 1 from a JavaScript one). The listener
+   * keeps listening.
+   */
+  onError: (err: Error, refused: number) => void;
+  /**
+   * When given and the native addon is available (native.ts), TCP and inherited listeners accept
+   * in native code and hand each new connection's descriptor here instead of to onConnection
+   * (non-blocking, not read yet, Nagle off, keepalive on). Unix socket files stay with Node, whose
+   * listener removes the file on close.
+   */
+  onDescriptor?: ((fd: number) => void) | undefined;
 }
 
 export interface BoundListener {
   /** The listen address as configured ("127.0.0.1:80", "unix:/run/web.sock", "systemd:web"). */
   readonly text: string;
-  readonly server: net.Server;
+  /** The bound address, e.g. to read the port a `:0` listener got (net.Server.address()). */
+  readonly address: net.AddressInfo | string | null;
+  /** Connections are accepted in native code (ListenOptions.onDescriptor). */
+  readonly native: boolean;
+  /** Node's server, while Node accepts (undefined for a native listener). */
+  readonly server: net.Server | undefined;
   /**
    * Stops accepting and closes the listening socket; removes the socket file this listener created
    * (only if it is still the one it created). Idempotent; never rejects. Accepted sockets are
@@ -64,14 +81,39 @@ export async function listenTcp(spec: TcpListen, options: ListenOptions): Promis
   const bindOptions: net.ListenOptions = { port: spec.port, backlog: options.backlog ?? DEFAULT_BACKLOG, ipv6Only: spec.host !== undefined };
   if (spec.host !== undefined) bindOptions.host = unbracket(spec.host);
   await bind(server, bindOptions, spec.text, options);
-  return { text: spec.text, server, close: () => closeServer(server) };
+  return bound(server, spec.text, options);
 }
 
 /** A socket that is already bound and listening (systemd socket activation), by fd number. */
 export async function listenFd(target: { fd: number; text: string }, options: ListenOptions): Promise<BoundListener> {
   const server = createServer(options);
   await bind(server, { fd: target.fd, backlog: options.backlog ?? DEFAULT_BACKLOG }, target.text, options);
-  return { text: target.text, server, close: () => closeServer(server) };
+  return bound(server, target.text, options);
+}
+
+/**
+ * A bound TCP or inherited listener: kept by Node, or — with onDescriptor and the addon — moved to
+ * native code: the addon accepts on a duplicate of the listening descriptor and Node's server is
+ * closed (the socket stays open through the duplicate; nothing waiting in its backlog is lost).
+ */
+function bound(server: net.Server, text: string, options: ListenOptions): BoundListener {
+  const address = server.address();
+  const fd = socketFd(server);
+  if (options.onDescriptor === undefined || fd === undefined || !nativeLoaded()) {
+    return { text, address, native: false, server, close: () => closeServer(server) };
+  }
+  const unlisten = listenNative(fd, KEEPALIVE_INITIAL_DELAY_MS, options.onDescriptor, options.onError);
+  server.close();
+  return {
+    text,
+    address,
+    native: true,
+    server: undefined,
+    close: () => {
+      unlisten();
+      return Promise.resolve();
+    },
+  };
 }
 
 /**
@@ -93,6 +135,8 @@ export async function listenUnix(spec: UnixListen, options: ListenOptions): Prom
   }
   return {
     text: spec.text,
+    address: server.address(),
+    native: false,
     server,
     // libuv unlinks the file it bound when the listener closes. Removing it again here would race
     // with a successor bound at the same path (a reload), whose socket may even get the same inode.
@@ -121,7 +165,7 @@ function bind(server: net.Server, bindOptions: net.ListenOptions | { fd: number;
     const onListening = (): void => {
       server.off('error', onListenError);
       // From now on errors are about accepting (EMFILE …): the owner decides, the server stays up.
-      server.on('error', options.onError);
+      server.on('error', (err) => options.onError(err, 1));
       resolve();
     };
     server.once('error', onListenError);

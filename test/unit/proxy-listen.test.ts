@@ -31,7 +31,7 @@ async function bindGreeter(t: TestContext, target: ListenTarget): Promise<BoundL
 }
 
 function portOf(bound: BoundListener): number {
-  return (bound.server.address() as net.AddressInfo).port;
+  return (bound.address as net.AddressInfo).port;
 }
 
 async function greeting(t: TestContext, options: net.NetConnectOpts): Promise<string> {
@@ -41,7 +41,7 @@ async function greeting(t: TestContext, options: net.NetConnectOpts): Promise<st
 
 test('PORT alone listens dual-stack: one listener accepts on 127.0.0.1 and ::1', async (t) => {
   const bound = await bindGreeter(t, { kind: 'tcp', host: undefined, port: 0, text: ':0' });
-  const address = bound.server.address() as net.AddressInfo;
+  const address = bound.address as net.AddressInfo;
   assert.equal(address.address, '::');
   assert.equal(await greeting(t, { host: '127.0.0.1', port: address.port }), 'hi\n');
   assert.equal(await greeting(t, { host: '::1', port: address.port }), 'hi\n');
@@ -49,7 +49,7 @@ test('PORT alone listens dual-stack: one listener accepts on 127.0.0.1 and ::1',
 
 test('[::1]:PORT listens on IPv6 loopback only', async (t) => {
   const bound = await bindGreeter(t, { kind: 'tcp', host: '[::1]', port: 0, text: '[::1]:0' });
-  assert.equal((bound.server.address() as net.AddressInfo).address, '::1');
+  assert.equal((bound.address as net.AddressInfo).address, '::1');
   assert.equal(await greeting(t, { host: '::1', port: portOf(bound) }), 'hi\n');
   await assert.rejects(connect(t, { host: '127.0.0.1', port: portOf(bound) }), { code: 'ECONNREFUSED' });
 });
@@ -58,7 +58,7 @@ test('["0.0.0.0:P", "[::]:P"] binds both, each family on its own socket', async 
   const v4 = await bindGreeter(t, { kind: 'tcp', host: '0.0.0.0', port: 0, text: '0.0.0.0:0' });
   const port = portOf(v4);
   const v6 = await bindGreeter(t, { kind: 'tcp', host: '[::]', port, text: `[::]:${port}` });
-  assert.equal((v6.server.address() as net.AddressInfo).address, '::');
+  assert.equal((v6.address as net.AddressInfo).address, '::');
   assert.equal(await greeting(t, { host: '127.0.0.1', port }), 'hi\n');
   assert.equal(await greeting(t, { host: '::1', port }), 'hi\n');
 });

@@ -1,27 +1,42 @@
-// The zero-copy data path (src/native/splice.c through src/proxy/splice.ts): a bulk stream is
-// handed to the pump and its bytes still arrive intact, half-close and resets still propagate, the
-// lease still counts every byte and is released once, and no descriptor (socket or pipe) is left.
+// Bulk streams on the native data path (src/native/conn.c through src/proxy/native.ts), both ways a
+// connection gets there: accepted natively while the service is ready ('native': recv/send, then
+// splice once it is bulk), or held during a start and forwarded by JavaScript, which hands it to the
+// splice pump ('held'). Either way its bytes arrive intact, half-close and resets propagate, the
+// lease counts every byte and is released once, and no descriptor (socket or pipe) is left.
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import type { ConnectionEvent } from '../../src/proxy/frontend.ts';
-import { spliceSupport, type SplicePolicy } from '../../src/proxy/splice.ts';
+import type { Lease } from '../../src/core/backend.ts';
+import type { NativePolicy } from '../../src/proxy/frontend.ts';
+import { nativeSupport } from '../../src/proxy/native.ts';
 import {
   connect, delay, FakeBackend, fdCount, howItEnds, recordingLogger, startFrontend, startUpstream, waitFor,
 } from './proxy-support.ts';
 
-/** Hand over after the first MiB, as the daemon does by default. */
-const POLICY: SplicePolicy = { afterBytes: 1024 * 1024 };
+/** Splice after the first MiB, as the daemon does by default. */
+const POLICY: NativePolicy = { spliceAfterBytes: 1024 * 1024 };
 const MiB = 1024 * 1024;
 
-async function splicingProxy(t: TestContext, handler: (socket: net.Socket) => void, splice: SplicePolicy | undefined = POLICY) {
+type Route = 'native' | 'held';
+const ROUTES: readonly Route[] = ['native', 'held'];
+
+/** Ready, but never on the accept fast path: every connection is held, then forwarded by JavaScript. */
+class HoldingBackend extends FakeBackend {
+  override tryAcquire(): Lease | undefined {
+    return undefined;
+  }
+}
+
+async function splicingProxy(t: TestContext, handler: (socket: net.Socket) => void, route: Route, native: NativePolicy | 'none' = POLICY) {
   const upstream = await startUpstream(t, handler);
-  const backend = new FakeBackend(upstream.endpoint);
+  const backend = route === 'held' ? new HoldingBackend(upstream.endpoint) : new FakeBackend(upstream.endpoint);
   backend.ready = true;
   const events: ConnectionEvent[] = [];
-  const { frontend, port } = await startFrontend(t, backend, { logger: recordingLogger(), onConnection: (e) => events.push(e), splice });
+  const { frontend, port } = await startFrontend(t, backend, { logger: recordingLogger(), onConnection: (e) => events.push(e), native: native === 'none' ? undefined : native });
+  assert.deepEqual(frontend.nativeListeners, [native !== 'none']);
   const lastEnd = () => {
     const last = events.at(-1);
     assert.ok(last?.change === 'close', 'the connection reported its close');
@@ -60,40 +75,18 @@ async function stream(socket: net.Socket, total: number): Promise<void> {
   }
 }
 
-test('the native splice addon is built and loads (npm ci builds it; see DEVELOPERS.md)', () => {
-  const support = spliceSupport();
-  assert.ok(support.available, support.available ? '' : `zero-copy data path unavailable: ${support.reason}`);
+test('the native addon is built and loads (npm ci builds it; see DEVELOPERS.md)', () => {
+  const support = nativeSupport({});
+  assert.ok(support.available, support.available ? '' : `native data path unavailable: ${support.reason}`);
 });
 
-test('a bulk stream is spliced: 64 MiB each way arrive intact and the lease counts every byte', { timeout: 60_000 }, async (t) => {
-  const size = 64 * MiB;
-  const up = randomBytes(size);
-  const down = randomBytes(size);
-  let upstreamDigest: Promise<string> | undefined;
-  const { backend, frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
-    upstreamDigest = digestOf(socket);
-    socket.end(down);
-  });
-  const client = await connect(t, { host: '127.0.0.1', port });
-  const clientDigest = digestOf(client);
-  client.end(up);
-  assert.equal(await clientDigest, `${size}:${sha(down)}`);
-  await waitFor('upstream side', () => upstreamDigest !== undefined);
-  assert.equal(await upstreamDigest, `${size}:${sha(up)}`);
-  await waitFor('connection closed', () => frontend.open === 0);
-  const end = lastEnd();
-  assert.equal(end.spliced, true, 'the stream went through the pump');
-  assert.equal(end.reason, 'done');
-  assert.equal(end.bytesIn, size);
-  assert.equal(end.bytesOut, size);
-  const lease = backend.leases[0];
-  assert.equal(lease?.bytesIn, size);
-  assert.equal(lease.bytesOut, size);
-  assert.equal(lease.releases, 1);
+test('PORTWAKE_NATIVE=off (or its earlier name PORTWAKE_SPLICE=off) turns the native data path off', () => {
+  assert.deepEqual(nativeSupport({ PORTWAKE_NATIVE: 'off' }), { available: false, reason: 'PORTWAKE_NATIVE=off' });
+  assert.deepEqual(nativeSupport({ PORTWAKE_SPLICE: '0' }), { available: false, reason: 'PORTWAKE_SPLICE=off' });
 });
 
 test('without a policy nothing is spliced (the JavaScript path moves it all)', async (t) => {
-  const { frontend, port, lastEnd } = await splicingProxy(t, (socket) => socket.end(Buffer.alloc(8 * MiB)), undefined);
+  const { frontend, port, lastEnd } = await splicingProxy(t, (socket) => socket.end(Buffer.alloc(8 * MiB)), 'native', 'none');
   const client = await connect(t, { host: '127.0.0.1', port });
   const got = digestOf(client);
   client.end();
@@ -102,124 +95,153 @@ test('without a policy nothing is spliced (the JavaScript path moves it all)', a
   assert.equal(lastEnd().spliced, false);
 });
 
-test('half-close after the hand-over: the upstream sees EOF and its whole reply still flows back', { timeout: 30_000 }, async (t) => {
-  const { frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
-    // Reads the upload to its end, then answers with as much again and closes.
-    let bytes = 0;
-    socket.on('data', (c: Buffer) => {
-      bytes += c.length;
-    });
-    socket.on('end', () => {
-      void stream(socket, bytes).then(() => socket.end());
-    });
-  });
-  const client = await connect(t, { host: '127.0.0.1', port });
-  const reply = digestOf(client);
-  await stream(client, 16 * MiB);
-  client.end();
-  assert.equal((await reply).split(':')[0], String(16 * MiB));
-  await waitFor('connection closed', () => frontend.open === 0);
-  const end = lastEnd();
-  assert.equal(end.spliced, true);
-  assert.equal(end.reason, 'done');
-  assert.equal(end.bytesIn, 16 * MiB);
-  assert.equal(end.bytesOut, 16 * MiB);
-});
-
-test('an upstream reset after the hand-over resets the client', { timeout: 30_000 }, async (t) => {
-  let upstream: net.Socket | undefined;
-  const { backend, frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
-    upstream = socket;
-    void stream(socket, 4 * MiB); // then stays open, idle
-  });
-  const client = await connect(t, { host: '127.0.0.1', port });
-  const ended = howItEnds(client);
-  // Everything delivered first: a reset with bytes still in flight may reach a reader as a plain
-  // EOF (the kernel's doing, the same through the JavaScript path).
-  await receives(client, 4 * MiB);
-  upstream?.resetAndDestroy();
-  assert.equal(await ended, 'ECONNRESET');
-  await waitFor('connection closed', () => frontend.open === 0);
-  const end = lastEnd();
-  assert.equal(end.spliced, true);
-  assert.equal(end.reason, 'upstream_reset');
-  assert.equal((end.error as NodeJS.ErrnoException | undefined)?.code, 'ECONNRESET');
-  assert.equal(backend.leases[0]?.releases, 1);
-});
-
-test('a client reset after the hand-over resets the upstream', { timeout: 30_000 }, async (t) => {
-  let upstreamEnd: Promise<string> | undefined;
-  let received: Promise<void> | undefined;
-  const { backend, frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
-    upstreamEnd = howItEnds(socket);
-    received = receives(socket, 4 * MiB);
-  });
-  const client = await connect(t, { host: '127.0.0.1', port });
-  void stream(client, 4 * MiB).catch(() => undefined);
-  await waitFor('upstream connection', () => received !== undefined);
-  await received;
-  client.resetAndDestroy();
-  await waitFor('upstream connection', () => upstreamEnd !== undefined);
-  assert.equal(await upstreamEnd, 'ECONNRESET');
-  await waitFor('connection closed', () => frontend.open === 0);
-  const end = lastEnd();
-  assert.equal(end.spliced, true);
-  assert.equal(end.reason, 'client_reset');
-  assert.equal(backend.leases[0]?.releases, 1);
-});
-
-test('a revoked lease resets both sides of a spliced connection; the lease is released once', { timeout: 30_000 }, async (t) => {
-  let upstreamEnd: Promise<string> | undefined;
-  const { backend, frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
-    upstreamEnd = howItEnds(socket);
-    socket.resume();
-    void stream(socket, 4 * MiB); // then stays open, idle
-  });
-  const client = await connect(t, { host: '127.0.0.1', port });
-  const clientEnd = howItEnds(client);
-  await receives(client, 4 * MiB);
-  backend.leases[0]?.revoke();
-  assert.equal(await clientEnd, 'ECONNRESET');
-  assert.equal(await upstreamEnd, 'ECONNRESET');
-  await waitFor('connection closed', () => frontend.open === 0);
-  const end = lastEnd();
-  assert.equal(end.spliced, true);
-  assert.equal(end.reason, 'lease_aborted');
-  assert.equal(end.bytesOut, 4 * MiB);
-  assert.equal(backend.leases[0]?.releases, 1);
-});
-
-test('shutdown with no grace resets a spliced connection and close() resolves', { timeout: 30_000 }, async (t) => {
-  const { frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
-    socket.resume();
-    void stream(socket, 4 * MiB);
-  });
-  const client = await connect(t, { host: '127.0.0.1', port });
-  const clientEnd = howItEnds(client);
-  await receives(client, 4 * MiB);
-  await frontend.close({ graceMs: 0 });
-  assert.equal(await clientEnd, 'ECONNRESET');
-  const end = lastEnd();
-  assert.equal(end.spliced, true);
-  assert.equal(end.reason, 'shutdown');
-});
-
-test('no descriptor (socket or pipe) outlives 20 spliced connections', { timeout: 60_000 }, async (t) => {
-  const { frontend, port, events } = await splicingProxy(t, (socket) => {
-    socket.resume();
-    void stream(socket, 4 * MiB).then(() => socket.end());
-  });
-  const before = fdCount();
-  for (let i = 0; i < 20; i++) {
+for (const route of ROUTES) {
+  test(`a bulk stream is spliced: 64 MiB each way arrive intact and the lease counts every byte [${route}]`, { timeout: 60_000 }, async (t) => {
+    const size = 64 * MiB;
+    const up = randomBytes(size);
+    const down = randomBytes(size);
+    let upstreamDigest: Promise<string> | undefined;
+    const { backend, frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
+      upstreamDigest = digestOf(socket);
+      socket.end(down);
+    }, route);
     const client = await connect(t, { host: '127.0.0.1', port });
-    const got = digestOf(client);
-    assert.equal((await got).split(':')[0], String(4 * MiB));
-    client.end(); // after the upstream's FIN: both directions end in the pump
-  }
-  await waitFor('connections closed', () => frontend.open === 0);
-  await delay(50);
-  const closes = events.filter((e) => e.change === 'close');
-  assert.equal(closes.length, 20);
-  assert.ok(closes.every((e) => e.change === 'close' && e.end.spliced && e.end.reason === 'done'), 'every connection was spliced and done');
-  assert.ok(fdCount() <= before, `descriptors: ${before} before, ${fdCount()} after`);
-});
+    const clientDigest = digestOf(client);
+    client.end(up);
+    assert.equal(await clientDigest, `${size}:${sha(down)}`);
+    await waitFor('upstream side', () => upstreamDigest !== undefined);
+    assert.equal(await upstreamDigest, `${size}:${sha(up)}`);
+    await waitFor('connection closed', () => frontend.open === 0);
+    const end = lastEnd();
+    assert.equal(end.spliced, true, 'the stream went through the pump');
+    assert.equal(end.reason, 'done');
+    assert.equal(end.bytesIn, size);
+    assert.equal(end.bytesOut, size);
+    const lease = backend.leases[0];
+    assert.equal(lease?.bytesIn, size);
+    assert.equal(lease.bytesOut, size);
+    assert.equal(lease.releases, 1);
+  });
+
+  test(`half-close after the hand-over: the upstream sees EOF and its whole reply still flows back [${route}]`, { timeout: 30_000 }, async (t) => {
+    const { frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
+      // Reads the upload to its end, then answers with as much again and closes.
+      let bytes = 0;
+      socket.on('data', (c: Buffer) => {
+        bytes += c.length;
+      });
+      socket.on('end', () => {
+        void stream(socket, bytes).then(() => socket.end());
+      });
+    }, route);
+    const client = await connect(t, { host: '127.0.0.1', port });
+    const reply = digestOf(client);
+    await stream(client, 16 * MiB);
+    client.end();
+    assert.equal((await reply).split(':')[0], String(16 * MiB));
+    await waitFor('connection closed', () => frontend.open === 0);
+    const end = lastEnd();
+    assert.equal(end.spliced, true);
+    assert.equal(end.reason, 'done');
+    assert.equal(end.bytesIn, 16 * MiB);
+    assert.equal(end.bytesOut, 16 * MiB);
+  });
+
+  test(`an upstream reset after the hand-over resets the client [${route}]`, { timeout: 30_000 }, async (t) => {
+    let upstream: net.Socket | undefined;
+    const { backend, frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
+      upstream = socket;
+      void stream(socket, 4 * MiB); // then stays open, idle
+    }, route);
+    const client = await connect(t, { host: '127.0.0.1', port });
+    const ended = howItEnds(client);
+    // Everything delivered first: a reset with bytes still in flight may reach a reader as a plain
+    // EOF (the kernel's doing, the same through the JavaScript path).
+    await receives(client, 4 * MiB);
+    upstream?.resetAndDestroy();
+    assert.equal(await ended, 'ECONNRESET');
+    await waitFor('connection closed', () => frontend.open === 0);
+    const end = lastEnd();
+    assert.equal(end.spliced, true);
+    assert.equal(end.reason, 'upstream_reset');
+    assert.equal((end.error as NodeJS.ErrnoException | undefined)?.code, 'ECONNRESET');
+    assert.equal(backend.leases[0]?.releases, 1);
+  });
+
+  test(`a client reset after the hand-over resets the upstream [${route}]`, { timeout: 30_000 }, async (t) => {
+    let upstreamEnd: Promise<string> | undefined;
+    let received: Promise<void> | undefined;
+    const { backend, frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
+      upstreamEnd = howItEnds(socket);
+      received = receives(socket, 4 * MiB);
+    }, route);
+    const client = await connect(t, { host: '127.0.0.1', port });
+    void stream(client, 4 * MiB).catch(() => undefined);
+    await waitFor('upstream connection', () => received !== undefined);
+    await received;
+    client.resetAndDestroy();
+    await waitFor('upstream connection', () => upstreamEnd !== undefined);
+    assert.equal(await upstreamEnd, 'ECONNRESET');
+    await waitFor('connection closed', () => frontend.open === 0);
+    const end = lastEnd();
+    assert.equal(end.spliced, true);
+    assert.equal(end.reason, 'client_reset');
+    assert.equal(backend.leases[0]?.releases, 1);
+  });
+
+  test(`a revoked lease resets both sides of a spliced connection; the lease is released once [${route}]`, { timeout: 30_000 }, async (t) => {
+    let upstreamEnd: Promise<string> | undefined;
+    const { backend, frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
+      upstreamEnd = howItEnds(socket);
+      socket.resume();
+      void stream(socket, 4 * MiB); // then stays open, idle
+    }, route);
+    const client = await connect(t, { host: '127.0.0.1', port });
+    const clientEnd = howItEnds(client);
+    await receives(client, 4 * MiB);
+    backend.leases[0]?.revoke();
+    assert.equal(await clientEnd, 'ECONNRESET');
+    assert.equal(await upstreamEnd, 'ECONNRESET');
+    await waitFor('connection closed', () => frontend.open === 0);
+    const end = lastEnd();
+    assert.equal(end.spliced, true);
+    assert.equal(end.reason, 'lease_aborted');
+    assert.equal(end.bytesOut, 4 * MiB);
+    assert.equal(backend.leases[0]?.releases, 1);
+  });
+
+  test(`shutdown with no grace resets a spliced connection and close() resolves [${route}]`, { timeout: 30_000 }, async (t) => {
+    const { frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
+      socket.resume();
+      void stream(socket, 4 * MiB);
+    }, route);
+    const client = await connect(t, { host: '127.0.0.1', port });
+    const clientEnd = howItEnds(client);
+    await receives(client, 4 * MiB);
+    await frontend.close({ graceMs: 0 });
+    assert.equal(await clientEnd, 'ECONNRESET');
+    const end = lastEnd();
+    assert.equal(end.spliced, true);
+    assert.equal(end.reason, 'shutdown');
+  });
+
+  test(`no descriptor (socket or pipe) outlives 20 spliced connections [${route}]`, { timeout: 60_000 }, async (t) => {
+    const { frontend, port, events } = await splicingProxy(t, (socket) => {
+      socket.resume();
+      void stream(socket, 4 * MiB).then(() => socket.end());
+    }, route);
+    const before = fdCount();
+    for (let i = 0; i < 20; i++) {
+      const client = await connect(t, { host: '127.0.0.1', port });
+      const got = digestOf(client);
+      assert.equal((await got).split(':')[0], String(4 * MiB));
+      client.end(); // after the upstream's FIN: both directions end in the pump
+    }
+    await waitFor('connections closed', () => frontend.open === 0);
+    await delay(50);
+    const closes = events.filter((e) => e.change === 'close');
+    assert.equal(closes.length, 20);
+    assert.ok(closes.every((e) => e.change === 'close' && e.end.spliced && e.end.reason === 'done'), 'every connection was spliced and done');
+    assert.ok(fdCount() <= before, `descriptors: ${before} before, ${fdCount()} after`);
+  });
+}

@@ -1,6 +1,7 @@
 // Test helpers for the proxy tests: a scripted Backend, upstream servers, socket utilities.
 // Every helper that opens something registers its cleanup on the test context before use.
 
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -9,7 +10,8 @@ import type { TestContext } from 'node:test';
 import type { Backend, Lease, RefusalReason } from '../../src/core/backend.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import type { Endpoint } from '../../src/core/provider.ts';
-import { Frontend, type FrontendOptions } from '../../src/proxy/frontend.ts';
+import { Frontend, type FrontendOptions, type NativePolicy } from '../../src/proxy/frontend.ts';
+import { DEFAULT_SPLICE_POLICY } from '../../src/proxy/native.ts';
 
 export class FakeLease implements Lease {
   bytesIn = 0;
@@ -160,6 +162,21 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
+/** The data path startFrontend() uses unless a test says: JavaScript, or native (useNativeDataPath). */
+let defaultNative: NativePolicy | undefined;
+
+/**
+ * From now on startFrontend() builds frontends on the native data path, as the daemon does when the
+ * addon is built; proxy-frontend-native.test.ts runs the frontend tests again this way.
+ */
+export function useNativeDataPath(): void {
+  defaultNative = { spliceAfterBytes: DEFAULT_SPLICE_POLICY.afterBytes };
+}
+
+export function nativeDataPath(): NativePolicy | undefined {
+  return defaultNative;
+}
+
 export async function startFrontend(t: TestContext, backend: Backend, options: Partial<FrontendOptions> = {}): Promise<{ frontend: Frontend; port: number }> {
   const frontend = new Frontend({
     backend,
@@ -167,11 +184,15 @@ export async function startFrontend(t: TestContext, backend: Backend, options: P
     maxConnections: 100,
     maxPending: 100,
     logger: recordingLogger(),
+    native: defaultNative,
     ...options,
   });
   t.after(() => frontend.close({ graceMs: 0 }));
   await frontend.listen();
-  const address = frontend.servers[0]?.address() as net.AddressInfo;
+  // The data path asked for is the one in use: a native variant must not quietly test JavaScript.
+  const native = ('native' in options ? options.native : defaultNative) !== undefined;
+  assert.deepEqual(frontend.nativeListeners, (options.listen ?? [{ kind: 'tcp' }]).map((l) => native && l.kind !== 'unix'), 'listeners on the requested data path');
+  const address = frontend.addresses[0] as net.AddressInfo;
   return { frontend, port: address.port };
 }
 

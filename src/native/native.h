@@ -1,0 +1,29 @@
+// Shared by portwake's native data path (conn.c, listener.c, addon.c).
+
+#ifndef PORTWAKE_NATIVE_H
+#define PORTWAKE_NATIVE_H
+
+#define _GNU_SOURCE
+#include <node_api.h>
+
+/* Throws Error(code ERR_PORTWAKE_NATIVE, "what: strerror(e)") and returns NULL. */
+napi_value pw_throw_errno(napi_env env, const char *what, int e);
+
+/* Nagle off and TCP keepalive after idle_s seconds, as the JavaScript path sets them; best effort
+ * (a Unix socket has neither). */
+void pw_tcp_options(int fd, int idle_s);
+
+/* Reads argv[i] as an int32 >= min; throws a TypeError naming `what` otherwise. */
+int pw_int_arg(napi_env env, napi_value v, int32_t min, const char *what, int32_t *out);
+
+/* Calls the JS function held by `ref` with argc arguments, in async context `async`. */
+void pw_call(napi_env env, napi_ref ref, napi_async_context async, size_t argc, napi_value *argv);
+
+napi_value pw_conn_forward(napi_env env, napi_callback_info info);
+napi_value pw_conn_pump(napi_env env, napi_callback_info info);
+napi_value pw_conn_abort(napi_env env, napi_callback_info info);
+napi_value pw_conn_counts(napi_env env, napi_callback_info info);
+napi_value pw_listener_open(napi_env env, napi_callback_info info);
+napi_value pw_listener_close(napi_env env, napi_callback_info info);
+
+#endif

@@ -1,0 +1,148 @@
+// One proxied connection whose bytes native code moves from the start (native.ts, src/native/conn.c):
+// a client accepted by a native listener while its service was ready. JavaScript keeps only what
+// the rest of portwake needs: the lease, one idempotent close(), and the end report. The reasons,
+// the hand-back of a client whose upstream refused, and the reset semantics are those of
+// connection.ts, so the frontend treats both kinds alike.
+
+import net from 'node:net';
+import { constants } from 'node:os';
+import type { Lease } from '../core/backend.ts';
+import type { Clock } from '../core/clock.ts';
+import { formatMs } from '../core/errors.ts';
+import { formatEndpoint } from '../core/upstream.ts';
+import { isFdLimit, NO_EARLY, type CloseReason, type ConnectionEnd, type Unconnected } from './connection.ts';
+import { unwatchCounters, watchCounters, type Counted } from './live-counters.ts';
+import { abortNative, adoptSocket, forwardNative, nativeCounts, systemError, type NativeHandle, type NativeUpstream } from './native.ts';
+import { KEEPALIVE_INITIAL_DELAY_MS } from './sockets.ts';
+
+const { ETIMEDOUT } = constants.errno;
+
+export interface NativeConnectionOptions {
+  /** The accepted client's descriptor (non-blocking, not read yet). The connection owns it. */
+  fd: number;
+  /** Released exactly once, when the connection closes. */
+  lease: Lease;
+  clock: Clock;
+  connectTimeoutMs: number;
+  /** Bytes moved before a bulk direction switches to splice(2); negative: never. */
+  spliceAfterBytes: number;
+  /** Called once, after close() and after native code has closed its descriptors. */
+  onClosed: (connection: NativeConnection, end: ConnectionEnd) => void;
+  /** As in connection.ts: a client whose upstream could not be connected goes here, untouched. */
+  onUnconnected?: ((u: Unconnected) => void) | undefined;
+}
+
+/** Where native code can connect without a name lookup: an IP literal, or a Unix socket. */
+export function nativeUpstream(lease: Lease): NativeUpstream | undefined {
+  const u = lease.upstream;
+  if (u.kind === 'unix') return { path: u.path };
+  return net.isIP(u.host) !== 0 && !u.host.includes('%') ? { host: u.host, port: u.port } : undefined;
+}
+
+const scratch = new Float64Array(2);
+
+export class NativeConnection implements Counted {
+  readonly #fd: number;
+  readonly #lease: Lease;
+  readonly #clock: Clock;
+  readonly #startedAt: number;
+  readonly #connectTimeoutMs: number;
+  readonly #onClosed: NativeConnectionOptions['onClosed'];
+  readonly #onUnconnected: NativeConnectionOptions['onUnconnected'];
+  /** The native connection; undefined when its connect failed at once (the end follows in a microtask). */
+  readonly #handle: NativeHandle | undefined;
+  /** Set by close(): the end is reported with this reason once native code is done. */
+  #closedAs: { reason: CloseReason; error: Error | undefined } | undefined;
+  #ended = false;
+
+  constructor(options: NativeConnectionOptions, upstream: NativeUpstream) {
+    this.#fd = options.fd;
+    this.#lease = options.lease;
+    this.#clock = options.clock;
+    this.#startedAt = options.clock.now();
+    this.#connectTimeoutMs = options.connectTimeoutMs;
+    this.#onClosed = options.onClosed;
+    this.#onUnconnected = options.onUnconnected;
+    const handle = forwardNative(options.fd, upstream, options.spliceAfterBytes, options.connectTimeoutMs, KEEPALIVE_INITIAL_DELAY_MS, this.#onDone);
+    if (handle instanceof Error) {
+      // Refused at once (or no socket): reported like a failed connect, after the caller has
+      // registered this connection.
+      const errno = -(handle.errno ?? 0);
+      queueMicrotask(() => this.#onDone(errno, 1, true, 0, 0, false));
+      this.#handle = undefined;
+    } else {
+      this.#handle = handle;
+      watchCounters(this);
+    }
+    if (this.#lease.revoked) this.close('lease_aborted');
+    else this.#lease.onRevoke = this.#onLeaseAbort;
+  }
+
+  get upstream(): string {
+    return formatEndpoint(this.#lease.upstream);
+  }
+
+  get closed(): boolean {
+    return this.#closedAs !== undefined || this.#ended;
+  }
+
+  /** Resets both sockets (the first reason wins) and releases the lease; the end report follows. */
+  close(reason: CloseReason, error?: Error): void {
+    if (this.closed) return;
+    this.#closedAs = { reason, error };
+    this.#lease.onRevoke = undefined;
+    this.refreshCounters();
+    this.#lease.release();
+    if (this.#handle !== undefined) abortNative(this.#handle);
+  }
+
+  refreshCounters(): void {
+    if (this.#handle === undefined || this.#ended) return;
+    nativeCounts(this.#handle, scratch);
+    this.#lease.bytesIn = scratch[0] ?? 0;
+    this.#lease.bytesOut = scratch[1] ?? 0;
+  }
+
+  #onLeaseAbort = (): void => {
+    this.close('lease_aborted');
+  };
+
+  #onDone = (errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean): void => {
+    if (this.#ended) return;
+    this.#ended = true;
+    unwatchCounters(this);
+    let handedBack = false;
+    let { reason, error } = this.#closedAs ?? { reason: 'done' as CloseReason, error: undefined };
+    if (this.#closedAs === undefined) {
+      this.#lease.bytesIn = bytesIn;
+      this.#lease.bytesOut = bytesOut;
+      this.#lease.onRevoke = undefined;
+      this.#lease.release();
+      if (clientReturned) {
+        reason = 'upstream_unreachable';
+        error = errno === ETIMEDOUT ? new Error(`connect timed out after ${formatMs(this.#connectTimeoutMs)}`) : systemError(errno, 'connect');
+      } else if (errno !== 0) {
+        reason = side === 0 ? 'client_reset' : 'upstream_reset';
+        error = systemError(errno, side === 0 ? 'recv' : 'send');
+      }
+    }
+    if (clientReturned) {
+      if (this.#closedAs === undefined && this.#onUnconnected !== undefined && error !== undefined && !isFdLimit(error)) {
+        handedBack = true;
+        this.#onUnconnected({ client: adoptSocket(this.#fd), early: NO_EARLY, error });
+      } else {
+        // As the JavaScript path closes a client it cannot serve: an orderly close.
+        adoptSocket(this.#fd).destroy();
+      }
+    }
+    this.#onClosed(this, {
+      reason,
+      error,
+      bytesIn: this.#lease.bytesIn,
+      bytesOut: this.#lease.bytesOut,
+      durationMs: this.#clock.now() - this.#startedAt,
+      handedBack,
+      spliced,
+    });
+  };
+}

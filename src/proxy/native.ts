@@ -1,0 +1,204 @@
+// The native data path: portwake's addon (src/native/) accepts connections on TCP and systemd
+// listeners and forwards those of a ready service itself — connect, then recv/send through one
+// shared buffer, then splice(2) once a stream turns out to be bulk — so such a connection never
+// becomes a JavaScript socket. Connections that must wait for a start are wrapped into net.Sockets
+// and take the JavaScript path (held.ts, connection.ts), which hands bulk streams to the same
+// addon's splice pump.
+//
+// The addon is built by `npm install` / `npm ci` (binding.gyp, node-gyp against Node's headers).
+// Without it — no compiler, another OS, PORTWAKE_NATIVE=off — every byte goes through JavaScript;
+// `nativeSupport()` says which and why.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { getSystemErrorName } from 'node:util';
+
+/** When the JavaScript path hands a connection to the pump: after this many bytes, at a read that filled its buffer. */
+export interface SplicePolicy {
+  afterBytes: number;
+}
+
+/** The default: 1 MiB moved first (a web page and its assets never pay for two pipes). */
+export const DEFAULT_SPLICE_POLICY: SplicePolicy = { afterBytes: 1024 * 1024 };
+
+export interface SpliceEnd {
+  /** Both directions ended in order (FIN each way, every byte delivered). */
+  ok: boolean;
+  /** Which socket failed, when one did. */
+  failed: 'client' | 'upstream' | undefined;
+  error: NodeJS.ErrnoException | undefined;
+}
+
+export interface SplicePump {
+  /** Bytes moved so far by the pump: [client→upstream, upstream→client]. */
+  counts(): Float64Array;
+  /** Resets both sockets (RST) and ends the pump; its onEnd still follows. Idempotent. */
+  abort(): void;
+}
+
+/** done(errno, side, clientReturned, bytesIn, bytesOut, spliced), see src/native/conn.c. */
+export type NativeDone = (errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean) => void;
+
+declare const nativeHandle: unique symbol;
+/** A connection handle of the addon (an opaque external). */
+export interface NativeHandle {
+  readonly [nativeHandle]: true;
+}
+
+interface Addon {
+  forward(clientFd: number, host: string, port: number, path: string | null, spliceAfter: number, connectTimeoutMs: number, keepAliveS: number, done: NativeDone): NativeHandle | number;
+  pump(clientFd: number, upstreamFd: number, done: NativeDone): unknown;
+  abort(handle: unknown): void;
+  counts(handle: unknown, out: Float64Array): void;
+  listen(fd: number, fds: Int32Array, keepAliveS: number, onAccept: (count: number, errno: number, refused: number) => void): unknown;
+  unlisten(handle: unknown): void;
+}
+
+export type NativeSupport = { available: true; path: string } | { available: false; reason: string };
+
+export const { ECANCELED } = constants.errno;
+const ADDON = fileURLToPath(new URL('../../build/Release/portwake_native.node', import.meta.url));
+
+let loaded: { addon: Addon | undefined; support: NativeSupport } | undefined;
+
+function load(): { addon: Addon | undefined; support: NativeSupport } {
+  if (loaded !== undefined) return loaded;
+  if (process.platform !== 'linux') {
+    loaded = { addon: undefined, support: { available: false, reason: `the native data path is Linux only (this is ${process.platform})` } };
+  } else if (!existsSync(ADDON)) {
+    loaded = { addon: undefined, support: { available: false, reason: `the native addon is not built (${ADDON} is missing; install g++, make and python3, then run \`npm rebuild portwake\`, or \`npm run build:native\` in a checkout)` } };
+  } else {
+    try {
+      const addon = createRequire(import.meta.url)(ADDON) as Addon;
+      loaded = { addon, support: { available: true, path: ADDON } };
+    } catch (err) {
+      loaded = { addon: undefined, support: { available: false, reason: `the native addon ${ADDON} does not load: ${(err as Error).message}` } };
+    }
+  }
+  return loaded;
+}
+
+function addon(): Addon {
+  const { addon: a } = load();
+  if (a === undefined) throw new Error('the native data path is not available');
+  return a;
+}
+
+/**
+ * Whether the native data path can be used here, and why not: PORTWAKE_NATIVE=off in `env` (or
+ * PORTWAKE_SPLICE=off, its earlier name) turns it off. Loads the addon on first call.
+ */
+export function nativeSupport(env: NodeJS.ProcessEnv = process.env): NativeSupport {
+  for (const name of ['PORTWAKE_NATIVE', 'PORTWAKE_SPLICE']) {
+    const setting = env[name];
+    if (setting === 'off' || setting === '0') return { available: false, reason: `${name}=off` };
+  }
+  return load().support;
+}
+
+/** The addon is loaded (whatever PORTWAKE_NATIVE says: the caller has decided to use it). */
+export function nativeLoaded(): boolean {
+  return load().addon !== undefined;
+}
+
+/**
+ * Hands two connected, non-reading sockets' descriptors to the splice pump. The pump works on
+ * duplicates: the caller destroys its own sockets right after (nothing may be queued in them).
+ * Throws (with the system error) when the pump cannot be set up — out of descriptors for its
+ * pipes, say — in which case nothing changed and the caller goes on in JavaScript.
+ */
+export function startSplice(clientFd: number, upstreamFd: number, onEnd: (end: SpliceEnd) => void): SplicePump {
+  const a = addon();
+  const out = new Float64Array(2);
+  let done = false;
+  const handle = a.pump(clientFd, upstreamFd, (errno, side, _returned, bytesIn, bytesOut) => {
+    done = true;
+    out[0] = bytesIn;
+    out[1] = bytesOut;
+    onEnd({
+      ok: errno === 0,
+      failed: errno === 0 || errno === ECANCELED ? undefined : side === 0 ? 'client' : 'upstream',
+      error: errno === 0 ? undefined : systemError(errno, 'splice'),
+    });
+  });
+  return {
+    counts: () => {
+      if (!done) a.counts(handle, out);
+      return out;
+    },
+    abort: () => {
+      if (!done) a.abort(handle);
+    },
+  };
+}
+
+/** Where forwardNative() connects: an IP literal and port, or a Unix socket path. */
+export type NativeUpstream = { host: string; port: number; path?: undefined } | { path: string; host?: undefined; port?: undefined };
+
+/**
+ * Starts connecting `upstream` for the accepted client `clientFd` and forwards both ways once it is
+ * connected (src/native/conn.c). Returns the connection's handle, or a system error when the
+ * connect failed at once — then nothing changed and the client descriptor is still the caller's.
+ */
+export function forwardNative(clientFd: number, upstream: NativeUpstream, spliceAfter: number, connectTimeoutMs: number, keepAliveMs: number, done: NativeDone): NativeHandle | NodeJS.ErrnoException {
+  const result = addon().forward(clientFd, upstream.host ?? '', upstream.port ?? 0, upstream.path ?? null, spliceAfter, Math.max(1, Math.round(connectTimeoutMs)), Math.max(1, Math.round(keepAliveMs / 1000)), done);
+  return typeof result === 'number' ? systemError(result, 'connect') : result;
+}
+
+export function abortNative(handle: NativeHandle): void {
+  addon().abort(handle);
+}
+
+/** Bytes a native connection has delivered so far, into `out`: [client→upstream, upstream→client]. */
+export function nativeCounts(handle: NativeHandle, out: Float64Array): void {
+  addon().counts(handle, out);
+}
+
+/**
+ * Accepts on (a duplicate of) the listening descriptor `fd` in native code: onAccept gets each new
+ * connection's descriptor and owns it; onError an accept failure, with how many waiting
+ * connections were reset because the process is out of descriptors. Returns the closer.
+ */
+export function listenNative(fd: number, keepAliveMs: number, onAccept: (fd: number) => void, onError: (err: NodeJS.ErrnoException, refused: number) => void): () => void {
+  const a = addon();
+  const fds = new Int32Array(64);
+  let open = true;
+  const handle = a.listen(fd, fds, Math.max(1, Math.round(keepAliveMs / 1000)), (count, errno, refused) => {
+    for (let i = 0; i < count && open; i++) onAccept(fds[i] ?? -1);
+    if (errno !== 0 && open) onError(systemError(errno, 'accept'), refused);
+  });
+  return () => {
+    if (!open) return;
+    open = false;
+    a.unlisten(handle);
+  };
+}
+
+/** A JavaScript socket for a descriptor accepted natively: paused, half-open allowed. */
+export function adoptSocket(fd: number): net.Socket {
+  // pauseOnCreate is what net.Server's pauseOnConnect uses: the socket does not read until resumed.
+  return new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true, pauseOnCreate: true } as net.SocketConstructorOpts);
+}
+
+export function systemError(errno: number, syscall: string): NodeJS.ErrnoException {
+  let code: string;
+  try {
+    code = getSystemErrorName(-errno);
+  } catch {
+    code = `errno ${errno}`;
+  }
+  const err: NodeJS.ErrnoException = new Error(`${syscall} ${code}`);
+  err.code = code;
+  err.errno = -errno;
+  err.syscall = syscall;
+  return err;
+}
+
+/** The socket's file descriptor, where it has one (a connected TCP or unix socket). */
+export function socketFd(socket: unknown): number | undefined {
+  const fd = (socket as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
