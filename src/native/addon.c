@@ -46,6 +46,7 @@ void pw_call(napi_env env, napi_ref ref, napi_async_context async, size_t argc, 
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
+    {"setup", NULL, pw_conn_setup, NULL, NULL, NULL, napi_enumerable, NULL},
     {"forward", NULL, pw_conn_forward, NULL, NULL, NULL, napi_enumerable, NULL},
     {"pump", NULL, pw_conn_pump, NULL, NULL, NULL, napi_enumerable, NULL},
     {"abort", NULL, pw_conn_abort, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -5,23 +5,25 @@
 // a direction whose read filled the buffer switches to splice(2) through a pipe of its own, kernel
 // to kernel, the way systemd-socket-proxyd moves every byte.
 //
-// JS API (src/proxy/native.ts is the only caller):
-//   forward(clientFd, host, port, path, spliceAfter, connectTimeoutMs, keepAliveS, done) -> handle | errno
+// JS API (src/proxy/native.ts is the only caller). A connection is named by an id (a number: its
+// slot and the slot's generation, so a stale id never reaches a newer connection); no JS object,
+// reference or finalizer is made per connection, which keeps the garbage collector out of it.
+//   setup(done)  once: done(id, errno, side, clientReturned, bytesIn, bytesOut, spliced) is called
+//     once per connection, after every descriptor of ours is closed: errno 0 after an orderly end
+//     both ways (EOF → shutdown(SHUT_WR) on the other socket, after every byte), else the failure
+//     of side 0 (client) or 1 (upstream) — both sockets are then reset (RST) — or ECANCELED after
+//     abort(). clientReturned: the upstream could not be connected (errno says why, ETIMEDOUT after
+//     connectTimeoutMs); the client descriptor was left open, untouched, and is the caller's again.
+//   forward(clientFd, host, port, path, spliceAfter, connectTimeoutMs, keepAliveS) -> id | -errno
 //     takes an accepted client (non-blocking) and connects to host:port (an IP literal) or to the
-//     Unix socket `path`. A number instead of a handle: the connect failed at once (no socket, or
-//     refused), nothing changed and the client is still the caller's. The client is not read before
-//     the upstream is connected.
-//   pump(clientFd, upstreamFd, done) -> handle
+//     Unix socket `path`. A negative number: the connect failed at once (no socket, or refused),
+//     nothing changed and the client is still the caller's. The client is not read before the
+//     upstream is connected.
+//   pump(clientFd, upstreamFd) -> id
 //     two connected sockets whose owner (a JavaScript connection) hands them over: duplicates both
 //     (the caller closes its own) and splices from the first byte. Throws when it cannot set up.
-//   done(errno, side, clientReturned, bytesIn, bytesOut, spliced) — once, after every descriptor of
-//     ours is closed: errno 0 after an orderly end both ways (EOF → shutdown(SHUT_WR) on the other
-//     socket, after every byte), else the failure of side 0 (client) or 1 (upstream) — both sockets
-//     are then reset (RST) — or ECANCELED after abort(). clientReturned: the upstream could not be
-//     connected (errno says why, ETIMEDOUT after connectTimeoutMs); the client descriptor was left
-//     open, untouched, and is the caller's again.
-//   abort(handle)          resets both sockets and finishes; no-op once finished.
-//   counts(handle, f64[2]) bytes delivered so far client→upstream and upstream→client.
+//   abort(id)          resets both sockets and finishes; no-op once finished.
+//   counts(id, f64[2]) bytes delivered so far client→upstream and upstream→client.
 
 #include "native.h"
 
@@ -44,9 +46,18 @@
 
 typedef struct conn conn_t;
 
+/* Per Node environment (the main thread, or a worker): the done callback and the id table. */
 typedef struct {
-  conn_t *conn; /* NULL once the connection finished; freed by the JS handle's finalizer */
-} token_t;
+  napi_ref done;
+  napi_async_context async;
+  conn_t **slots;
+  uint32_t *gen;       /* bumped when a slot is freed */
+  uint32_t *next_free;
+  uint32_t cap, free_head;
+} conns_t;
+
+#define SLOT_BITS 24
+#define NO_SLOT UINT32_MAX
 
 typedef struct {
   char *buf;          /* copy mode: bytes read but not yet written (only while the destination is full) */
@@ -60,10 +71,8 @@ typedef struct {
 
 struct conn {
   napi_env env;
-  napi_ref handle_ref; /* the JS handle (external), strong while active */
-  napi_ref done_ref;
-  napi_async_context async;
-  token_t *token;
+  conns_t *table;
+  uint32_t slot;
   int fd[2];          /* 0: client, 1: upstream */
   uv_poll_t poll[2];
   int poll_live[2];   /* initialised and not closed */
@@ -82,6 +91,8 @@ struct conn {
 static __thread char *copy_buf; /* one per thread (a Node worker has its own loop) */
 
 static void finish(conn_t *c, int err, int side, int reset);
+static double slot_id(conns_t *t, uint32_t slot);
+static void slot_free(conns_t *t, uint32_t slot);
 static void on_poll(uv_poll_t *h, int status, int events);
 
 static int socket_error(int fd) {
@@ -318,23 +329,20 @@ static void release(conn_t *c) {
     free(c->dir[s].buf);
   }
   napi_env env = c->env;
+  conns_t *t = c->table;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value argv[6];
-  napi_create_int32(env, c->err, &argv[0]);
-  napi_create_int32(env, c->err_side, &argv[1]);
-  napi_get_boolean(env, keep_client, &argv[2]);
-  napi_create_double(env, c->moved[0], &argv[3]);
-  napi_create_double(env, c->moved[1], &argv[4]);
-  napi_get_boolean(env, c->spliced, &argv[5]);
-  if (c->token != NULL) c->token->conn = NULL;
-  napi_ref done = c->done_ref;
-  napi_async_context async = c->async;
-  napi_delete_reference(env, c->handle_ref);
+  napi_value argv[7];
+  napi_create_double(env, slot_id(t, c->slot), &argv[0]);
+  napi_create_int32(env, c->err, &argv[1]);
+  napi_create_int32(env, c->err_side, &argv[2]);
+  napi_get_boolean(env, keep_client, &argv[3]);
+  napi_create_double(env, c->moved[0], &argv[4]);
+  napi_create_double(env, c->moved[1], &argv[5]);
+  napi_get_boolean(env, c->spliced, &argv[6]);
+  slot_free(t, c->slot);
   free(c);
-  pw_call(env, done, async, 6, argv);
-  napi_delete_reference(env, done);
-  napi_async_destroy(env, async);
+  pw_call(env, t->done, t->async, 7, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -361,17 +369,10 @@ static void finish(conn_t *c, int err, int side, int reset) {
   /* Every handle closes asynchronously: release() — and done() — never run inside a JS call. */
 }
 
-static void token_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  token_t *t = data;
-  if (t->conn != NULL) t->conn->token = NULL;
-  free(t);
-}
-
 static conn_t *conn_new(void) {
   conn_t *c = calloc(1, sizeof *c);
   if (c == NULL) return NULL;
+  c->slot = NO_SLOT;
   for (int s = 0; s < 2; s++) {
     c->fd[s] = -1;
     c->dir[s].pipe_r = c->dir[s].pipe_w = -1;
@@ -379,37 +380,64 @@ static conn_t *conn_new(void) {
   return c;
 }
 
-/* Undoes conn_attach for a connection that never got a libuv handle (so done is never called). */
-static void conn_discard(napi_env env, conn_t *c) {
-  if (c->token != NULL) c->token->conn = NULL;
-  napi_delete_reference(env, c->handle_ref);
-  napi_delete_reference(env, c->done_ref);
-  napi_async_destroy(env, c->async);
-  free(c);
+static conns_t *table_of(napi_env env) {
+  conns_t *t = NULL;
+  napi_get_instance_data(env, (void **)&t);
+  return t;
 }
 
-/* Ties c to a new JS handle and the done callback; returns the handle. */
-static napi_value conn_attach(napi_env env, conn_t *c, napi_value done) {
-  token_t *t = calloc(1, sizeof *t);
-  napi_value handle, name;
-  if (t == NULL || napi_create_external(env, t, token_finalize, NULL, &handle) != napi_ok) {
-    free(t);
-    return NULL;
+/* Gives c a slot in the environment's table; 0 when out of memory (or setup() was not called). */
+static int conn_attach(napi_env env, conn_t *c) {
+  conns_t *t = table_of(env);
+  if (t == NULL) return 0;
+  if (t->free_head == NO_SLOT) {
+    uint32_t cap = t->cap == 0 ? 1024 : t->cap * 2;
+    if (cap > (1u << SLOT_BITS)) return 0;
+    conn_t **slots = realloc(t->slots, cap * sizeof *slots);
+    if (slots != NULL) t->slots = slots;
+    uint32_t *gen = realloc(t->gen, cap * sizeof *gen);
+    if (gen != NULL) t->gen = gen;
+    uint32_t *next = realloc(t->next_free, cap * sizeof *next);
+    if (next != NULL) t->next_free = next;
+    if (slots == NULL || gen == NULL || next == NULL) return 0;
+    for (uint32_t i = t->cap; i < cap; i++) {
+      slots[i] = NULL;
+      gen[i] = 0;
+      next[i] = i + 1 < cap ? i + 1 : NO_SLOT;
+    }
+    t->free_head = t->cap;
+    t->cap = cap;
   }
+  c->slot = t->free_head;
+  t->free_head = t->next_free[c->slot];
+  t->slots[c->slot] = c;
+  c->table = t;
   c->env = env;
-  c->token = t;
-  t->conn = c;
-  napi_create_reference(env, handle, 1, &c->handle_ref);
-  napi_create_reference(env, done, 1, &c->done_ref);
-  napi_create_string_utf8(env, "portwake:connection", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, NULL, name, &c->async);
-  return handle;
+  return 1;
 }
 
-static int is_function(napi_env env, napi_value v) {
-  napi_valuetype t;
-  return napi_typeof(env, v, &t) == napi_ok && t == napi_function;
+static double slot_id(conns_t *t, uint32_t slot) {
+  return (double)t->gen[slot] * (double)(1u << SLOT_BITS) + (double)slot;
 }
+
+static void slot_free(conns_t *t, uint32_t slot) {
+  t->slots[slot] = NULL;
+  t->gen[slot]++;
+  t->next_free[slot] = t->free_head;
+  t->free_head = slot;
+}
+
+/* The live connection an id names, or NULL (finished, or never existed). */
+static conn_t *conn_by_id(napi_env env, napi_value v) {
+  conns_t *t = table_of(env);
+  double id;
+  if (t == NULL || napi_get_value_double(env, v, &id) != napi_ok || id < 0) return NULL;
+  double slot_d = id - (double)(uint64_t)(id / (double)(1u << SLOT_BITS)) * (double)(1u << SLOT_BITS);
+  uint32_t slot = (uint32_t)slot_d;
+  if (slot >= t->cap || t->slots[slot] == NULL || slot_id(t, slot) != id) return NULL;
+  return t->slots[slot];
+}
+
 
 /* Opens a non-blocking socket and starts connecting it; the socket, or -errno. */
 static int start_connect(napi_env env, napi_value host_v, int32_t port, napi_value path_v, int keepalive_s) {
@@ -457,35 +485,34 @@ static int start_connect(napi_env env, napi_value host_v, int32_t port, napi_val
   return fd;
 }
 
+static napi_value number(napi_env env, double v) {
+  napi_value result;
+  napi_create_double(env, v, &result);
+  return result;
+}
+
 napi_value pw_conn_forward(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 7;
+  napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t client, port, timeout_ms, keepalive_s;
   double splice_after;
-  if (argc < 8) {
-    napi_throw_type_error(env, NULL, "forward(clientFd, host, port, path, spliceAfter, connectTimeoutMs, keepAliveS, done)");
+  if (argc < 7) {
+    napi_throw_type_error(env, NULL, "forward(clientFd, host, port, path, spliceAfter, connectTimeoutMs, keepAliveS)");
     return NULL;
   }
   if (!pw_int_arg(env, argv[0], 0, "forward: clientFd", &client) || !pw_int_arg(env, argv[2], 0, "forward: port", &port)
       || !pw_int_arg(env, argv[5], 1, "forward: connectTimeoutMs", &timeout_ms) || !pw_int_arg(env, argv[6], 1, "forward: keepAliveS", &keepalive_s)) {
     return NULL;
   }
-  if (napi_get_value_double(env, argv[4], &splice_after) != napi_ok || !is_function(env, argv[7])) {
-    napi_throw_type_error(env, NULL, "forward: spliceAfter must be a number and done a function");
+  if (napi_get_value_double(env, argv[4], &splice_after) != napi_ok) {
+    napi_throw_type_error(env, NULL, "forward: spliceAfter must be a number");
     return NULL;
   }
   int fd = start_connect(env, argv[1], port, argv[3], keepalive_s);
-  napi_value result;
-  if (fd < 0) {
-    napi_create_int32(env, -fd, &result);
-    return result;
-  }
+  if (fd < 0) return number(env, fd);
   conn_t *c = conn_new();
-  uv_loop_t *loop;
-  napi_get_uv_event_loop(env, &loop);
-  napi_value handle = c == NULL ? NULL : conn_attach(env, c, argv[7]);
-  if (handle == NULL) {
+  if (c == NULL || !conn_attach(env, c)) {
     free(c);
     close(fd);
     return pw_throw_errno(env, "forward", ENOMEM);
@@ -497,34 +524,32 @@ napi_value pw_conn_forward(napi_env env, napi_callback_info info) {
   int e = start_poll(c, 1);
   if (e != 0) {
     /* Cannot happen for a fresh socket; if it did, it is a failed connect like any other. */
-    conn_discard(env, c);
+    slot_free(c->table, c->slot);
+    free(c);
     close(fd);
-    napi_create_int32(env, e, &result);
-    return result;
+    return number(env, -e);
   }
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
   uv_timer_init(loop, &c->timer);
   c->timer.data = c;
   c->timer_live = 1;
   c->handles++;
   uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0);
   update_polls(c);
-  return handle;
+  return number(env, slot_id(c->table, c->slot));
 }
 
 napi_value pw_conn_pump(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 2;
+  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fds[2];
-  if (argc < 3) {
-    napi_throw_type_error(env, NULL, "pump(clientFd, upstreamFd, done)");
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "pump(clientFd, upstreamFd)");
     return NULL;
   }
   if (!pw_int_arg(env, argv[0], 0, "pump: clientFd", &fds[0]) || !pw_int_arg(env, argv[1], 0, "pump: upstreamFd", &fds[1])) return NULL;
-  if (!is_function(env, argv[2])) {
-    napi_throw_type_error(env, NULL, "pump: done must be a function");
-    return NULL;
-  }
   conn_t *c = conn_new();
   if (c == NULL) return pw_throw_errno(env, "pump", ENOMEM);
   int e = 0;
@@ -539,56 +564,39 @@ napi_value pw_conn_pump(napi_env env, napi_callback_info info) {
       what = "pump: pipe2";
     }
   }
-  napi_value handle = NULL;
-  if (e == 0 && (handle = conn_attach(env, c, argv[2])) == NULL) e = ENOMEM;
+  if (e == 0 && !conn_attach(env, c)) e = ENOMEM;
+  for (int s = 0; s < 2 && e == 0; s++) {
+    e = start_poll(c, s);
+    /* Cannot happen for sockets. After the first poll: the connection fails (done reports it). */
+    if (e != 0 && c->handles > 0) {
+      finish(c, e, 0, 1);
+      return number(env, slot_id(c->table, c->slot));
+    }
+  }
   if (e != 0) {
     for (int s = 0; s < 2; s++) {
       close_fd(c->fd[s]);
       close_fd(c->dir[s].pipe_r);
       close_fd(c->dir[s].pipe_w);
     }
+    if (c->slot != NO_SLOT) slot_free(c->table, c->slot);
     free(c);
     return pw_throw_errno(env, what, e);
   }
   c->spliced = 1;
   c->splice_after = 0;
-  for (int s = 0; s < 2 && e == 0; s++) e = start_poll(c, s);
-  if (e != 0) {
-    /* Cannot happen for sockets. After the first poll: the connection fails (done reports it). */
-    if (c->handles > 0) {
-      finish(c, e, 0, 1);
-      return handle;
-    }
-    for (int s = 0; s < 2; s++) {
-      close_fd(c->fd[s]);
-      close_fd(c->dir[s].pipe_r);
-      close_fd(c->dir[s].pipe_w);
-    }
-    conn_discard(env, c);
-    return pw_throw_errno(env, "pump: uv_poll_init", e);
-  }
   /* Both sources may already hold bytes the JS side left unread: start by reading both. */
   c->dir[0].want_read = 1;
   c->dir[1].want_read = 1;
   update_polls(c);
-  return handle;
-}
-
-static conn_t *conn_arg(napi_env env, napi_value v) {
-  token_t *t = NULL;
-  if (napi_get_value_external(env, v, (void **)&t) != napi_ok || t == NULL) {
-    napi_throw_type_error(env, NULL, "not a connection handle");
-    return NULL;
-  }
-  return t->conn;
+  return number(env, slot_id(c->table, c->slot));
 }
 
 napi_value pw_conn_abort(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1) return NULL;
-  conn_t *c = conn_arg(env, argv[0]);
+  conn_t *c = argc < 1 ? NULL : conn_by_id(env, argv[0]);
   if (c != NULL) finish(c, ECANCELED, -1, 1);
   return NULL;
 }
@@ -604,13 +612,48 @@ napi_value pw_conn_counts(napi_env env, napi_callback_info info) {
   if (argc >= 2) napi_is_typedarray(env, argv[1], &typed);
   if (typed) napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL);
   if (!typed || type != napi_float64_array || length < 2) {
-    napi_throw_type_error(env, NULL, "counts(handle, out): out must be a Float64Array of length 2");
+    napi_throw_type_error(env, NULL, "counts(id, out): out must be a Float64Array of length 2");
     return NULL;
   }
-  conn_t *c = conn_arg(env, argv[0]);
+  conn_t *c = conn_by_id(env, argv[0]);
   if (c != NULL) {
     ((double *)data)[0] = c->moved[0];
     ((double *)data)[1] = c->moved[1];
   }
+  return NULL;
+}
+
+static void table_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  conns_t *t = data;
+  napi_delete_reference(env, t->done);
+  napi_async_destroy(env, t->async);
+  free(t->slots);
+  free(t->gen);
+  free(t->next_free);
+  free(t);
+}
+
+napi_value pw_conn_setup(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], name;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype type = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &type);
+  if (type != napi_function) {
+    napi_throw_type_error(env, NULL, "setup(done): done must be a function");
+    return NULL;
+  }
+  if (table_of(env) != NULL) {
+    napi_throw_error(env, "ERR_PORTWAKE_NATIVE", "setup(done): already set up");
+    return NULL;
+  }
+  conns_t *t = calloc(1, sizeof *t);
+  if (t == NULL) return pw_throw_errno(env, "setup", ENOMEM);
+  t->free_head = NO_SLOT;
+  napi_create_reference(env, argv[0], 1, &t->done);
+  napi_create_string_utf8(env, "portwake:connection", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &t->async);
+  napi_set_instance_data(env, t, table_finalize, NULL);
   return NULL;
 }

@@ -19,6 +19,7 @@ int pw_int_arg(napi_env env, napi_value v, int32_t min, const char *what, int32_
 /* Calls the JS function held by `ref` with argc arguments, in async context `async`. */
 void pw_call(napi_env env, napi_ref ref, napi_async_context async, size_t argc, napi_value *argv);
 
+napi_value pw_conn_setup(napi_env env, napi_callback_info info);
 napi_value pw_conn_forward(napi_env env, napi_callback_info info);
 napi_value pw_conn_pump(napi_env env, napi_callback_info info);
 napi_value pw_conn_abort(napi_env env, napi_callback_info info);

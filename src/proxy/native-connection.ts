@@ -12,7 +12,7 @@ import { formatMs } from '../core/errors.ts';
 import { formatEndpoint } from '../core/upstream.ts';
 import { isFdLimit, NO_EARLY, type CloseReason, type ConnectionEnd, type Unconnected } from './connection.ts';
 import { unwatchCounters, watchCounters, type Counted } from './live-counters.ts';
-import { abortNative, adoptSocket, forwardNative, nativeCounts, systemError, type NativeHandle, type NativeUpstream } from './native.ts';
+import { abortNative, adoptSocket, forwardNative, nativeCounts, systemError, type NativeEnd, type NativeId, type NativeUpstream } from './native.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS } from './sockets.ts';
 
 const { ETIMEDOUT } = constants.errno;
@@ -41,7 +41,7 @@ export function nativeUpstream(lease: Lease): NativeUpstream | undefined {
 
 const scratch = new Float64Array(2);
 
-export class NativeConnection implements Counted {
+export class NativeConnection implements Counted, NativeEnd {
   readonly #fd: number;
   readonly #lease: Lease;
   readonly #clock: Clock;
@@ -50,7 +50,7 @@ export class NativeConnection implements Counted {
   readonly #onClosed: NativeConnectionOptions['onClosed'];
   readonly #onUnconnected: NativeConnectionOptions['onUnconnected'];
   /** The native connection; undefined when its connect failed at once (the end follows in a microtask). */
-  readonly #handle: NativeHandle | undefined;
+  readonly #id: NativeId | undefined;
   /** Set by close(): the end is reported with this reason once native code is done. */
   #closedAs: { reason: CloseReason; error: Error | undefined } | undefined;
   #ended = false;
@@ -63,16 +63,16 @@ export class NativeConnection implements Counted {
     this.#connectTimeoutMs = options.connectTimeoutMs;
     this.#onClosed = options.onClosed;
     this.#onUnconnected = options.onUnconnected;
-    const handle = forwardNative(options.fd, upstream, options.spliceAfterBytes, options.connectTimeoutMs, KEEPALIVE_INITIAL_DELAY_MS, this.#onDone);
-    if (handle instanceof Error) {
+    const id = forwardNative(options.fd, upstream, options.spliceAfterBytes, options.connectTimeoutMs, KEEPALIVE_INITIAL_DELAY_MS, this);
+    if (typeof id === 'number') {
+      this.#id = id;
+      watchCounters(this);
+    } else {
       // Refused at once (or no socket): reported like a failed connect, after the caller has
       // registered this connection.
-      const errno = -(handle.errno ?? 0);
-      queueMicrotask(() => this.#onDone(errno, 1, true, 0, 0, false));
-      this.#handle = undefined;
-    } else {
-      this.#handle = handle;
-      watchCounters(this);
+      const errno = -(id.errno ?? 0);
+      queueMicrotask(() => this.onNativeEnd(errno, 1, true, 0, 0, false));
+      this.#id = undefined;
     }
     if (this.#lease.revoked) this.close('lease_aborted');
     else this.#lease.onRevoke = this.#onLeaseAbort;
@@ -93,12 +93,12 @@ export class NativeConnection implements Counted {
     this.#lease.onRevoke = undefined;
     this.refreshCounters();
     this.#lease.release();
-    if (this.#handle !== undefined) abortNative(this.#handle);
+    if (this.#id !== undefined) abortNative(this.#id);
   }
 
   refreshCounters(): void {
-    if (this.#handle === undefined || this.#ended) return;
-    nativeCounts(this.#handle, scratch);
+    if (this.#id === undefined || this.#ended) return;
+    nativeCounts(this.#id, scratch);
     this.#lease.bytesIn = scratch[0] ?? 0;
     this.#lease.bytesOut = scratch[1] ?? 0;
   }
@@ -107,7 +107,8 @@ export class NativeConnection implements Counted {
     this.close('lease_aborted');
   };
 
-  #onDone = (errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean): void => {
+  /** From native.ts, once: native code has closed its descriptors (and returned the client's, if it says so). */
+  onNativeEnd(errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
     unwatchCounters(this);
@@ -144,5 +145,5 @@ export class NativeConnection implements Counted {
       handedBack,
       spliced,
     });
-  };
+  }
 }

@@ -39,20 +39,24 @@ export interface SplicePump {
   abort(): void;
 }
 
-/** done(errno, side, clientReturned, bytesIn, bytesOut, spliced), see src/native/conn.c. */
-export type NativeDone = (errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean) => void;
-
-declare const nativeHandle: unique symbol;
-/** A connection handle of the addon (an opaque external). */
-export interface NativeHandle {
-  readonly [nativeHandle]: true;
+/**
+ * How a native connection ended (src/native/conn.c): errno 0, or the failure of side 0 (client) or
+ * 1 (upstream), or ECANCELED after abort; clientReturned: the connect failed and the client
+ * descriptor is the caller's again.
+ */
+export interface NativeEnd {
+  onNativeEnd(errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean): void;
 }
 
+/** A native connection's id: a number naming its slot (and the slot's generation). */
+export type NativeId = number & { readonly __nativeId: true };
+
 interface Addon {
-  forward(clientFd: number, host: string, port: number, path: string | null, spliceAfter: number, connectTimeoutMs: number, keepAliveS: number, done: NativeDone): NativeHandle | number;
-  pump(clientFd: number, upstreamFd: number, done: NativeDone): unknown;
-  abort(handle: unknown): void;
-  counts(handle: unknown, out: Float64Array): void;
+  setup(done: (id: NativeId, errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean) => void): void;
+  forward(clientFd: number, host: string, port: number, path: string | null, spliceAfter: number, connectTimeoutMs: number, keepAliveS: number): number;
+  pump(clientFd: number, upstreamFd: number): NativeId;
+  abort(id: NativeId): void;
+  counts(id: NativeId, out: Float64Array): void;
   listen(fd: number, fds: Int32Array, keepAliveS: number, onAccept: (count: number, errno: number, refused: number) => void): unknown;
   unlisten(handle: unknown): void;
 }
@@ -73,12 +77,23 @@ function load(): { addon: Addon | undefined; support: NativeSupport } {
   } else {
     try {
       const addon = createRequire(import.meta.url)(ADDON) as Addon;
+      addon.setup(onEnd);
       loaded = { addon, support: { available: true, path: ADDON } };
     } catch (err) {
       loaded = { addon: undefined, support: { available: false, reason: `the native addon ${ADDON} does not load: ${(err as Error).message}` } };
     }
   }
   return loaded;
+}
+
+/** The owner of each live native connection, told once when it ends. */
+const owners = new Map<NativeId, NativeEnd>();
+
+function onEnd(id: NativeId, errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean): void {
+  const owner = owners.get(id);
+  if (owner === undefined) return;
+  owners.delete(id);
+  owner.onNativeEnd(errno, side, clientReturned, bytesIn, bytesOut, spliced);
 }
 
 function addon(): Addon {
@@ -114,23 +129,26 @@ export function startSplice(clientFd: number, upstreamFd: number, onEnd: (end: S
   const a = addon();
   const out = new Float64Array(2);
   let done = false;
-  const handle = a.pump(clientFd, upstreamFd, (errno, side, _returned, bytesIn, bytesOut) => {
-    done = true;
-    out[0] = bytesIn;
-    out[1] = bytesOut;
-    onEnd({
-      ok: errno === 0,
-      failed: errno === 0 || errno === ECANCELED ? undefined : side === 0 ? 'client' : 'upstream',
-      error: errno === 0 ? undefined : systemError(errno, 'splice'),
-    });
+  const id = a.pump(clientFd, upstreamFd);
+  owners.set(id, {
+    onNativeEnd: (errno, side, _returned, bytesIn, bytesOut) => {
+      done = true;
+      out[0] = bytesIn;
+      out[1] = bytesOut;
+      onEnd({
+        ok: errno === 0,
+        failed: errno === 0 || errno === ECANCELED ? undefined : side === 0 ? 'client' : 'upstream',
+        error: errno === 0 ? undefined : systemError(errno, 'splice'),
+      });
+    },
   });
   return {
     counts: () => {
-      if (!done) a.counts(handle, out);
+      if (!done) a.counts(id, out);
       return out;
     },
     abort: () => {
-      if (!done) a.abort(handle);
+      if (!done) a.abort(id);
     },
   };
 }
@@ -140,21 +158,26 @@ export type NativeUpstream = { host: string; port: number; path?: undefined } | 
 
 /**
  * Starts connecting `upstream` for the accepted client `clientFd` and forwards both ways once it is
- * connected (src/native/conn.c). Returns the connection's handle, or a system error when the
- * connect failed at once — then nothing changed and the client descriptor is still the caller's.
+ * connected (src/native/conn.c); `owner` hears of the end. Returns the connection's id, or a system
+ * error when the connect failed at once — then nothing changed, the client descriptor is still the
+ * caller's and `owner` hears nothing.
  */
-export function forwardNative(clientFd: number, upstream: NativeUpstream, spliceAfter: number, connectTimeoutMs: number, keepAliveMs: number, done: NativeDone): NativeHandle | NodeJS.ErrnoException {
-  const result = addon().forward(clientFd, upstream.host ?? '', upstream.port ?? 0, upstream.path ?? null, spliceAfter, Math.max(1, Math.round(connectTimeoutMs)), Math.max(1, Math.round(keepAliveMs / 1000)), done);
-  return typeof result === 'number' ? systemError(result, 'connect') : result;
+export function forwardNative(clientFd: number, upstream: NativeUpstream, spliceAfter: number, connectTimeoutMs: number, keepAliveMs: number, owner: NativeEnd): NativeId | NodeJS.ErrnoException {
+  const result = addon().forward(clientFd, upstream.host ?? '', upstream.port ?? 0, upstream.path ?? null, spliceAfter, Math.max(1, Math.round(connectTimeoutMs)), Math.max(1, Math.round(keepAliveMs / 1000)));
+  if (result < 0) return systemError(-result, 'connect');
+  const id = result as NativeId;
+  owners.set(id, owner);
+  return id;
 }
 
-export function abortNative(handle: NativeHandle): void {
-  addon().abort(handle);
+/** Resets both sockets of a live native connection; its end follows. */
+export function abortNative(id: NativeId): void {
+  addon().abort(id);
 }
 
 /** Bytes a native connection has delivered so far, into `out`: [client→upstream, upstream→client]. */
-export function nativeCounts(handle: NativeHandle, out: Float64Array): void {
-  addon().counts(handle, out);
+export function nativeCounts(id: NativeId, out: Float64Array): void {
+  addon().counts(id, out);
 }
 
 /**
