@@ -21,7 +21,7 @@ import { createDockerProvider } from './providers/docker/provider.ts';
 import type { ListenTarget } from './proxy/listen.ts';
 import type { NativePolicy } from './proxy/frontend.ts';
 import { DEFAULT_SPLICE_POLICY, nativeSupport } from './proxy/native.ts';
-import { planReload } from './reload-plan.ts';
+import { planReload, type ReloadPlan } from './reload-plan.ts';
 import { createServiceUnit, listenAll, type ServiceUnit } from './service-unit.ts';
 import { ExitIdleTimer } from './systemd/exit-idle.ts';
 import { takeListenFds } from './systemd/listen-fds.ts';
@@ -273,7 +273,22 @@ export class Daemon implements DaemonControl {
     const early = plan.early.map((s) => this.build(s, new Map()));
     await listenAll(early);
     const retired = plan.retire.map((name) => this.units.get(name)).filter((u) => u !== undefined);
-    for (const u of retired) this.retire(u);
+    // A retired service's drain may end before this reload has put its successor in place (it
+    // has no open connection, say): the hand-over of its running container waits for that.
+    let settled!: () => void;
+    const applied = new Promise<void>((resolve) => {
+      settled = resolve;
+    });
+    for (const u of retired) this.retire(u, applied);
+    try {
+      return await this.applyReload(plan, next, early, retired);
+    } finally {
+      settled();
+    }
+  }
+
+  /** The rest of a reload once the retired services stopped accepting: their addresses, then the swap. */
+  private async applyReload(plan: ReloadPlan, next: PortwakeConfig, early: ServiceUnit[], retired: ServiceUnit[]): Promise<ReloadResult> {
     const late = plan.late.map((s) => this.build(s, new Map()));
     try {
       await listenAll(late);
@@ -299,10 +314,10 @@ export class Daemon implements DaemonControl {
    * same container takes over the running container (ready, its idle timer armed, and still owned
    * for --stop-on-exit when portwake started it).
    */
-  private retire(u: ServiceUnit): void {
+  private retire(u: ServiceUnit, applied: Promise<void>): void {
     this.units.delete(u.config.name);
     // Connections held for a start in flight are served by it, as open ones finish: none is dropped.
-    const drained = u.frontend.close({ graceMs: this.o.graceMs, held: 'serve' }).then(async () => {
+    const drained = Promise.all([u.frontend.close({ graceMs: this.o.graceMs, held: 'serve' }), applied]).then(async () => {
       const owned = u.activation.ownsRunningContainer;
       const ready = u.activation.stateKind === 'ready';
       u.activation.dispose();

@@ -9,7 +9,8 @@
 //     them. When the process is out of descriptors (EMFILE/ENFILE) the waiting connections are
 //     accepted with a reserved descriptor and reset at once, and onAccept(count, errno, refused)
 //     says how many; any other accept error comes as onAccept(count, errno, 0).
-//   unlisten(handle)  stops accepting and closes the listening descriptor; onAccept is not called again.
+//   unlisten(handle)  stops accepting and closes the listening descriptor before it returns; onAccept
+//     is not called again.
 
 #include "native.h"
 
@@ -101,7 +102,6 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 static void on_close(uv_handle_t *h) {
   listener_t *l = h->data;
   napi_env env = l->env;
-  close(l->fd);
   napi_delete_reference(env, l->cb_ref);
   napi_delete_reference(env, l->fds_ref);
   napi_delete_reference(env, l->handle_ref);
@@ -174,6 +174,7 @@ napi_value pw_listener_open(napi_env env, napi_callback_info info) {
   if (uv_poll_start(&l->poll, UV_READABLE, on_readable) != 0) {
     t->listener = NULL;
     uv_close((uv_handle_t *)&l->poll, on_close);
+    close(l->fd);
     return pw_throw_errno(env, "listen: poll", EIO);
   }
   return handle;
@@ -192,7 +193,9 @@ napi_value pw_listener_close(napi_env env, napi_callback_info info) {
   if (l == NULL) return NULL;
   t->listener = NULL;
   l->token = NULL;
-  uv_poll_stop(&l->poll);
+  /* uv_close stops polling at once (the descriptor leaves epoll), so the descriptor can be closed
+   * now, not in the close callback: the port is free when unlisten returns (a reload binds it again). */
   uv_close((uv_handle_t *)&l->poll, on_close);
+  close(l->fd);
   return NULL;
 }

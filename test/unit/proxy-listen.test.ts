@@ -1,4 +1,5 @@
 // listen.ts on real sockets: dual stack, IPv6 literals, errors, Unix socket files, inherited fds.
+// proxy-listen-native.test.ts runs these again with native accepting (ListenOptions.onDescriptor).
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -7,8 +8,25 @@ import net from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { PortwakeError } from '../../src/core/errors.ts';
-import { listen, listenFd, type BoundListener, type ListenTarget } from '../../src/proxy/listen.ts';
-import { connect, readAll, tempDir } from './proxy-support.ts';
+import { listen, listenFd, type BoundListener, type ListenOptions, type ListenTarget } from '../../src/proxy/listen.ts';
+import { adoptSocket } from '../../src/proxy/native.ts';
+import { connect, nativeDataPath, readAll, tempDir } from './proxy-support.ts';
+
+const native = nativeDataPath() !== undefined;
+
+/** Receivers that greet every connection with `text` and close it, accepted by Node or natively. */
+function greeterOptions(text: string, accepted: net.Socket[] = []): ListenOptions {
+  const greet = (socket: net.Socket): void => {
+    accepted.push(socket);
+    socket.end(text);
+  };
+  return {
+    service: 'web',
+    onConnection: greet,
+    onDescriptor: native ? (fd) => greet(adoptSocket(fd)) : undefined,
+    onError: (err) => assert.fail(err),
+  };
+}
 
 /** Binds target; each accepted socket gets "hi\n" and is closed. */
 async function bindGreeter(t: TestContext, target: ListenTarget): Promise<BoundListener> {
@@ -18,15 +36,10 @@ async function bindGreeter(t: TestContext, target: ListenTarget): Promise<BoundL
     for (const s of accepted) s.destroy();
     await owned.listener?.close();
   });
-  const bound = await listen(target, {
-    service: 'web',
-    onConnection: (socket) => {
-      accepted.push(socket);
-      socket.end('hi\n');
-    },
-    onError: (err) => assert.fail(err),
-  });
+  const bound = await listen(target, greeterOptions('hi\n', accepted));
   owned.listener = bound;
+  // Unix socket files stay with Node (its listener removes the file on close).
+  assert.equal(bound.native, native && target.kind !== 'unix', 'accepting on the requested path');
   return bound;
 }
 
@@ -145,11 +158,14 @@ test('fd: a listening socket inherited by number (systemd) is served', async (t)
   const listenUrl = new URL('../../src/proxy/listen.ts', import.meta.url).href;
   const script = `
     const { listenFd } = await import(${JSON.stringify(listenUrl)});
-    await listenFd({ fd: 3, text: 'systemd:web' }, {
+    const { adoptSocket } = await import(${JSON.stringify(new URL('../../src/proxy/native.ts', import.meta.url).href)});
+    const bound = await listenFd({ fd: 3, text: 'systemd:web' }, {
       service: 'web',
       onConnection: (s) => s.end('from child\\n'),
+      onDescriptor: ${native} ? (fd) => adoptSocket(fd).end('from child\\n') : undefined,
       onError: (e) => { console.error(e); process.exit(2); },
     });
+    if (bound.native !== ${native}) process.exit(3);
     process.stdout.write('ready\\n');
   `;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit', fd] });
@@ -160,6 +176,16 @@ test('fd: a listening socket inherited by number (systemd) is served', async (t)
   });
   parent.close(); // only the child accepts from now on
   assert.equal(await greeting(t, { host: '127.0.0.1', port }), 'from child\n');
+});
+
+test('close() frees the address at once: the same port can be bound again right away (a reload does)', async (t) => {
+  const first = await listen({ kind: 'tcp', host: '127.0.0.1', port: 0, text: '127.0.0.1:0' }, greeterOptions('first\n'));
+  const port = (first.address as net.AddressInfo).port;
+  assert.equal(await greeting(t, { host: '127.0.0.1', port }), 'first\n');
+  await first.close();
+  const second = await listen({ kind: 'tcp', host: '127.0.0.1', port, text: `127.0.0.1:${port}` }, greeterOptions('second\n'));
+  t.after(() => second.close());
+  assert.equal(await greeting(t, { host: '127.0.0.1', port }), 'second\n');
 });
 
 test('fd: a bad fd is a LISTEN_FAILED error', async () => {
