@@ -12,6 +12,7 @@ export function lazyChildren(parent: Logger): Logger {
     warn: (obj, msg) => parent.warn(obj, msg),
     error: (obj, msg) => parent.error(obj, msg),
     child: (bindings) => new LazyChild(parent, bindings),
+    isLevelEnabled: (level) => parent.isLevelEnabled?.(level) ?? true,
   };
 }
 
@@ -39,4 +40,6 @@ class LazyChild implements Logger {
   warn(obj: object, msg: string): void { this.#logger().warn(obj, msg); }
   error(obj: object, msg: string): void { this.#logger().error(obj, msg); }
   child(bindings: Record<string, unknown>): Logger { return new LazyChild(this, bindings); }
+  // The level is the parent's (children get bindings only): asking does not make the child.
+  isLevelEnabled(level: 'debug'): boolean { return this.#parent.isLevelEnabled?.(level) ?? true; }
 }

@@ -46,12 +46,12 @@ class ServiceLease implements Lease {
   private released = false;
   constructor(
     readonly upstream: Endpoint,
-    private readonly onRelease: (lease: ServiceLease) => void,
+    private readonly owner: { releaseLease(lease: ServiceLease): void },
   ) {}
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.onRelease(this);
+    this.owner.releaseLease(this);
   }
   revoke(): void {
     if (this.revoked || this.released) return;
@@ -282,14 +282,15 @@ export class Activation implements Backend {
   }
 
   private lease(state: Extract<State, { kind: 'ready' }>): Lease {
-    const l = new ServiceLease(state.targets.data, (x) => this.release(x));
+    const l = new ServiceLease(state.targets.data, this);
     this.leases.add(l);
     this.lastActivity = this.deps.clock.now();
     this.idle.disarm();
     return l;
   }
 
-  private release(l: ServiceLease): void {
+  /** For ServiceLease.release() only (a method rather than a closure per lease). */
+  releaseLease(l: ServiceLease): void {
     if (!this.leases.delete(l)) return;
     this.closedBytesIn += l.bytesIn;
     this.closedBytesOut += l.bytesOut;

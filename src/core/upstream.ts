@@ -75,7 +75,14 @@ function ownAddress(info: ContainerInfo, port: number): Endpoint | undefined {
   return undefined;
 }
 
+/** Endpoints are shared by every connection to one container run: each is formatted once. */
+const formatted = new WeakMap<Endpoint, string>();
+
 export function formatEndpoint(e: Endpoint): string {
-  if (e.kind === 'unix') return `unix:${e.path}`;
-  return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+  let text = formatted.get(e);
+  if (text === undefined) {
+    text = e.kind === 'unix' ? `unix:${e.path}` : e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+    formatted.set(e, text);
+  }
+  return text;
 }

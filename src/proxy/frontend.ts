@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { Backend, Lease, RefusalReason } from '../core/backend.ts';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
-import type { Logger } from '../core/logger.ts';
+import { debugEnabled, type Logger } from '../core/logger.ts';
 import type { Endpoint } from '../core/provider.ts';
 import { Connection, describeEnd, type ConnectionEnd, type EarlyData, type Unconnected, isFdLimit } from './connection.ts';
 import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection } from './held.ts';
@@ -82,12 +82,15 @@ export class Frontend {
   readonly #acceptErrors: LogLimit;
   readonly #upstreamErrors: LogLimit;
   readonly #fdLimitErrors: LogLimit;
+  /** Debug lines are written: the per-connection one is not even built otherwise. */
+  readonly #debug: boolean;
   #state: State = { kind: 'new' };
 
   constructor(options: FrontendOptions) {
     this.#options = options;
     this.#backend = options.backend;
     this.#logger = options.logger.child({ service: options.backend.name });
+    this.#debug = debugEnabled(this.#logger);
     this.#clock = options.clock ?? systemClock;
     this.#holdBufferBytes = options.holdBufferBytes ?? DEFAULT_HOLD_BUFFER_BYTES;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -322,7 +325,7 @@ export class Frontend {
       connectTimeoutMs: this.#connectTimeoutMs,
       spliceAfterBytes: policy.spliceAfterBytes,
       onClosed: this.#onConnectionClosed,
-      onUnconnected: (u) => this.#retry(u, lease.upstream),
+      onUnconnected: this.#retry,
     }, upstream);
     this.#open.add(connection);
     this.#options.onConnection?.({ change: 'open', upstream: connection.upstream });
@@ -356,7 +359,7 @@ export class Frontend {
       if (suppressed !== undefined) {
         this.#logger.warn({ upstream: connection.upstream, suppressed }, `service "${this.#backend.name}": ${describeEnd(connection, end)}, closing the client connection${fdLimit ? FD_LIMIT_HINT : ''}${suppressedSuffix(suppressed)}`);
       }
-    } else {
+    } else if (this.#debug) {
       this.#logger.debug({ reason: end.reason, bytesIn: end.bytesIn, bytesOut: end.bytesOut, durationMs: end.durationMs }, `service "${this.#backend.name}": connection closed: ${describeEnd(connection, end)}`);
     }
     this.#options.onConnection?.({ change: 'close', upstream: connection.upstream, end });

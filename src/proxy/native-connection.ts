@@ -8,6 +8,7 @@ import net from 'node:net';
 import { constants } from 'node:os';
 import type { Lease } from '../core/backend.ts';
 import type { Clock } from '../core/clock.ts';
+import type { Endpoint } from '../core/provider.ts';
 import { formatMs } from '../core/errors.ts';
 import { formatEndpoint } from '../core/upstream.ts';
 import { isFdLimit, NO_EARLY, type CloseReason, type ConnectionEnd, type Unconnected } from './connection.ts';
@@ -29,7 +30,7 @@ export interface NativeConnectionOptions {
   /** Called once, after close() and after native code has closed its descriptors. */
   onClosed: (connection: NativeConnection, end: ConnectionEnd) => void;
   /** As in connection.ts: a client whose upstream could not be connected goes here, untouched. */
-  onUnconnected?: ((u: Unconnected) => void) | undefined;
+  onUnconnected?: ((u: Unconnected, upstream: Endpoint) => void) | undefined;
 }
 
 /** Where native code can connect without a name lookup: an IP literal, or a Unix socket. */
@@ -130,7 +131,7 @@ export class NativeConnection implements Counted, NativeEnd {
     if (clientReturned) {
       if (this.#closedAs === undefined && this.#onUnconnected !== undefined && error !== undefined && !isFdLimit(error)) {
         handedBack = true;
-        this.#onUnconnected({ client: adoptSocket(this.#fd), early: NO_EARLY, error });
+        this.#onUnconnected({ client: adoptSocket(this.#fd), early: NO_EARLY, error }, this.#lease.upstream);
       } else {
         // As the JavaScript path closes a client it cannot serve: an orderly close.
         adoptSocket(this.#fd).destroy();
