@@ -41,8 +41,9 @@
 #define PIPE_BYTES (256 * 1024)
 /* The shared copy buffer; a read that fills it marks a bulk stream. */
 #define COPY_BYTES (64 * 1024)
-/* Reads per direction per wake-up before other connections get their turn (polls are level-triggered). */
-#define READ_BUDGET 16
+/* Reads per direction per wake-up before other connections get their turn (the polls are level-
+ * triggered): up to 64 MiB spliced or 16 MiB copied. 16 cost a tenth of bulk throughput. */
+#define READ_BUDGET 256
 
 typedef struct conn conn_t;
 
