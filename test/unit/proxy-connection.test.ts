@@ -284,6 +284,23 @@ test('a Unix socket upstream', async (t) => {
   assert.equal(backend.leases[0]?.releases, 1);
 });
 
+test('an IPv6 upstream ([::1]) and an upstream given by name (localhost, looked up) are both served', async (t) => {
+  for (const [host, bind] of [['::1', '::1'], ['localhost', '127.0.0.1']] as const) {
+    const server = net.createServer({ allowHalfOpen: true }, echo);
+    t.after(() => server.close());
+    await new Promise<void>((resolve) => server.listen(0, bind, resolve));
+    const backend = new FakeBackend({ kind: 'tcp', host, port: (server.address() as net.AddressInfo).port });
+    backend.ready = true;
+    const { frontend, port } = await startFrontend(t, backend);
+    const client = await connect(t, { host: '127.0.0.1', port });
+    const reply = readAll(client);
+    client.end(`to ${host}`);
+    assert.equal((await reply).toString(), `to ${host}`);
+    await waitFor('connection closed', () => frontend.open === 0);
+    assert.equal(backend.leases[0]?.releases, 1);
+  }
+});
+
 test('small chunks queued behind a full client buffer do not stall the stream once the client reads', { timeout: 60_000 }, async (t) => {
   // Each upstream write is one small read at the proxy; once the client's socket buffer is full a
   // small chunk is queued without crossing Node's high-water mark, so no 'drain' would ever come.
