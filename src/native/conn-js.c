@@ -1,0 +1,330 @@
+// The JavaScript face of the native connections (conn.c moves their bytes).
+//
+// JS API (src/proxy/native.ts is the only caller). A connection is named by an id (a number: its
+// slot and the slot's generation, so a stale id never reaches a newer connection); no JS object,
+// reference or finalizer is made per connection, which keeps the garbage collector out of it.
+//   setup(done)  once: done(id, errno, side, clientReturned, bytesIn, bytesOut, spliced) is called
+//     once per connection, after every descriptor of ours is closed: errno 0 after an orderly end
+//     both ways (EOF → shutdown(SHUT_WR) on the other socket, after every byte), else the failure
+//     of side 0 (client) or 1 (upstream) — both sockets are then reset (RST) — or ECANCELED after
+//     abort(). clientReturned: the upstream could not be connected (errno says why, ETIMEDOUT after
+//     connectTimeoutMs); the client descriptor was left open, untouched, and is the caller's again.
+//   forward(clientFd, host, port, path, spliceAfter, connectTimeoutMs, keepAliveS) -> id | -errno
+//     takes an accepted client (non-blocking) and connects to host:port (an IP literal) or to the
+//     Unix socket `path`. A negative number: the connect failed at once (no socket, or refused),
+//     nothing changed and the client is still the caller's. The client is not read before the
+//     upstream is connected.
+//   pump(clientFd, upstreamFd) -> id
+//     two connected sockets whose owner (a JavaScript connection) hands them over: duplicates both
+//     (the caller closes its own) and splices from the first byte. Throws when it cannot set up.
+//   abort(id)          resets both sockets and finishes; no-op once finished.
+//   counts(id, f64[2]) bytes delivered so far client→upstream and upstream→client.
+
+
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static conns_t *table_of(napi_env env) {
+  conns_t *t = NULL;
+  napi_get_instance_data(env, (void **)&t);
+  return t;
+}
+
+/* Gives c a slot in the environment's table; 0 when out of memory (or setup() was not called). */
+static int conn_attach(napi_env env, conn_t *c) {
+  conns_t *t = table_of(env);
+  if (t == NULL) return 0;
+  if (t->free_head == NO_SLOT) {
+    uint32_t cap = t->cap == 0 ? 1024 : t->cap * 2;
+    if (cap > (1u << SLOT_BITS)) return 0;
+    conn_t **slots = realloc(t->slots, cap * sizeof *slots);
+    if (slots != NULL) t->slots = slots;
+    uint32_t *gen = realloc(t->gen, cap * sizeof *gen);
+    if (gen != NULL) t->gen = gen;
+    uint32_t *next = realloc(t->next_free, cap * sizeof *next);
+    if (next != NULL) t->next_free = next;
+    if (slots == NULL || gen == NULL || next == NULL) return 0;
+    for (uint32_t i = t->cap; i < cap; i++) {
+      slots[i] = NULL;
+      gen[i] = 0;
+      next[i] = i + 1 < cap ? i + 1 : NO_SLOT;
+    }
+    t->free_head = t->cap;
+    t->cap = cap;
+  }
+  c->slot = t->free_head;
+  t->free_head = t->next_free[c->slot];
+  t->slots[c->slot] = c;
+  c->table = t;
+  c->env = env;
+  return 1;
+}
+
+static double slot_id(conns_t *t, uint32_t slot) {
+  return (double)t->gen[slot] * (double)(1u << SLOT_BITS) + (double)slot;
+}
+
+static void slot_free(conns_t *t, uint32_t slot) {
+  t->slots[slot] = NULL;
+  t->gen[slot]++;
+  t->next_free[slot] = t->free_head;
+  t->free_head = slot;
+}
+
+/* The live connection an id names, or NULL (finished, or never existed). */
+static conn_t *conn_by_id(napi_env env, napi_value v) {
+  conns_t *t = table_of(env);
+  double id;
+  if (t == NULL || napi_get_value_double(env, v, &id) != napi_ok || id < 0) return NULL;
+  double slot_d = id - (double)(uint64_t)(id / (double)(1u << SLOT_BITS)) * (double)(1u << SLOT_BITS);
+  uint32_t slot = (uint32_t)slot_d;
+  if (slot >= t->cap || t->slots[slot] == NULL || slot_id(t, slot) != id) return NULL;
+  return t->slots[slot];
+}
+
+/* Opens a non-blocking socket and starts connecting it; the socket, or -errno. */
+static int start_connect(napi_env env, napi_value host_v, int32_t port, napi_value path_v, int keepalive_s) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  memset(&ss, 0, sizeof ss);
+  char text[110];
+  size_t n = 0;
+  napi_valuetype type;
+  napi_typeof(env, path_v, &type);
+  if (type == napi_string) {
+    struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+    if (napi_get_value_string_utf8(env, path_v, un->sun_path, sizeof un->sun_path, &n) != napi_ok) return -EINVAL;
+    if (n + 1 >= sizeof un->sun_path) return -ENAMETOOLONG;
+    un->sun_family = AF_UNIX;
+    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+  } else {
+    if (napi_get_value_string_utf8(env, host_v, text, sizeof text, &n) != napi_ok) return -EINVAL;
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, text, &in4->sin_addr) == 1) {
+      in4->sin_family = AF_INET;
+      in4->sin_port = htons((uint16_t)port);
+      len = sizeof *in4;
+    } else if (inet_pton(AF_INET6, text, &in6->sin6_addr) == 1) {
+      in6->sin6_family = AF_INET6;
+      in6->sin6_port = htons((uint16_t)port);
+      len = sizeof *in6;
+    } else {
+      return -EINVAL;
+    }
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (ss.ss_family != AF_UNIX) pw_tcp_options(fd, keepalive_s);
+  int r;
+  do r = connect(fd, (struct sockaddr *)&ss, len);
+  while (r < 0 && errno == EINTR);
+  if (r < 0 && errno != EINPROGRESS) {
+    /* A Unix socket with a full backlog says EAGAIN; like Node's, the attempt fails. */
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+static napi_value number(napi_env env, double v) {
+  napi_value result;
+  napi_create_double(env, v, &result);
+  return result;
+}
+
+napi_value pw_conn_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t client, port, timeout_ms, keepalive_s;
+  double splice_after;
+  if (argc < 7) {
+    napi_throw_type_error(env, NULL, "forward(clientFd, host, port, path, spliceAfter, connectTimeoutMs, keepAliveS)");
+    return NULL;
+  }
+  if (!pw_int_arg(env, argv[0], 0, "forward: clientFd", &client) || !pw_int_arg(env, argv[2], 0, "forward: port", &port)
+      || !pw_int_arg(env, argv[5], 1, "forward: connectTimeoutMs", &timeout_ms) || !pw_int_arg(env, argv[6], 1, "forward: keepAliveS", &keepalive_s)) {
+    return NULL;
+  }
+  if (napi_get_value_double(env, argv[4], &splice_after) != napi_ok) {
+    napi_throw_type_error(env, NULL, "forward: spliceAfter must be a number");
+    return NULL;
+  }
+  int fd = start_connect(env, argv[1], port, argv[3], keepalive_s);
+  if (fd < 0) return number(env, fd);
+  conn_t *c = conn_new();
+  if (c == NULL || !conn_attach(env, c)) {
+    free(c);
+    close(fd);
+    return pw_throw_errno(env, "forward", ENOMEM);
+  }
+  c->fd[0] = client;
+  c->fd[1] = fd;
+  c->splice_after = splice_after;
+  c->connecting = 1;
+  int e = conn_start_poll(c, 1);
+  if (e != 0) {
+    /* Cannot happen for a fresh socket; if it did, it is a failed connect like any other. */
+    slot_free(c->table, c->slot);
+    free(c);
+    close(fd);
+    return number(env, -e);
+  }
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  uv_timer_init(loop, &c->timer);
+  c->timer.data = c;
+  c->timer_live = 1;
+  c->handles++;
+  uv_timer_start(&c->timer, conn_on_timer, (uint64_t)timeout_ms, 0);
+  conn_update_polls(c);
+  return number(env, slot_id(c->table, c->slot));
+}
+
+napi_value pw_conn_pump(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fds[2];
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "pump(clientFd, upstreamFd)");
+    return NULL;
+  }
+  if (!pw_int_arg(env, argv[0], 0, "pump: clientFd", &fds[0]) || !pw_int_arg(env, argv[1], 0, "pump: upstreamFd", &fds[1])) return NULL;
+  conn_t *c = conn_new();
+  if (c == NULL) return pw_throw_errno(env, "pump", ENOMEM);
+  int e = 0;
+  const char *what = "pump";
+  for (int s = 0; s < 2 && e == 0; s++) {
+    c->fd[s] = fcntl(fds[s], F_DUPFD_CLOEXEC, 3);
+    int fl = c->fd[s] < 0 ? -1 : fcntl(c->fd[s], F_GETFL);
+    if (fl < 0 || fcntl(c->fd[s], F_SETFL, fl | O_NONBLOCK) < 0) {
+      e = errno;
+      what = "pump: dup";
+    } else if ((e = conn_make_pipe(&c->dir[s])) != 0) {
+      what = "pump: pipe2";
+    }
+  }
+  if (e == 0 && !conn_attach(env, c)) e = ENOMEM;
+  for (int s = 0; s < 2 && e == 0; s++) {
+    e = conn_start_poll(c, s);
+    /* Cannot happen for sockets. After the first poll: the connection fails (done reports it). */
+    if (e != 0 && c->handles > 0) {
+      conn_finish(c, e, 0, 1);
+      return number(env, slot_id(c->table, c->slot));
+    }
+  }
+  if (e != 0) {
+    for (int s = 0; s < 2; s++) {
+      conn_close_fd(c->fd[s]);
+      conn_close_fd(c->dir[s].pipe_r);
+      conn_close_fd(c->dir[s].pipe_w);
+    }
+    if (c->slot != NO_SLOT) slot_free(c->table, c->slot);
+    free(c);
+    return pw_throw_errno(env, what, e);
+  }
+  c->spliced = 1;
+  c->splice_after = 0;
+  /* Both sources may already hold bytes the JS side left unread: start by reading both. */
+  c->dir[0].want_read = 1;
+  c->dir[1].want_read = 1;
+  conn_update_polls(c);
+  return number(env, slot_id(c->table, c->slot));
+}
+
+napi_value pw_conn_abort(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  conn_t *c = argc < 1 ? NULL : conn_by_id(env, argv[0]);
+  if (c != NULL) conn_finish(c, ECANCELED, -1, 1);
+  return NULL;
+}
+
+napi_value pw_conn_counts(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool typed = false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (argc >= 2) napi_is_typedarray(env, argv[1], &typed);
+  if (typed) napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL);
+  if (!typed || type != napi_float64_array || length < 2) {
+    napi_throw_type_error(env, NULL, "counts(id, out): out must be a Float64Array of length 2");
+    return NULL;
+  }
+  conn_t *c = conn_by_id(env, argv[0]);
+  if (c != NULL) {
+    ((double *)data)[0] = c->moved[0];
+    ((double *)data)[1] = c->moved[1];
+  }
+  return NULL;
+}
+
+static void table_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  conns_t *t = data;
+  napi_delete_reference(env, t->done);
+  napi_async_destroy(env, t->async);
+  free(t->slots);
+  free(t->gen);
+  free(t->next_free);
+  free(t);
+}
+
+napi_value pw_conn_setup(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], name;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype type = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &type);
+  if (type != napi_function) {
+    napi_throw_type_error(env, NULL, "setup(done): done must be a function");
+    return NULL;
+  }
+  if (table_of(env) != NULL) {
+    napi_throw_error(env, "ERR_PORTWAKE_NATIVE", "setup(done): already set up");
+    return NULL;
+  }
+  conns_t *t = calloc(1, sizeof *t);
+  if (t == NULL) return pw_throw_errno(env, "setup", ENOMEM);
+  t->free_head = NO_SLOT;
+  napi_create_reference(env, argv[0], 1, &t->done);
+  napi_create_string_utf8(env, "portwake:connection", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &t->async);
+  napi_set_instance_data(env, t, table_finalize, NULL);
+  return NULL;
+}
+
+/* Tells JavaScript how connection c ended (called once its descriptors are closed) and frees it. */
+void conn_report(conn_t *c, int keep_client) {
+  napi_env env = c->env;
+  conns_t *t = c->table;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value argv[7];
+  napi_create_double(env, slot_id(t, c->slot), &argv[0]);
+  napi_create_int32(env, c->err, &argv[1]);
+  napi_create_int32(env, c->err_side, &argv[2]);
+  napi_get_boolean(env, keep_client, &argv[3]);
+  napi_create_double(env, c->moved[0], &argv[4]);
+  napi_create_double(env, c->moved[1], &argv[5]);
+  napi_get_boolean(env, c->spliced, &argv[6]);
+  slot_free(t, c->slot);
+  free(c);
+  pw_call(env, t->done, t->async, 7, argv);
+  napi_close_handle_scope(env, scope);
+}

@@ -1,0 +1,68 @@
+// The native connections' shared structures: conn.c moves their bytes, conn-js.c is their N-API face.
+
+#ifndef PORTWAKE_CONN_H
+#define PORTWAKE_CONN_H
+
+#include "native.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct conn conn_t;
+
+/* Per Node environment (the main thread, or a worker): the done callback and the id table. */
+typedef struct {
+  napi_ref done;
+  napi_async_context async;
+  conn_t **slots;
+  uint32_t *gen;       /* bumped when a slot is freed */
+  uint32_t *next_free;
+  uint32_t cap, free_head;
+} conns_t;
+
+#define SLOT_BITS 24
+#define NO_SLOT UINT32_MAX
+
+typedef struct {
+  char *buf;          /* copy mode: bytes read but not yet written (only while the destination is full) */
+  size_t off, len;
+  int pipe_r, pipe_w; /* splice mode once pipe_r >= 0 */
+  size_t in_pipe;     /* bytes in the pipe, not yet written to the destination */
+  int eof;            /* the source reached EOF */
+  int done;           /* EOF passed on (shutdown) after every byte */
+  int want_read, want_write;
+} dir_t;
+
+struct conn {
+  napi_env env;
+  conns_t *table;
+  uint32_t slot;
+  int fd[2];          /* 0: client, 1: upstream */
+  uv_poll_t poll[2];
+  int poll_live[2];   /* initialised and not closed */
+  int mask[2];        /* events each poll is started with (0: stopped) */
+  uv_timer_t timer;   /* the connect deadline */
+  int timer_live;
+  int handles;        /* libuv handles not yet closed */
+  dir_t dir[2];       /* dir[d] moves fd[d] → fd[1-d] */
+  double moved[2];
+  double splice_after; /* < 0: never splice */
+  int connecting;
+  int spliced;
+  int finished, reset, err, err_side;
+};
+
+/* conn.c */
+conn_t *conn_new(void);
+int conn_start_poll(conn_t *c, int s);
+void conn_update_polls(conn_t *c);
+void conn_on_timer(uv_timer_t *t);
+int conn_make_pipe(dir_t *x);
+void conn_close_fd(int fd);
+void conn_finish(conn_t *c, int err, int side, int reset);
+
+/* conn-js.c */
+void conn_report(conn_t *c, int keep_client);
+
+#endif
