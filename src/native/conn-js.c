@@ -19,6 +19,9 @@
 //     (the caller closes its own) and splices from the first byte. Throws when it cannot set up.
 //   abort(id)          resets both sockets and finishes; no-op once finished.
 //   counts(id, f64[2]) bytes delivered so far client→upstream and upstream→client.
+//   changed(f64[3n]) -> count
+//     the connections that moved bytes since the last call, as (id, bytesIn, bytesOut) triples,
+//     at most n per call (call again while it returns n): idle connections cost nothing to watch.
 
 
 #include "conn.h"
@@ -272,6 +275,37 @@ napi_value pw_conn_counts(napi_env env, napi_callback_info info) {
     ((double *)data)[1] = c->moved[1];
   }
   return NULL;
+}
+
+napi_value pw_conn_changed(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool typed = false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (argc >= 1) napi_is_typedarray(env, argv[0], &typed);
+  if (typed) napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL);
+  if (!typed || type != napi_float64_array || length < 3) {
+    napi_throw_type_error(env, NULL, "changed(out): out must be a Float64Array of at least 3");
+    return NULL;
+  }
+  conns_t *t = table_of(env);
+  double *out = data;
+  uint32_t count = 0;
+  for (uint32_t slot = 0; t != NULL && slot < t->cap && (size_t)(count + 1) * 3 <= length; slot++) {
+    conn_t *c = t->slots[slot];
+    if (c == NULL || !c->dirty || c->finished) continue;
+    c->dirty = 0;
+    out[count * 3] = slot_id(t, slot);
+    out[count * 3 + 1] = c->moved[0];
+    out[count * 3 + 2] = c->moved[1];
+    count++;
+  }
+  napi_value result;
+  napi_create_uint32(env, count, &result);
+  return result;
 }
 
 static void table_finalize(napi_env env, void *data, void *hint) {

@@ -61,6 +61,7 @@ static int flush(conn_t *c, int d) {
       : splice(x->pipe_r, NULL, dst, NULL, x->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n > 0) {
       c->moved[d] += (double)n;
+      c->dirty = 1;
       if (x->len > x->off) {
         x->off += (size_t)n;
         if (x->off == x->len) {
@@ -110,6 +111,7 @@ static int fill(conn_t *c, int d) {
         w = 0;
       }
       c->moved[d] += (double)w;
+      if (w > 0) c->dirty = 1;
       if (w < n) {
         x->buf = malloc((size_t)(n - w));
         if (x->buf == NULL) {

@@ -50,6 +50,7 @@ struct conn {
   double splice_after; /* < 0: never splice */
   int connecting;
   int spliced;
+  int dirty;          /* moved bytes since changed() last reported them */
   int finished, reset, err, err_side;
 };
 

@@ -24,6 +24,7 @@ napi_value pw_conn_forward(napi_env env, napi_callback_info info);
 napi_value pw_conn_pump(napi_env env, napi_callback_info info);
 napi_value pw_conn_abort(napi_env env, napi_callback_info info);
 napi_value pw_conn_counts(napi_env env, napi_callback_info info);
+napi_value pw_conn_changed(napi_env env, napi_callback_info info);
 napi_value pw_listener_open(napi_env env, napi_callback_info info);
 napi_value pw_listener_close(napi_env env, napi_callback_info info);
 

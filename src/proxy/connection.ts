@@ -6,7 +6,6 @@ import type { Lease } from '../core/backend.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import { formatMs } from '../core/errors.ts';
 import { formatEndpoint } from '../core/upstream.ts';
-import { unwatchCounters, watchCounters, type Counted } from './live-counters.ts';
 import { adoptReadBuffer, READ_BUFFER_BYTES, ReadSide } from './read-buffers.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS, resetSocket, systemErrorText } from './sockets.ts';
 import { socketFd, startSplice, type SpliceEnd, type SplicePolicy, type SplicePump } from './native.ts';
@@ -96,7 +95,7 @@ type Handover = 'never' | 'watch' | 'draining' | 'done';
  * write side; the connection ends when both directions have), and turns every failure into close().
  * The constructor starts connecting to lease.upstream at once.
  */
-export class Connection implements Counted {
+export class Connection {
   readonly #client: net.Socket;
   readonly #upstream: net.Socket;
   readonly #lease: Lease;
@@ -215,7 +214,6 @@ export class Connection implements Counted {
     this.#lease.onRevoke = undefined;
     if (state.kind === 'spliced') {
       // The pump owns the sockets now; its end (after both are closed) finishes the connection.
-      unwatchCounters(this);
       this.#countSpliced(state);
       this.#lease.release();
       state.pump.abort();
@@ -359,7 +357,7 @@ export class Connection implements Counted {
     }
     let pump: SplicePump;
     try {
-      pump = startSplice(clientFd, upstreamFd, this.#onSpliceEnd);
+      pump = startSplice(clientFd, upstreamFd, this.#onSpliceEnd, this.#onSpliceCounts);
     } catch {
       // No descriptors left for its pipes, say: nothing changed, go on in JavaScript.
       this.#abandonHandover();
@@ -377,7 +375,6 @@ export class Connection implements Counted {
       socket.on('error', ignore);
       socket.destroy();
     }
-    watchCounters(this);
   };
 
   #abandonHandover(): void {
@@ -403,11 +400,13 @@ export class Connection implements Counted {
     this.#lease.bytesOut = state.baseOut + (counts[1] ?? 0);
   }
 
-  /** For the periodic refresh (live-counters.ts): status and metrics read the lease's counters. */
-  refreshCounters(): void {
+  /** The pump's counts, at most once a second while bytes move: status and metrics read the lease. */
+  #onSpliceCounts = (bytesIn: number, bytesOut: number): void => {
     const state = this.#state;
-    if (state.kind === 'spliced') this.#countSpliced(state);
-  }
+    if (state.kind !== 'spliced') return;
+    this.#lease.bytesIn = state.baseIn + bytesIn;
+    this.#lease.bytesOut = state.baseOut + bytesOut;
+  };
 
   #onUpstreamConnect = (): void => {
     const state = this.#state;

@@ -12,7 +12,6 @@ import type { Endpoint } from '../core/provider.ts';
 import { formatMs } from '../core/errors.ts';
 import { formatEndpoint } from '../core/upstream.ts';
 import { isFdLimit, NO_EARLY, type CloseReason, type ConnectionEnd, type Unconnected } from './connection.ts';
-import { unwatchCounters, watchCounters, type Counted } from './live-counters.ts';
 import { abortNative, adoptSocket, forwardNative, nativeCounts, systemError, type NativeEnd, type NativeId, type NativeUpstream } from './native.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS } from './sockets.ts';
 
@@ -42,7 +41,7 @@ export function nativeUpstream(lease: Lease): NativeUpstream | undefined {
 
 const scratch = new Float64Array(2);
 
-export class NativeConnection implements Counted, NativeEnd {
+export class NativeConnection implements NativeEnd {
   readonly #fd: number;
   readonly #lease: Lease;
   readonly #clock: Clock;
@@ -67,7 +66,6 @@ export class NativeConnection implements Counted, NativeEnd {
     const id = forwardNative(options.fd, upstream, options.spliceAfterBytes, options.connectTimeoutMs, KEEPALIVE_INITIAL_DELAY_MS, this);
     if (typeof id === 'number') {
       this.#id = id;
-      watchCounters(this);
     } else {
       // Refused at once (or no socket): reported like a failed connect, after the caller has
       // registered this connection.
@@ -92,16 +90,20 @@ export class NativeConnection implements Counted, NativeEnd {
     if (this.closed) return;
     this.#closedAs = { reason, error };
     this.#lease.onRevoke = undefined;
-    this.refreshCounters();
+    if (this.#id !== undefined) {
+      // The counts as of now: the lease adds them to the service's totals when released.
+      nativeCounts(this.#id, scratch);
+      this.#lease.bytesIn = scratch[0] ?? 0;
+      this.#lease.bytesOut = scratch[1] ?? 0;
+    }
     this.#lease.release();
     if (this.#id !== undefined) abortNative(this.#id);
   }
 
-  refreshCounters(): void {
-    if (this.#id === undefined || this.#ended) return;
-    nativeCounts(this.#id, scratch);
-    this.#lease.bytesIn = scratch[0] ?? 0;
-    this.#lease.bytesOut = scratch[1] ?? 0;
+  onNativeCounts(bytesIn: number, bytesOut: number): void {
+    if (this.#closedAs !== undefined || this.#ended) return; // the lease is released: its bytes are counted
+    this.#lease.bytesIn = bytesIn;
+    this.#lease.bytesOut = bytesOut;
   }
 
   #onLeaseAbort = (): void => {
@@ -112,7 +114,6 @@ export class NativeConnection implements Counted, NativeEnd {
   onNativeEnd(errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
-    unwatchCounters(this);
     let handedBack = false;
     let { reason, error } = this.#closedAs ?? { reason: 'done' as CloseReason, error: undefined };
     if (this.#closedAs === undefined) {

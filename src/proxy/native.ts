@@ -46,6 +46,8 @@ export interface SplicePump {
  */
 export interface NativeEnd {
   onNativeEnd(errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean): void;
+  /** At most once a second while bytes move: the connection's counts so far (status and metrics read them). */
+  onNativeCounts(bytesIn: number, bytesOut: number): void;
 }
 
 /** A native connection's id: a number naming its slot (and the slot's generation). */
@@ -57,6 +59,7 @@ interface Addon {
   pump(clientFd: number, upstreamFd: number): NativeId;
   abort(id: NativeId): void;
   counts(id: NativeId, out: Float64Array): void;
+  changed(out: Float64Array): number;
   listen(fd: number, fds: Int32Array, keepAliveS: number, onAccept: (count: number, errno: number, refused: number) => void): unknown;
   unlisten(handle: unknown): void;
 }
@@ -88,6 +91,32 @@ function load(): { addon: Addon | undefined; support: NativeSupport } {
 
 /** The owner of each live native connection, told once when it ends. */
 const owners = new Map<NativeId, NativeEnd>();
+
+const COUNTS_EVERY_MS = 1000;
+const changedBuffer = new Float64Array(3 * 256);
+let countsTimer: NodeJS.Timeout | undefined;
+
+/** Copies the counts of the connections that moved bytes to their owners; stops once none is left. */
+function reportCounts(a: Addon): void {
+  for (;;) {
+    const n = a.changed(changedBuffer);
+    for (let i = 0; i < n; i++) {
+      owners.get(changedBuffer[i * 3] as NativeId)?.onNativeCounts(changedBuffer[i * 3 + 1] ?? 0, changedBuffer[i * 3 + 2] ?? 0);
+    }
+    if (n < changedBuffer.length / 3) break;
+  }
+  if (owners.size === 0 && countsTimer !== undefined) {
+    clearInterval(countsTimer);
+    countsTimer = undefined;
+  }
+}
+
+function own(a: Addon, id: NativeId, owner: NativeEnd): void {
+  owners.set(id, owner);
+  if (countsTimer !== undefined) return;
+  countsTimer = setInterval(reportCounts, COUNTS_EVERY_MS, a);
+  countsTimer.unref();
+}
 
 function onEnd(id: NativeId, errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean): void {
   const owner = owners.get(id);
@@ -123,14 +152,16 @@ export function nativeLoaded(): boolean {
  * Hands two connected, non-reading sockets' descriptors to the splice pump. The pump works on
  * duplicates: the caller destroys its own sockets right after (nothing may be queued in them).
  * Throws (with the system error) when the pump cannot be set up — out of descriptors for its
- * pipes, say — in which case nothing changed and the caller goes on in JavaScript.
+ * pipes, say — in which case nothing changed and the caller goes on in JavaScript. onCounts hears
+ * the bytes moved so far, at most once a second while they move.
  */
-export function startSplice(clientFd: number, upstreamFd: number, onEnd: (end: SpliceEnd) => void): SplicePump {
+export function startSplice(clientFd: number, upstreamFd: number, onEnd: (end: SpliceEnd) => void, onCounts: (bytesIn: number, bytesOut: number) => void): SplicePump {
   const a = addon();
   const out = new Float64Array(2);
   let done = false;
   const id = a.pump(clientFd, upstreamFd);
-  owners.set(id, {
+  own(a, id, {
+    onNativeCounts: onCounts,
     onNativeEnd: (errno, side, _returned, bytesIn, bytesOut) => {
       done = true;
       out[0] = bytesIn;
@@ -166,7 +197,7 @@ export function forwardNative(clientFd: number, upstream: NativeUpstream, splice
   const result = addon().forward(clientFd, upstream.host ?? '', upstream.port ?? 0, upstream.path ?? null, spliceAfter, Math.max(1, Math.round(connectTimeoutMs)), Math.max(1, Math.round(keepAliveMs / 1000)));
   if (result < 0) return systemError(-result, 'connect');
   const id = result as NativeId;
-  owners.set(id, owner);
+  own(addon(), id, owner);
   return id;
 }
 

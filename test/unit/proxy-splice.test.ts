@@ -189,6 +189,21 @@ for (const route of ROUTES) {
     assert.equal(backend.leases[0]?.releases, 1);
   });
 
+  test(`while a spliced stream is open, its lease's byte counts follow within about a second (status and metrics read them) [${route}]`, { timeout: 30_000 }, async (t) => {
+    const { backend, port, lastEnd, events } = await splicingProxy(t, (socket) => {
+      socket.resume();
+      void stream(socket, 6 * MiB); // then stays open, idle
+    }, route);
+    const client = await connect(t, { host: '127.0.0.1', port });
+    await receives(client, 6 * MiB);
+    await waitFor('the lease to count what was delivered', () => backend.leases[0]?.bytesOut === 6 * MiB, 5_000);
+    assert.equal(events.filter((e) => e.change === 'close').length, 0, 'the connection is still open');
+    client.resetAndDestroy();
+    await waitFor('connection closed', () => events.some((e) => e.change === 'close'));
+    assert.equal(lastEnd().spliced, true);
+    assert.equal(lastEnd().bytesOut, 6 * MiB);
+  });
+
   test(`a revoked lease resets both sides of a spliced connection; the lease is released once [${route}]`, { timeout: 30_000 }, async (t) => {
     let upstreamEnd: Promise<string> | undefined;
     const { backend, frontend, port, lastEnd } = await splicingProxy(t, (socket) => {
