@@ -35,7 +35,8 @@ export interface RateResult {
 
 export async function runRate(ctx: BenchContext): Promise<RateResult> {
   const load = { threads: 2, connections: 50, seconds: ctx.quick ? 2 : 5 };
-  const rounds = ctx.quick ? 1 : 3;
+  // Five: one round moves by ±15% on a shared 2-core machine, for every contender alike.
+  const rounds = ctx.quick ? 1 : 5;
   const backend = await nginxBackend(ctx, 'rate', { start: true });
   const ip = await containerIp(ctx.engine, backend.name);
   const runs: Record<RateMode, Record<DataPath, RateRun[]>> = {
