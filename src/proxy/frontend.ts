@@ -207,49 +207,32 @@ export class Frontend {
   }
 
   #onAccept = (socket: Socket): void => {
-    const kind = this.#state.kind;
-    if (kind === 'closing' || kind === 'closed') {
-      this.#refuse(socket, 'shutting_down');
-      return;
-    }
-    if (this.#open.size + this.#held.size >= this.#options.maxConnections) {
-      this.#refuse(socket, 'max_connections');
-      return;
-    }
-    const lease = this.#backend.tryAcquire();
-    if (lease !== undefined) {
-      this.#forward(socket, lease, undefined);
-      return;
-    }
-    if (this.#held.size >= this.#options.maxPending) {
-      this.#refuse(socket, 'max_pending');
-      return;
-    }
-    this.#hold(socket);
+    const admitted = this.#admit();
+    if (admitted === 'hold') this.#hold(socket);
+    else if (typeof admitted === 'string') this.#refuse(socket, admitted);
+    else this.#forward(socket, admitted, undefined);
   };
 
   /** A connection the native listener accepted: as #onAccept, without a JavaScript socket unless it is held. */
   #onAcceptFd = (fd: number): void => {
-    const kind = this.#state.kind;
-    if (kind === 'closing' || kind === 'closed') {
-      this.#refuse(adoptSocket(fd), 'shutting_down');
-      return;
-    }
-    if (this.#open.size + this.#held.size >= this.#options.maxConnections) {
-      this.#refuse(adoptSocket(fd), 'max_connections');
-      return;
-    }
-    const lease = this.#backend.tryAcquire();
-    if (lease !== undefined) {
-      this.#forwardFd(fd, lease);
-      return;
-    }
-    if (this.#held.size >= this.#options.maxPending) {
-      this.#refuse(adoptSocket(fd), 'max_pending');
-      return;
-    }
-    this.#hold(adoptSocket(fd));
+    const admitted = this.#admit();
+    if (admitted === 'hold') this.#hold(adoptSocket(fd));
+    else if (typeof admitted === 'string') this.#refuse(adoptSocket(fd), admitted);
+    else this.#forwardFd(fd, admitted);
   };
+
+  /**
+   * What happens to a connection just accepted: refused (shutting down, or over a limit), forwarded
+   * at once with a lease when the service is ready, or held until it is.
+   */
+  #admit(): Lease | RefusalReason | 'hold' {
+    const kind = this.#state.kind;
+    if (kind === 'closing' || kind === 'closed') return 'shutting_down';
+    if (this.#open.size + this.#held.size >= this.#options.maxConnections) return 'max_connections';
+    const lease = this.#backend.tryAcquire();
+    if (lease !== undefined) return lease;
+    return this.#held.size >= this.#options.maxPending ? 'max_pending' : 'hold';
+  }
 
   #refuse(socket: Socket, reason: RefusalReason): void {
     socket.destroy();
