@@ -47,13 +47,14 @@ static void reserve(void) {
   if (reserve_fd < 0) reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
 }
 
-/* Out of descriptors: accepts and resets what waits, with the reserved descriptor's slot. */
-static int refuse_waiting(int lfd) {
+/* Out of descriptors: accepts and resets what waits (up to a batch; the poll fires again for the
+ * rest), with the reserved descriptor's slot. */
+static int refuse_waiting(int lfd, size_t batch) {
   int refused = 0;
   if (reserve_fd < 0) return 0;
   close(reserve_fd);
   reserve_fd = -1;
-  for (;;) {
+  while ((size_t)refused < batch) {
     int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     if (c < 0) {
       if (errno == EINTR) continue;
@@ -84,7 +85,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     if (errno == EINTR || errno == ECONNABORTED) continue;
     if (errno == EAGAIN) break;
     err = errno;
-    if (err == EMFILE || err == ENFILE) refused = refuse_waiting(l->fd);
+    if (err == EMFILE || err == ENFILE) refused = refuse_waiting(l->fd, l->cap);
     break;
   }
   if (count == 0 && err == 0) return;

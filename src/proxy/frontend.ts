@@ -1,6 +1,7 @@
 // The proxy side of one service: its listening sockets, the connections they accept (held while
 // the service starts, then forwarded), the connection limits, and a graceful shutdown.
 
+import { closeSync } from 'node:fs';
 import type net from 'node:net';
 import type { Socket } from 'node:net';
 import type { Backend, Lease, RefusalReason } from '../core/backend.ts';
@@ -217,7 +218,7 @@ export class Frontend {
   #onAcceptFd = (fd: number): void => {
     const admitted = this.#admit();
     if (admitted === 'hold') this.#hold(adoptSocket(fd));
-    else if (typeof admitted === 'string') this.#refuse(adoptSocket(fd), admitted);
+    else if (typeof admitted === 'string') this.#refuseFd(fd, admitted);
     else this.#forwardFd(fd, admitted);
   };
 
@@ -236,6 +237,16 @@ export class Frontend {
 
   #refuse(socket: Socket, reason: RefusalReason): void {
     socket.destroy();
+    this.#backend.refused(reason);
+  }
+
+  /** As #refuse, for a descriptor no socket was made for: closed (a FIN, as destroy() sends). */
+  #refuseFd(fd: number, reason: RefusalReason): void {
+    try {
+      closeSync(fd);
+    } catch {
+      // EBADF cannot happen for a descriptor just accepted; nothing else is left to undo.
+    }
     this.#backend.refused(reason);
   }
 

@@ -2,7 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Logger } from '../../src/core/logger.ts';
+import { debugEnabled, type Logger } from '../../src/core/logger.ts';
+import { createLogger } from '../../src/log.ts';
 import { lazyChildren } from '../../src/lazy-logger.ts';
 
 /** Records lines with the bindings of the child that wrote them, and every child made. */
@@ -45,5 +46,17 @@ describe('lazyChildren', () => {
       'debug {} {} four',
     ]);
     void db;
+  });
+
+  it('says whether debug lines are written, as the real logger does, without making a child', () => {
+    for (const level of ['debug', 'info'] as const) {
+      const root = lazyChildren(createLogger({ level, pretty: false }));
+      const child = root.child({ service: 'web' }).child({ conn: 1 });
+      assert.equal(debugEnabled(child), level === 'debug', `level ${level}`);
+    }
+    const r = recorder();
+    const child = lazyChildren(r.logger).child({ service: 'web' });
+    assert.equal(debugEnabled(child), true, 'a logger that cannot say is asked to write the line');
+    assert.deepEqual(r.made, [], 'asking made no child');
   });
 });
