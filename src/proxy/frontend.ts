@@ -1,7 +1,6 @@
 // The proxy side of one service: its listening sockets, the connections they accept (held while
 // the service starts, then forwarded), the connection limits, and a graceful shutdown.
 
-import { closeSync } from 'node:fs';
 import type net from 'node:net';
 import type { Socket } from 'node:net';
 import type { Backend, Lease, RefusalReason } from '../core/backend.ts';
@@ -14,7 +13,7 @@ import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection } from './held.ts';
 import { listen, type BoundListener, type ListenTarget } from './listen.ts';
 import { LogLimit } from './log-limit.ts';
 import { systemErrorText } from './sockets.ts';
-import { adoptSocket } from './native.ts';
+import { adoptSocket, closeDescriptor } from './native.ts';
 import { NativeConnection, nativeUpstream } from './native-connection.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -240,13 +239,9 @@ export class Frontend {
     this.#backend.refused(reason);
   }
 
-  /** As #refuse, for a descriptor no socket was made for: closed (a FIN, as destroy() sends). */
+  /** As #refuse, for a descriptor no socket was made for. */
   #refuseFd(fd: number, reason: RefusalReason): void {
-    try {
-      closeSync(fd);
-    } catch {
-      // EBADF cannot happen for a descriptor just accepted; nothing else is left to undo.
-    }
+    closeDescriptor(fd);
     this.#backend.refused(reason);
   }
 

@@ -12,7 +12,7 @@ import type { Endpoint } from '../core/provider.ts';
 import { formatMs } from '../core/errors.ts';
 import { formatEndpoint } from '../core/upstream.ts';
 import { isFdLimit, NO_EARLY, type CloseReason, type ConnectionEnd, type Unconnected } from './connection.ts';
-import { abortNative, adoptSocket, forwardNative, nativeCounts, systemError, type NativeEnd, type NativeId, type NativeUpstream } from './native.ts';
+import { abortNative, adoptSocket, closeDescriptor, forwardNative, nativeCounts, systemError, type NativeEnd, type NativeId, type NativeUpstream } from './native.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS } from './sockets.ts';
 
 const { ETIMEDOUT } = constants.errno;
@@ -126,7 +126,7 @@ export class NativeConnection implements NativeEnd {
         error = errno === ETIMEDOUT ? new Error(`connect timed out after ${formatMs(this.#connectTimeoutMs)}`) : systemError(errno, 'connect');
       } else if (errno !== 0) {
         reason = side === 0 ? 'client_reset' : 'upstream_reset';
-        error = systemError(errno, side === 0 ? 'recv' : 'send');
+        error = systemError(errno, 'forward');
       }
     }
     if (clientReturned) {
@@ -134,8 +134,8 @@ export class NativeConnection implements NativeEnd {
         handedBack = true;
         this.#onUnconnected({ client: adoptSocket(this.#fd), early: NO_EARLY, error }, this.#lease.upstream);
       } else {
-        // As the JavaScript path closes a client it cannot serve: an orderly close.
-        adoptSocket(this.#fd).destroy();
+        // As the JavaScript path closes a client it cannot serve: an orderly close (a FIN).
+        closeDescriptor(this.#fd);
       }
     }
     this.#onClosed(this, {

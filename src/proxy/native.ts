@@ -9,7 +9,7 @@
 // Without it — no compiler, another OS, PORTWAKE_NATIVE=off — every byte goes through JavaScript;
 // `nativeSupport()` says which and why.
 
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { constants } from 'node:os';
@@ -229,6 +229,18 @@ export function listenNative(fd: number, keepAliveMs: number, onAccept: (fd: num
     open = false;
     a.unlisten(handle);
   };
+}
+
+/**
+ * Closes a natively accepted descriptor nothing else owns (an orderly close: the peer sees a FIN,
+ * as from a destroyed socket). Never throws: there is nothing left to undo if close(2) fails.
+ */
+export function closeDescriptor(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // EBADF/EIO: the descriptor is gone either way.
+  }
 }
 
 /** A JavaScript socket for a descriptor accepted natively: paused, half-open allowed. */
