@@ -102,7 +102,13 @@ function bound(server: net.Server, text: string, options: ListenOptions): BoundL
   if (options.onDescriptor === undefined || fd === undefined || !nativeLoaded()) {
     return { text, address, native: false, server, close: () => closeServer(server) };
   }
-  const unlisten = listenNative(fd, KEEPALIVE_INITIAL_DELAY_MS, options.onDescriptor, options.onError);
+  let unlisten: () => void;
+  try {
+    unlisten = listenNative(fd, KEEPALIVE_INITIAL_DELAY_MS, options.onDescriptor, options.onError);
+  } catch {
+    // No descriptor left to duplicate the listening one (EMFILE): Node keeps accepting on it.
+    return { text, address, native: false, server, close: () => closeServer(server) };
+  }
   server.close();
   return {
     text,
