@@ -36,6 +36,21 @@ int pw_int_arg(napi_env env, napi_value v, int32_t min, const char *what, int32_
   return 1;
 }
 
+void *pw_typed_arg(napi_env env, napi_value v, napi_typedarray_type type, size_t min, const char *usage, size_t *length) {
+  bool typed = false;
+  napi_typedarray_type actual;
+  size_t n = 0;
+  void *data = NULL;
+  if (v != NULL) napi_is_typedarray(env, v, &typed);
+  if (typed) napi_get_typedarray_info(env, v, &actual, &n, &data, NULL, NULL);
+  if (!typed || actual != type || n < min || data == NULL) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  if (length != NULL) *length = n;
+  return data;
+}
+
 void pw_call(napi_env env, napi_ref ref, napi_async_context async, size_t argc, napi_value *argv) {
   napi_value fn = NULL, recv, result;
   napi_get_reference_value(env, ref, &fn);

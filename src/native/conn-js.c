@@ -228,11 +228,7 @@ napi_value pw_conn_pump(napi_env env, napi_callback_info info) {
     }
   }
   if (e != 0) {
-    for (int s = 0; s < 2; s++) {
-      conn_close_fd(c->fd[s]);
-      conn_close_fd(c->dir[s].pipe_r);
-      conn_close_fd(c->dir[s].pipe_w);
-    }
+    conn_close_all(c, 0); /* our duplicates and pipes, quietly: nothing was moved */
     if (c->slot != NO_SLOT) slot_free(c->table, c->slot);
     free(c);
     return pw_throw_errno(env, what, e);
@@ -257,42 +253,26 @@ napi_value pw_conn_abort(napi_env env, napi_callback_info info) {
 
 napi_value pw_conn_counts(napi_env env, napi_callback_info info) {
   size_t argc = 2;
-  napi_value argv[2];
+  napi_value argv[2] = {NULL, NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  bool typed = false;
-  napi_typedarray_type type;
-  size_t length = 0;
-  void *data = NULL;
-  if (argc >= 2) napi_is_typedarray(env, argv[1], &typed);
-  if (typed) napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL);
-  if (!typed || type != napi_float64_array || length < 2) {
-    napi_throw_type_error(env, NULL, "counts(id, out): out must be a Float64Array of length 2");
-    return NULL;
-  }
+  double *out = pw_typed_arg(env, argv[1], napi_float64_array, 2, "counts(id, out): out must be a Float64Array of length 2", NULL);
+  if (out == NULL) return NULL;
   conn_t *c = conn_by_id(env, argv[0]);
   if (c != NULL) {
-    ((double *)data)[0] = c->moved[0];
-    ((double *)data)[1] = c->moved[1];
+    out[0] = c->moved[0];
+    out[1] = c->moved[1];
   }
   return NULL;
 }
 
 napi_value pw_conn_changed(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1];
+  napi_value argv[1] = {NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  bool typed = false;
-  napi_typedarray_type type;
   size_t length = 0;
-  void *data = NULL;
-  if (argc >= 1) napi_is_typedarray(env, argv[0], &typed);
-  if (typed) napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL);
-  if (!typed || type != napi_float64_array || length < 3) {
-    napi_throw_type_error(env, NULL, "changed(out): out must be a Float64Array of at least 3");
-    return NULL;
-  }
+  double *out = pw_typed_arg(env, argv[0], napi_float64_array, 3, "changed(out): out must be a Float64Array of at least 3", &length);
+  if (out == NULL) return NULL;
   conns_t *t = table_of(env);
-  double *out = data;
   uint32_t count = 0;
   for (uint32_t slot = 0; t != NULL && slot < t->cap && (size_t)(count + 1) * 3 <= length; slot++) {
     conn_t *c = t->slots[slot];

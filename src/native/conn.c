@@ -212,8 +212,6 @@ static void connected(conn_t *c) {
     conn_finish(c, e, 0, 1);
     return;
   }
-  c->dir[0].want_read = 1;
-  c->dir[1].want_read = 1;
   run(c);
 }
 
@@ -243,25 +241,29 @@ void conn_on_timer(uv_timer_t *t) {
   if (c->connecting) conn_finish(c, ETIMEDOUT, 1, 0);
 }
 
-void conn_close_fd(int fd) {
+static void close_fd(int fd) {
   if (fd >= 0) close(fd);
+}
+
+void conn_close_all(conn_t *c, int keep_client) {
+  for (int s = 0; s < 2; s++) {
+    if (s == 0 && keep_client) continue;
+    if (c->reset && c->fd[s] >= 0) {
+      /* Linger 0: close() sends RST, the way a reset socket in the JS path ends. */
+      struct linger l = {1, 0};
+      setsockopt(c->fd[s], SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    close_fd(c->fd[s]);
+    close_fd(c->dir[s].pipe_r);
+    close_fd(c->dir[s].pipe_w);
+    free(c->dir[s].buf);
+  }
 }
 
 /* Every handle is closed: close the descriptors and report to JavaScript (conn-js.c). */
 static void release(conn_t *c) {
   int keep_client = c->connecting && c->err != ECANCELED;
-  for (int s = 0; s < 2; s++) {
-    if (s == 0 && keep_client) continue;
-    if (c->reset) {
-      /* Linger 0: close() sends RST, the way a reset socket in the JS path ends. */
-      struct linger l = {1, 0};
-      setsockopt(c->fd[s], SOL_SOCKET, SO_LINGER, &l, sizeof l);
-    }
-    conn_close_fd(c->fd[s]);
-    conn_close_fd(c->dir[s].pipe_r);
-    conn_close_fd(c->dir[s].pipe_w);
-    free(c->dir[s].buf);
-  }
+  conn_close_all(c, keep_client);
   conn_report(c, keep_client);
 }
 

@@ -126,16 +126,13 @@ napi_value pw_listener_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (!pw_int_arg(env, argv[0], 0, "listen: fd", &fd) || !pw_int_arg(env, argv[2], 1, "listen: keepAliveS", &keepalive_s)) return NULL;
-  bool typed = false;
-  napi_typedarray_type type;
   size_t length = 0;
-  void *data = NULL;
+  int32_t *data = pw_typed_arg(env, argv[1], napi_int32_array, 1, "listen: fds must be a non-empty Int32Array", &length);
+  if (data == NULL) return NULL;
   napi_valuetype cb_type;
-  napi_is_typedarray(env, argv[1], &typed);
-  if (typed) napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL);
   napi_typeof(env, argv[3], &cb_type);
-  if (!typed || type != napi_int32_array || length == 0 || cb_type != napi_function) {
-    napi_throw_type_error(env, NULL, "listen: fds must be a non-empty Int32Array and onAccept a function");
+  if (cb_type != napi_function) {
+    napi_throw_type_error(env, NULL, "listen: onAccept must be a function");
     return NULL;
   }
   uv_loop_t *loop;

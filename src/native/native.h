@@ -16,6 +16,10 @@ void pw_tcp_options(int fd, int idle_s);
 /* Reads argv[i] as an int32 >= min; throws a TypeError naming `what` otherwise. */
 int pw_int_arg(napi_env env, napi_value v, int32_t min, const char *what, int32_t *out);
 
+/* Reads v as a typed array of `type` with at least `min` elements: its data (and length, when
+ * `length` is not NULL); otherwise throws a TypeError saying `usage` and returns NULL. */
+void *pw_typed_arg(napi_env env, napi_value v, napi_typedarray_type type, size_t min, const char *usage, size_t *length);
+
 /* Calls the JS function held by `ref` with argc arguments, in async context `async`. */
 void pw_call(napi_env env, napi_ref ref, napi_async_context async, size_t argc, napi_value *argv);
 

@@ -4,6 +4,7 @@
 import net from 'node:net';
 import type { Lease } from '../core/backend.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
+import type { Endpoint } from '../core/provider.ts';
 import { formatMs } from '../core/errors.ts';
 import { formatEndpoint } from '../core/upstream.ts';
 import { adoptReadBuffer, READ_BUFFER_BYTES, ReadSide } from './read-buffers.ts';
@@ -51,6 +52,8 @@ export interface Unconnected {
   /** Everything the client sent so far (nothing was read from it beyond these). */
   early: EarlyData;
   error: Error;
+  /** The upstream that could not be connected. */
+  upstream: Endpoint;
 }
 
 export interface ConnectionOptions {
@@ -252,7 +255,7 @@ export class Connection {
     this.#upstream.destroy();
     const early = this.#early;
     this.#early = NO_EARLY;
-    onUnconnected({ client, early, error });
+    onUnconnected({ client, early, error, upstream: this.#lease.upstream });
     this.#maybeFinished();
   }
 

@@ -7,13 +7,12 @@ import type { Backend, Lease, RefusalReason } from '../core/backend.ts';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
 import { debugEnabled, type Logger } from '../core/logger.ts';
-import type { Endpoint } from '../core/provider.ts';
 import { Connection, describeEnd, type ConnectionEnd, type EarlyData, type Unconnected, isFdLimit } from './connection.ts';
 import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection } from './held.ts';
 import { listen, type BoundListener, type ListenTarget } from './listen.ts';
 import { LogLimit } from './log-limit.ts';
 import { systemErrorText } from './sockets.ts';
-import { adoptSocket, closeDescriptor } from './native.ts';
+import { adoptSocket, closeDescriptor, type SplicePolicy } from './native.ts';
 import { NativeConnection, nativeUpstream } from './native-connection.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -84,6 +83,8 @@ export class Frontend {
   readonly #fdLimitErrors: LogLimit;
   /** Debug lines are written: the per-connection one is not even built otherwise. */
   readonly #debug: boolean;
+  /** When JavaScript connections hand bulk streams to the pump (from options.native). */
+  readonly #splicePolicy: SplicePolicy | undefined;
   #state: State = { kind: 'new' };
 
   constructor(options: FrontendOptions) {
@@ -91,9 +92,11 @@ export class Frontend {
     this.#backend = options.backend;
     this.#logger = options.logger.child({ service: options.backend.name });
     this.#debug = debugEnabled(this.#logger);
+    this.#splicePolicy = options.native === undefined ? undefined : { afterBytes: options.native.spliceAfterBytes };
     this.#clock = options.clock ?? systemClock;
     this.#holdBufferBytes = options.holdBufferBytes ?? DEFAULT_HOLD_BUFFER_BYTES;
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    // Whole milliseconds, at least one: native code takes an integer deadline.
+    this.#connectTimeoutMs = Math.max(1, Math.round(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS));
     this.#acceptErrors = new LogLimit(this.#clock, LOG_INTERVAL_MS);
     this.#upstreamErrors = new LogLimit(this.#clock, LOG_INTERVAL_MS);
     this.#fdLimitErrors = new LogLimit(this.#clock, LOG_INTERVAL_MS);
@@ -258,12 +261,12 @@ export class Frontend {
    * since it was ready. Let the service re-inspect (and start it again if it is gone), holding the
    * client meanwhile — once; a second refusal closes the client.
    */
-  #retry = (u: Unconnected, upstream: Endpoint): void => {
+  #retry = (u: Unconnected): void => {
     if (this.#state.kind === 'closing' || this.#state.kind === 'closed') {
       u.client.destroy();
       return;
     }
-    this.#hold(u.client, u.early, false, this.#backend.upstreamFailed(upstream, u.error));
+    this.#hold(u.client, u.early, false, this.#backend.upstreamFailed(u.upstream, u.error));
   };
 
   /** Waits for the service on behalf of a held connection (also while closing); never rejects. */
@@ -328,8 +331,8 @@ export class Frontend {
       clock: this.#clock,
       connectTimeoutMs: this.#connectTimeoutMs,
       onClosed: this.#onConnectionClosed,
-      onUnconnected: retry ? (u) => this.#retry(u, lease.upstream) : undefined,
-      splice: this.#options.native === undefined ? undefined : { afterBytes: this.#options.native.spliceAfterBytes },
+      onUnconnected: retry ? this.#retry : undefined,
+      splice: this.#splicePolicy,
     });
     this.#open.add(connection);
     this.#options.onConnection?.({ change: 'open', upstream: connection.upstream });

@@ -97,18 +97,16 @@ export async function listenFd(target: { fd: number; text: string }, options: Li
  * closed (the socket stays open through the duplicate; nothing waiting in its backlog is lost).
  */
 function bound(server: net.Server, text: string, options: ListenOptions): BoundListener {
-  const address = server.address();
   const fd = socketFd(server);
-  if (options.onDescriptor === undefined || fd === undefined || !nativeLoaded()) {
-    return { text, address, native: false, server, close: () => closeServer(server) };
-  }
+  if (options.onDescriptor === undefined || fd === undefined || !nativeLoaded()) return keptByNode(server, text);
   let unlisten: () => void;
   try {
-    unlisten = listenNative(fd, KEEPALIVE_INITIAL_DELAY_MS, options.onDescriptor, options.onError);
+    unlisten = listenNative(fd, options.onDescriptor, options.onError);
   } catch {
     // No descriptor left to duplicate the listening one (EMFILE): Node keeps accepting on it.
-    return { text, address, native: false, server, close: () => closeServer(server) };
+    return keptByNode(server, text);
   }
+  const address = server.address();
   server.close();
   return {
     text,
@@ -120,6 +118,11 @@ function bound(server: net.Server, text: string, options: ListenOptions): BoundL
       return Promise.resolve();
     },
   };
+}
+
+/** A listener Node accepts on. */
+function keptByNode(server: net.Server, text: string): BoundListener {
+  return { text, address: server.address(), native: false, server, close: () => closeServer(server) };
 }
 
 /**
@@ -139,15 +142,9 @@ export async function listenUnix(spec: UnixListen, options: ListenOptions): Prom
     await closeServer(server);
     throw fail(`cannot set mode ${spec.mode?.toString(8) ?? ''} on ${spec.path}: ${systemErrorText(err)}`, err);
   }
-  return {
-    text: spec.text,
-    address: server.address(),
-    native: false,
-    server,
-    // libuv unlinks the file it bound when the listener closes. Removing it again here would race
-    // with a successor bound at the same path (a reload), whose socket may even get the same inode.
-    close: () => closeServer(server),
-  };
+  // libuv unlinks the file it bound when the listener closes. Removing it again on close would race
+  // with a successor bound at the same path (a reload), whose socket may even get the same inode.
+  return keptByNode(server, spec.text);
 }
 
 function createServer(options: ListenOptions): net.Server {

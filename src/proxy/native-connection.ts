@@ -13,7 +13,6 @@ import { formatMs } from '../core/errors.ts';
 import { formatEndpoint } from '../core/upstream.ts';
 import { isFdLimit, NO_EARLY, type CloseReason, type ConnectionEnd, type Unconnected } from './connection.ts';
 import { abortNative, adoptSocket, closeDescriptor, forwardNative, nativeCounts, systemError, type NativeEnd, type NativeId, type NativeUpstream } from './native.ts';
-import { KEEPALIVE_INITIAL_DELAY_MS } from './sockets.ts';
 
 const { ETIMEDOUT } = constants.errno;
 
@@ -29,14 +28,21 @@ export interface NativeConnectionOptions {
   /** Called once, after close() and after native code has closed its descriptors. */
   onClosed: (connection: NativeConnection, end: ConnectionEnd) => void;
   /** As in connection.ts: a client whose upstream could not be connected goes here, untouched. */
-  onUnconnected?: ((u: Unconnected, upstream: Endpoint) => void) | undefined;
+  onUnconnected?: ((u: Unconnected) => void) | undefined;
 }
+
+/** Endpoints are shared by every connection to one container run: each is looked at once. */
+const nativeUpstreams = new WeakMap<Endpoint, NativeUpstream | null>();
 
 /** Where native code can connect without a name lookup: an IP literal, or a Unix socket. */
 export function nativeUpstream(lease: Lease): NativeUpstream | undefined {
   const u = lease.upstream;
-  if (u.kind === 'unix') return { path: u.path };
-  return net.isIP(u.host) !== 0 && !u.host.includes('%') ? { host: u.host, port: u.port } : undefined;
+  let native = nativeUpstreams.get(u);
+  if (native === undefined) {
+    native = u.kind === 'unix' ? { path: u.path } : net.isIP(u.host) !== 0 && !u.host.includes('%') ? { host: u.host, port: u.port } : null;
+    nativeUpstreams.set(u, native);
+  }
+  return native ?? undefined;
 }
 
 const scratch = new Float64Array(2);
@@ -63,7 +69,7 @@ export class NativeConnection implements NativeEnd {
     this.#connectTimeoutMs = options.connectTimeoutMs;
     this.#onClosed = options.onClosed;
     this.#onUnconnected = options.onUnconnected;
-    const id = forwardNative(options.fd, upstream, options.spliceAfterBytes, options.connectTimeoutMs, KEEPALIVE_INITIAL_DELAY_MS, this);
+    const id = forwardNative(options.fd, upstream, options.spliceAfterBytes, options.connectTimeoutMs, this);
     if (typeof id === 'number') {
       this.#id = id;
     } else {
@@ -81,13 +87,9 @@ export class NativeConnection implements NativeEnd {
     return formatEndpoint(this.#lease.upstream);
   }
 
-  get closed(): boolean {
-    return this.#closedAs !== undefined || this.#ended;
-  }
-
   /** Resets both sockets (the first reason wins) and releases the lease; the end report follows. */
   close(reason: CloseReason, error?: Error): void {
-    if (this.closed) return;
+    if (this.#closedAs !== undefined || this.#ended) return;
     this.#closedAs = { reason, error };
     this.#lease.onRevoke = undefined;
     if (this.#id !== undefined) {
@@ -132,7 +134,7 @@ export class NativeConnection implements NativeEnd {
     if (clientReturned) {
       if (this.#closedAs === undefined && this.#onUnconnected !== undefined && error !== undefined && !isFdLimit(error)) {
         handedBack = true;
-        this.#onUnconnected({ client: adoptSocket(this.#fd), early: NO_EARLY, error }, this.#lease.upstream);
+        this.#onUnconnected({ client: adoptSocket(this.#fd), early: NO_EARLY, error, upstream: this.#lease.upstream });
       } else {
         // As the JavaScript path closes a client it cannot serve: an orderly close (a FIN).
         closeDescriptor(this.#fd);

@@ -15,6 +15,7 @@ import net from 'node:net';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
+import { KEEPALIVE_INITIAL_DELAY_MS } from './sockets.ts';
 
 /** When the JavaScript path hands a connection to the pump: after this many bytes, at a read that filled its buffer. */
 export interface SplicePolicy {
@@ -67,6 +68,8 @@ interface Addon {
 export type NativeSupport = { available: true; path: string } | { available: false; reason: string };
 
 export const { ECANCELED } = constants.errno;
+/** TCP keepalive on natively accepted and connected sockets, as on the JavaScript path's. */
+const KEEPALIVE_S = KEEPALIVE_INITIAL_DELAY_MS / 1000;
 const ADDON = fileURLToPath(new URL('../../build/Release/portwake_native.node', import.meta.url));
 
 let loaded: { addon: Addon | undefined; support: NativeSupport } | undefined;
@@ -193,11 +196,12 @@ export type NativeUpstream = { host: string; port: number; path?: undefined } | 
  * error when the connect failed at once — then nothing changed, the client descriptor is still the
  * caller's and `owner` hears nothing.
  */
-export function forwardNative(clientFd: number, upstream: NativeUpstream, spliceAfter: number, connectTimeoutMs: number, keepAliveMs: number, owner: NativeEnd): NativeId | NodeJS.ErrnoException {
-  const result = addon().forward(clientFd, upstream.host ?? '', upstream.port ?? 0, upstream.path ?? null, spliceAfter, Math.max(1, Math.round(connectTimeoutMs)), Math.max(1, Math.round(keepAliveMs / 1000)));
+export function forwardNative(clientFd: number, upstream: NativeUpstream, spliceAfter: number, connectTimeoutMs: number, owner: NativeEnd): NativeId | NodeJS.ErrnoException {
+  const a = addon();
+  const result = a.forward(clientFd, upstream.host ?? '', upstream.port ?? 0, upstream.path ?? null, spliceAfter, connectTimeoutMs, KEEPALIVE_S);
   if (result < 0) return systemError(-result, 'connect');
   const id = result as NativeId;
-  own(addon(), id, owner);
+  own(a, id, owner);
   return id;
 }
 
@@ -216,11 +220,11 @@ export function nativeCounts(id: NativeId, out: Float64Array): void {
  * connection's descriptor and owns it; onError an accept failure, with how many waiting
  * connections were reset because the process is out of descriptors. Returns the closer.
  */
-export function listenNative(fd: number, keepAliveMs: number, onAccept: (fd: number) => void, onError: (err: NodeJS.ErrnoException, refused: number) => void): () => void {
+export function listenNative(fd: number, onAccept: (fd: number) => void, onError: (err: NodeJS.ErrnoException, refused: number) => void): () => void {
   const a = addon();
   const fds = new Int32Array(64);
   let open = true;
-  const handle = a.listen(fd, fds, Math.max(1, Math.round(keepAliveMs / 1000)), (count, errno, refused) => {
+  const handle = a.listen(fd, fds, KEEPALIVE_S, (count, errno, refused) => {
     for (let i = 0; i < count && open; i++) onAccept(fds[i] ?? -1);
     if (errno !== 0 && open) onError(systemError(errno, 'accept'), refused);
   });
