@@ -57,6 +57,19 @@ async function terminate(c: CliChild, signal: NodeJS.Signals = 'SIGTERM'): Promi
   return { code: exit.code, signal: exit.signal, ms: exit.at - t0 };
 }
 
+/**
+ * `portwake run --grace GRACE` in front of a new container serving a 64 MiB /big, and a download
+ * of it that has started (256 KiB in) and that the test slows down or speeds up.
+ */
+async function downloading(t: TestContext, hint: string, grace: string) {
+  const c = await server(t, hint, true);
+  const port = await freePort();
+  const file = await configFile(t, `services:\n  big:\n    listen: 127.0.0.1:${port}\n    container: ${c.name}\n`);
+  const pw = await startCliDaemon(t, engine, ['run', '-c', file, '--grace', grace]);
+  const dl = await slowDownload(t, { host: '127.0.0.1', port }, '/big', { startedAfterBytes: 256 * 1024 });
+  return { port, pw, dl };
+}
+
 describe('the portwake CLI against a real Docker engine', { timeout: 240_000 }, () => {
   before(async () => {
     engine = await getEngine();
@@ -106,11 +119,7 @@ describe('the portwake CLI against a real Docker engine', { timeout: 240_000 }, 
   });
 
   it('SIGTERM during a slow download: accepting stops at once, the download still completes within --grace, then exit 0', { timeout: 90_000 }, async (t) => {
-    const c = await server(t, 'cli-grace', true);
-    const port = await freePort();
-    const file = await configFile(t, `services:\n  big:\n    listen: 127.0.0.1:${port}\n    container: ${c.name}\n`);
-    const pw = await startCliDaemon(t, engine, ['run', '-c', file, '--grace', '30s']);
-    const dl = await slowDownload(t, { host: '127.0.0.1', port }, '/big', { startedAfterBytes: 256 * 1024 });
+    const { port, pw, dl } = await downloading(t, 'cli-grace', '30s');
     const t0 = Date.now();
     pw.kill('SIGTERM');
     await pw.waitForLog('"shutting down"', (l) => l.msg.startsWith('shutting down'));
@@ -132,11 +141,7 @@ describe('the portwake CLI against a real Docker engine', { timeout: 240_000 }, 
   });
 
   it('--grace bounds the wait: a connection still open when it ends is closed, and the exit is still 0', { timeout: 60_000 }, async (t) => {
-    const c = await server(t, 'cli-grace-cut', true);
-    const port = await freePort();
-    const file = await configFile(t, `services:\n  big:\n    listen: 127.0.0.1:${port}\n    container: ${c.name}\n`);
-    const pw = await startCliDaemon(t, engine, ['run', '-c', file, '--grace', '1500ms']);
-    const dl = await slowDownload(t, { host: '127.0.0.1', port }, '/big', { startedAfterBytes: 256 * 1024 });
+    const { pw, dl } = await downloading(t, 'cli-grace-cut', '1500ms');
     dl.stall();
     const exit = await terminate(pw);
     assert.equal(exit.code, 0, pw.stderr());
@@ -149,11 +154,7 @@ describe('the portwake CLI against a real Docker engine', { timeout: 240_000 }, 
   });
 
   it('a second SIGTERM/SIGINT during the grace period exits at once, closing the open connection', { timeout: 60_000 }, async (t) => {
-    const c = await server(t, 'cli-twice', true);
-    const port = await freePort();
-    const file = await configFile(t, `services:\n  big:\n    listen: 127.0.0.1:${port}\n    container: ${c.name}\n`);
-    const pw = await startCliDaemon(t, engine, ['run', '-c', file, '--grace', '60s']);
-    const dl = await slowDownload(t, { host: '127.0.0.1', port }, '/big', { startedAfterBytes: 256 * 1024 });
+    const { pw, dl } = await downloading(t, 'cli-twice', '60s');
     dl.stall();
     pw.kill('SIGTERM');
     await pw.waitForLog('"shutting down"', (l) => l.msg.startsWith('shutting down'));

@@ -67,6 +67,16 @@ async function reloadable(t: TestContext, services: Record<string, Svc>, o: { gr
   };
 }
 
+/** A daemon serving one service "web" on a fresh port in front of a new container, answered once. */
+async function servingWeb(t: TestContext, hint: string): Promise<{ c: Awaited<ReturnType<typeof server>>; port: number; web: Svc; d: Reloadable }> {
+  const c = await server(t, hint);
+  const port = await freePort();
+  const web: Svc = { container: c.name, listen: `127.0.0.1:${port}` };
+  const d = await reloadable(t, { web });
+  assert.equal((await httpGet({ host: '127.0.0.1', port })).status, 200);
+  return { c, port, web, d };
+}
+
 describe('reloading a running daemon against a real Docker engine', { timeout: 300_000 }, () => {
   before(async () => {
     engine = await getEngine();
@@ -114,11 +124,7 @@ describe('reloading a running daemon against a real Docker engine', { timeout: 3
   });
 
   it('POST /reload with a bad file: 400 with the FILE:LINE:COL errors, the running config stays in force', { timeout: 60_000 }, async (t) => {
-    const c = await server(t, 'rl-bad');
-    const port = await freePort();
-    const web: Svc = { container: c.name, listen: `127.0.0.1:${port}` };
-    const d = await reloadable(t, { web });
-    assert.equal((await httpGet({ host: '127.0.0.1', port })).status, 200);
+    const { c, port, d } = await servingWeb(t, 'rl-bad');
     const good = await d.status();
 
     const p2 = await freePort();
@@ -169,13 +175,9 @@ describe('reloading a running daemon against a real Docker engine', { timeout: 3
   });
 
   it('reloads that overlap are applied one after the other: none fails on an address the previous one bound, none leaves a listener behind', { timeout: 60_000 }, async (t) => {
-    const c = await server(t, 'rl-race');
+    const { c, port: p1, web, d } = await servingWeb(t, 'rl-race');
     const dir = await scratchDir(t, 'pw-reload-race-');
-    const p1 = await freePort();
     const sock = join(dir, 'extra.sock');
-    const web: Svc = { container: c.name, listen: `127.0.0.1:${p1}` };
-    const d = await reloadable(t, { web });
-    assert.equal((await httpGet({ host: '127.0.0.1', port: p1 })).status, 200);
     // The unix listener's bind does file I/O, which opens a window for the next reload to start meanwhile.
     await d.rewrite({ web: { ...web, extra: '    idleTimeout: 5m\n' }, extra: { container: c.name, listen: `unix:${sock}` } });
     const replies = await Promise.all(Array.from({ length: 5 }, () => d.reload()));
@@ -220,11 +222,7 @@ describe('reloading a running daemon against a real Docker engine', { timeout: 3
   });
 
   it('a changed service whose container is running adopts it: the new idleTimeout stops it without a new connection', { timeout: 60_000 }, async (t) => {
-    const c = await server(t, 'rl-adopt');
-    const port = await freePort();
-    const web: Svc = { container: c.name, listen: `127.0.0.1:${port}` };
-    const d = await reloadable(t, { web });
-    assert.equal((await httpGet({ host: '127.0.0.1', port })).status, 200);
+    const { c, web, d } = await servingWeb(t, 'rl-adopt');
     await d.rewrite({ web: { ...web, extra: '    idleTimeout: 1s\n' } });
     assert.equal((await d.reload()).status, 200);
     await eventually('status shows the running container as ready', async () => (await d.status())[0]?.state === 'ready', 10_000);
