@@ -12,31 +12,39 @@ export interface Transfer {
 
 const CHUNK = Buffer.alloc(1 << 20, 0x61);
 
-export function download(host: string, port: number, expect: number, timeoutMs: number): Promise<Transfer> {
+/**
+ * Connects and resolves once the connection closes (or fails, or `timeoutMs` passes): `drive`
+ * moves the bytes and says how many moved; `outcome` names the result when it closed cleanly.
+ */
+function transfer(host: string, port: number, timeoutMs: number, drive: (socket: net.Socket) => () => number, outcome: (bytes: number) => string): Promise<Transfer> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    let bytes = 0;
     const socket = net.connect({ host, port });
     const timer = setTimeout(() => socket.destroy(new Error(`timeout after ${timeoutMs}ms`)), timeoutMs);
-    socket.on('data', (c: Buffer) => { bytes += c.length; });
-    socket.once('error', (err: NodeJS.ErrnoException) => finish(err.code ?? err.message));
-    socket.once('close', () => finish(bytes === expect ? 'complete' : `got ${bytes} of ${expect} bytes`));
+    const moved = drive(socket);
     let done = false;
-    function finish(detail: string): void {
+    const finish = (detail: string): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      resolve({ ok: detail === 'complete', bytes, ms: performance.now() - t0, detail });
-    }
+      resolve({ ok: detail === 'complete', bytes: moved(), ms: performance.now() - t0, detail });
+    };
+    socket.once('error', (err: NodeJS.ErrnoException) => finish(err.code ?? err.message));
+    socket.once('close', () => finish(outcome(moved())));
   });
 }
 
+export function download(host: string, port: number, expect: number, timeoutMs: number): Promise<Transfer> {
+  return transfer(host, port, timeoutMs, (socket) => {
+    let bytes = 0;
+    socket.on('data', (c: Buffer) => { bytes += c.length; });
+    return () => bytes;
+  }, (bytes) => (bytes === expect ? 'complete' : `got ${bytes} of ${expect} bytes`));
+}
+
 export function upload(host: string, port: number, total: number, timeoutMs: number): Promise<Transfer> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
+  return transfer(host, port, timeoutMs, (socket) => {
     let sent = 0;
-    const socket = net.connect({ host, port });
-    const timer = setTimeout(() => socket.destroy(new Error(`timeout after ${timeoutMs}ms`)), timeoutMs);
     const pump = (): void => {
       while (sent < total) {
         const n = Math.min(CHUNK.length, total - sent);
@@ -50,16 +58,8 @@ export function upload(host: string, port: number, total: number, timeoutMs: num
     };
     socket.once('connect', pump);
     socket.resume(); // the sink sends nothing; its FIN ends the transfer
-    let done = false;
-    const finish = (detail: string): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      resolve({ ok: detail === 'complete', bytes: sent, ms: performance.now() - t0, detail });
-    };
-    socket.once('error', (err: NodeJS.ErrnoException) => finish(err.code ?? err.message));
-    socket.once('close', () => finish(sent === total ? 'complete' : `sent ${sent} of ${total} bytes`));
-  });
+    return () => sent;
+  }, (sent) => (sent === total ? 'complete' : `sent ${sent} of ${total} bytes`));
 }
 
 /** Connects and drops the connection at once (wakes a socket-activated proxy before the clock). */
