@@ -168,6 +168,29 @@ describe('the portwake CLI against a real Docker engine', { timeout: 240_000 }, 
     assert.equal(end.complete, false, 'the open download was cut off');
   });
 
+  it('out of file descriptors: connections over the limit are logged refusals, the daemon survives and serves again', { timeout: 60_000 }, async (t) => {
+    const c = await server(t, 'cli-nofile');
+    const port = await freePort();
+    const file = await configFile(t, `services:\n  web:\n    listen: 127.0.0.1:${port}\n    container: ${c.name}\n`);
+    const pw = await startCliDaemon(t, engine, ['run', '-c', file], { nofile: 96 });
+    assert.equal((await httpGet({ host: '127.0.0.1', port })).status, 200, 'served before the flood');
+    // More idle connections than descriptors: each forwarded one holds two.
+    const clients: net.Socket[] = [];
+    t.after(() => clients.forEach((s) => s.destroy()));
+    for (let i = 0; i < 120; i++) {
+      const s = net.connect({ host: '127.0.0.1', port });
+      s.on('error', () => undefined);
+      clients.push(s);
+    }
+    const refusal = await pw.waitForLog('a refusal for want of descriptors', (l) => /too many open files \(EMFILE\)/.test(l.msg), 20_000);
+    assert.equal(refusal.level, 40, 'a warning, not an error');
+    assert.match(refusal.msg, /raise LimitNOFILE= or ulimit -n/);
+    for (const s of clients.splice(0)) s.destroy();
+    await eventually('served again once descriptors are free', async () => (await httpGet({ host: '127.0.0.1', port }).catch(() => ({ status: 0 }))).status === 200, 15_000);
+    const exit = await terminate(pw);
+    assert.equal(exit.code, 0, `still running after the flood, and exits cleanly: ${pw.stderr()}`);
+  });
+
   it('--stop-on-exit stops the container it started and leaves one it found running', { timeout: 60_000 }, async (t) => {
     const cold = await server(t, 'cli-soe-cold');
     const warm = await server(t, 'cli-soe-warm');

@@ -34,11 +34,14 @@ export interface CliChild {
 }
 
 /**
- * Spawns `portwake ARGS` with DOCKER_HOST set to the test engine. Registers, before returning, a
- * cleanup that SIGKILLs the child if it is still running and waits for it.
+ * Spawns `portwake ARGS` with DOCKER_HOST set to the test engine (with `nofile`: under that
+ * open-file limit). Registers, before returning, a cleanup that SIGKILLs the child if it is still
+ * running and waits for it.
  */
-export function spawnCli(t: TestContext, engine: Engine, args: readonly string[], env: Record<string, string> = {}): CliChild {
-  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+export function spawnCli(t: TestContext, engine: Engine, args: readonly string[], env: Record<string, string> = {}, o: { nofile?: number } = {}): CliChild {
+  const node = [process.execPath, '--import', 'tsx', MAIN, ...args];
+  const [command = '', ...argv] = o.nofile === undefined ? node : ['/bin/sh', '-c', `ulimit -n ${o.nofile} && exec "$0" "$@"`, ...node];
+  const proc = spawn(command, argv, {
     cwd: ROOT,
     env: { ...process.env, DOCKER_HOST: engine.dockerHost, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -111,8 +114,8 @@ export function spawnCli(t: TestContext, engine: Engine, args: readonly string[]
 }
 
 /** Starts a daemon command (`run`, `proxy`) and resolves once it logs that it is listening. */
-export async function startCliDaemon(t: TestContext, engine: Engine, args: readonly string[]): Promise<CliChild> {
-  const child = spawnCli(t, engine, args);
+export async function startCliDaemon(t: TestContext, engine: Engine, args: readonly string[], o: { nofile?: number } = {}): Promise<CliChild> {
+  const child = spawnCli(t, engine, args, {}, o);
   await child.waitForLog('"listening:"', (l) => l.msg.startsWith('listening:'), 30_000);
   return child;
 }
