@@ -19,8 +19,7 @@ import { networkProbes } from './probes/index.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from './providers/docker/docker-host.ts';
 import { createDockerProvider } from './providers/docker/provider.ts';
 import type { ListenTarget } from './proxy/listen.ts';
-import type { NativePolicy } from './proxy/frontend.ts';
-import { DEFAULT_SPLICE_POLICY, nativeSupport } from './proxy/native.ts';
+import { DEFAULT_NATIVE_POLICY, nativeSupport, type NativePolicy } from './proxy/native.ts';
 import { planReload, type ReloadPlan } from './reload-plan.ts';
 import { createServiceUnit, listenAll, type ServiceUnit } from './service-unit.ts';
 import { ExitIdleTimer } from './systemd/exit-idle.ts';
@@ -73,7 +72,7 @@ export class Daemon implements DaemonControl {
   private readonly orphans = new Set<Activation>();
   /** What services log through: their child loggers are made when they first write a line. */
   private readonly serviceLogger: Logger;
-  /** Bulk streams go through the zero-copy pump where the native addon is available. */
+  /** The native data path's policy where its addon is available (and PORTWAKE_NATIVE is not off). */
   private readonly native: NativePolicy | undefined;
   private readonly dataPath: string;
   private resolveDone!: () => void;
@@ -89,7 +88,7 @@ export class Daemon implements DaemonControl {
   ) {
     this.serviceLogger = lazyChildren(o.logger);
     const native = nativeSupport(o.env);
-    this.native = native.available ? { spliceAfterBytes: DEFAULT_SPLICE_POLICY.afterBytes } : undefined;
+    this.native = native.available ? DEFAULT_NATIVE_POLICY : undefined;
     this.dataPath = native.available ? 'native' : `javascript (${native.reason})`;
   }
 

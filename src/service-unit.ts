@@ -4,7 +4,8 @@
 import { Activation, type ActivationDeps } from './core/activation.ts';
 import type { Logger } from './core/logger.ts';
 import type { ServiceConfig } from './config/types.ts';
-import { Frontend, type NativePolicy } from './proxy/frontend.ts';
+import { Frontend } from './proxy/frontend.ts';
+import type { NativePolicy } from './proxy/native.ts';
 import type { ListenTarget } from './proxy/listen.ts';
 
 

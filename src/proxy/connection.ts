@@ -9,7 +9,7 @@ import { formatMs } from '../core/errors.ts';
 import { formatEndpoint } from '../core/upstream.ts';
 import { adoptReadBuffer, READ_BUFFER_BYTES, ReadSide } from './read-buffers.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS, resetSocket, systemErrorText } from './sockets.ts';
-import { socketFd, startSplice, type SpliceEnd, type SplicePolicy, type SplicePump } from './native.ts';
+import { socketFd, startSplice, type NativePolicy, type SpliceEnd, type SplicePump } from './native.ts';
 
 export type CloseReason =
   /** Both directions ended (FIN each way) and every byte was delivered. */
@@ -74,9 +74,9 @@ export interface ConnectionOptions {
   onUnconnected?: ((u: Unconnected) => void) | undefined;
   /**
    * When given (and the addon is available), a bulk stream is handed to the zero-copy pump once
-   * it has moved policy.afterBytes (see native.ts); undefined: every byte goes through JavaScript.
+   * it has moved native.spliceAfterBytes (see native.ts); undefined: every byte goes through JavaScript.
    */
-  splice?: SplicePolicy | undefined;
+  native?: NativePolicy | undefined;
 }
 
 type State =
@@ -114,7 +114,7 @@ export class Connection {
   readonly #upRead = new ReadSide();
   readonly #clientRead = new ReadSide();
   #handedBack = false;
-  readonly #splicePolicy: SplicePolicy | undefined;
+  readonly #splicePolicy: NativePolicy | undefined;
   #handover: Handover = 'never';
   /** The splice pump still owns descriptors (its end has not been reported). */
   #pumpLive = false;
@@ -131,7 +131,7 @@ export class Connection {
     this.#onUnconnected = options.onUnconnected;
     this.#early = options.early ?? NO_EARLY;
     this.#startedAt = options.clock.now();
-    this.#splicePolicy = options.splice;
+    this.#splicePolicy = options.native;
 
     const upstream = options.lease.upstream;
     // Each direction reads into one buffer of this connection's, reused for every read (see
@@ -337,7 +337,7 @@ export class Connection {
    */
   #considerSplice(): boolean {
     const policy = this.#splicePolicy;
-    if (policy === undefined || this.#lease.bytesIn + this.#lease.bytesOut < policy.afterBytes) return true;
+    if (policy === undefined || this.#lease.bytesIn + this.#lease.bytesOut < policy.spliceAfterBytes) return true;
     // From now on either side's flushed write tries the hand-over again.
     this.#handover = 'draining';
     this.#client.pause();

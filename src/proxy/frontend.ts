@@ -12,15 +12,11 @@ import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection } from './held.ts';
 import { listen, type BoundListener, type ListenTarget } from './listen.ts';
 import { LogLimit } from './log-limit.ts';
 import { systemErrorText } from './sockets.ts';
-import { adoptSocket, closeDescriptor, type SplicePolicy } from './native.ts';
+import { adoptSocket, closeDescriptor, type NativePolicy } from './native.ts';
 import { NativeConnection, nativeUpstream } from './native-connection.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const LOG_INTERVAL_MS = 10_000;
-
-export interface NativePolicy {
-  spliceAfterBytes: number;
-}
 
 /** A forwarded connection of either path. */
 type Forwarded = Connection | NativeConnection;
@@ -83,8 +79,6 @@ export class Frontend {
   readonly #fdLimitErrors: LogLimit;
   /** Debug lines are written: the per-connection one is not even built otherwise. */
   readonly #debug: boolean;
-  /** When JavaScript connections hand bulk streams to the pump (from options.native). */
-  readonly #splicePolicy: SplicePolicy | undefined;
   #state: State = { kind: 'new' };
 
   constructor(options: FrontendOptions) {
@@ -92,7 +86,6 @@ export class Frontend {
     this.#backend = options.backend;
     this.#logger = options.logger.child({ service: options.backend.name });
     this.#debug = debugEnabled(this.#logger);
-    this.#splicePolicy = options.native === undefined ? undefined : { afterBytes: options.native.spliceAfterBytes };
     this.#clock = options.clock ?? systemClock;
     this.#holdBufferBytes = options.holdBufferBytes ?? DEFAULT_HOLD_BUFFER_BYTES;
     // Whole milliseconds, at least one: native code takes an integer deadline.
@@ -332,7 +325,7 @@ export class Frontend {
       connectTimeoutMs: this.#connectTimeoutMs,
       onClosed: this.#onConnectionClosed,
       onUnconnected: retry ? this.#retry : undefined,
-      splice: this.#splicePolicy,
+      native: this.#options.native,
     });
     this.#open.add(connection);
     this.#options.onConnection?.({ change: 'open', upstream: connection.upstream });

@@ -17,13 +17,13 @@ import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 import { KEEPALIVE_INITIAL_DELAY_MS } from './sockets.ts';
 
-/** When the JavaScript path hands a connection to the pump: after this many bytes, at a read that filled its buffer. */
-export interface SplicePolicy {
-  afterBytes: number;
+/** How the native data path runs: a connection splices once it has moved spliceAfterBytes, at a read that filled its buffer. */
+export interface NativePolicy {
+  spliceAfterBytes: number;
 }
 
 /** The default: 1 MiB moved first (a web page and its assets never pay for two pipes). */
-export const DEFAULT_SPLICE_POLICY: SplicePolicy = { afterBytes: 1024 * 1024 };
+export const DEFAULT_NATIVE_POLICY: NativePolicy = { spliceAfterBytes: 1024 * 1024 };
 
 export interface SpliceEnd {
   /** Both directions ended in order (FIN each way, every byte delivered). */

@@ -10,8 +10,7 @@ import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import type { ConnectionEvent } from '../../src/proxy/frontend.ts';
 import type { Lease } from '../../src/core/backend.ts';
-import type { NativePolicy } from '../../src/proxy/frontend.ts';
-import { nativeSupport } from '../../src/proxy/native.ts';
+import { nativeSupport, type NativePolicy } from '../../src/proxy/native.ts';
 import {
   connect, delay, FakeBackend, fdCount, howItEnds, recordingLogger, startFrontend, startUpstream, waitFor,
 } from './proxy-support.ts';

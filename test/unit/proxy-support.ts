@@ -10,8 +10,8 @@ import type { TestContext } from 'node:test';
 import type { Backend, Lease, RefusalReason } from '../../src/core/backend.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import type { Endpoint } from '../../src/core/provider.ts';
-import { Frontend, type FrontendOptions, type NativePolicy } from '../../src/proxy/frontend.ts';
-import { DEFAULT_SPLICE_POLICY } from '../../src/proxy/native.ts';
+import { Frontend, type FrontendOptions } from '../../src/proxy/frontend.ts';
+import { DEFAULT_NATIVE_POLICY, type NativePolicy } from '../../src/proxy/native.ts';
 
 export class FakeLease implements Lease {
   bytesIn = 0;
@@ -170,7 +170,7 @@ let defaultNative: NativePolicy | undefined;
  * addon is built; proxy-frontend-native.test.ts runs the frontend tests again this way.
  */
 export function useNativeDataPath(): void {
-  defaultNative = { spliceAfterBytes: DEFAULT_SPLICE_POLICY.afterBytes };
+  defaultNative = DEFAULT_NATIVE_POLICY;
 }
 
 export function nativeDataPath(): NativePolicy | undefined {
