@@ -13,7 +13,8 @@
 //     takes an accepted client (non-blocking) and connects to host:port (an IP literal) or to the
 //     Unix socket `path`. A negative number: the connect failed at once (no socket, or refused),
 //     nothing changed and the client is still the caller's. The client is not read before the
-//     upstream is connected.
+//     upstream is connected — which for a Unix socket or a local peer is within the call, so the
+//     client's waiting bytes may be on their way before forward() returns.
 //   pump(clientFd, upstreamFd) -> id
 //     two connected sockets whose owner (a JavaScript connection) hands them over: duplicates both
 //     (the caller closes its own) and splices from the first byte. Throws when it cannot set up.
@@ -93,8 +94,13 @@ static conn_t *conn_by_id(napi_env env, napi_value v) {
   return t->slots[slot];
 }
 
-/* Opens a non-blocking socket and starts connecting it; the socket, or -errno. */
-static int start_connect(napi_env env, napi_value host_v, int32_t port, napi_value path_v, int keepalive_s) {
+/*
+ * Opens a non-blocking socket and starts connecting it; the socket, or -errno. *established: the
+ * connection is already up (a Unix socket, or a loopback or bridge peer that answered within the
+ * call: the kernel runs the whole handshake before connect() returns), so no turn of the event loop
+ * is spent waiting for it to become writable.
+ */
+static int start_connect(napi_env env, napi_value host_v, int32_t port, napi_value path_v, int keepalive_s, int *established) {
   struct sockaddr_storage ss;
   socklen_t len;
   memset(&ss, 0, sizeof ss);
@@ -130,12 +136,21 @@ static int start_connect(napi_env env, napi_value host_v, int32_t port, napi_val
   int r;
   do r = connect(fd, (struct sockaddr *)&ss, len);
   while (r < 0 && errno == EINTR);
+  if (r < 0 && errno == EINPROGRESS) {
+    /* Asking again costs one system call: EISCONN when the handshake is done, EALREADY while it
+     * runs, or the failure (a refusal from a local peer arrives within the first call too). */
+    do r = connect(fd, (struct sockaddr *)&ss, len);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && errno == EISCONN) r = 0;
+    else if (r < 0 && errno == EALREADY) errno = EINPROGRESS;
+  }
   if (r < 0 && errno != EINPROGRESS) {
     /* A Unix socket with a full backlog says EAGAIN; like Node's, the attempt fails. */
     int e = errno;
     close(fd);
     return -e;
   }
+  *established = r == 0;
   return fd;
 }
 
@@ -163,7 +178,8 @@ napi_value pw_conn_forward(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "forward: spliceAfter must be a number");
     return NULL;
   }
-  int fd = start_connect(env, argv[1], port, argv[3], keepalive_s);
+  int established = 0;
+  int fd = start_connect(env, argv[1], port, argv[3], keepalive_s, &established);
   if (fd < 0) return number(env, fd);
   conn_t *c = conn_new();
   if (c == NULL || !conn_attach(env, c)) {
@@ -183,14 +199,20 @@ napi_value pw_conn_forward(napi_env env, napi_callback_info info) {
     close(fd);
     return number(env, -e);
   }
-  uv_loop_t *loop;
-  napi_get_uv_event_loop(env, &loop);
-  uv_timer_init(loop, &c->timer);
-  c->timer.data = c;
-  c->timer_live = 1;
-  c->handles++;
-  uv_timer_start(&c->timer, conn_on_timer, (uint64_t)timeout_ms, 0);
-  conn_update_polls(c);
+  if (established) {
+    /* The client's first bytes usually wait already: they go out now. A failure here ends the
+     * connection like one on the next turn would (the end is reported once its handles close). */
+    conn_connected(c);
+  } else {
+    uv_loop_t *loop;
+    napi_get_uv_event_loop(env, &loop);
+    uv_timer_init(loop, &c->timer);
+    c->timer.data = c;
+    c->timer_live = 1;
+    c->handles++;
+    uv_timer_start(&c->timer, conn_on_timer, (uint64_t)timeout_ms, 0);
+    conn_update_polls(c);
+  }
   return number(env, slot_id(c->table, c->slot));
 }
 

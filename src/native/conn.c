@@ -201,7 +201,7 @@ int conn_start_poll(conn_t *c, int s) {
 }
 
 /* The upstream is connected: read both sides from now on. */
-static void connected(conn_t *c) {
+void conn_connected(conn_t *c) {
   c->connecting = 0;
   if (c->timer_live) {
     c->timer_live = 0;
@@ -224,7 +224,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     int e = socket_error(c->fd[1]);
     if (e == 0 && status < 0) e = ECONNREFUSED;
     if (e != 0) conn_finish(c, e, 1, 0);
-    else connected(c);
+    else conn_connected(c);
     return;
   }
   if (status < 0) {

@@ -57,6 +57,8 @@ struct conn {
 /* conn.c */
 conn_t *conn_new(void);
 int conn_start_poll(conn_t *c, int s);
+/* The upstream is connected (after poll[1] is started): moves what it can now, then polls both sides. */
+void conn_connected(conn_t *c);
 void conn_update_polls(conn_t *c);
 void conn_on_timer(uv_timer_t *t);
 int conn_make_pipe(dir_t *x);
