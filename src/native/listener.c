@@ -4,7 +4,8 @@
 // JS API (src/proxy/native.ts is the only caller):
 //   listen(fd, fds: Int32Array, keepAliveS, onAccept(count, errno, refused)) -> handle
 //     duplicates the listening descriptor (the caller closes its own) and accepts whenever it is
-//     readable, up to fds.length per call: onAccept(count) finds the new non-blocking descriptors
+//     readable — after the other I/O callbacks of that turn of the event loop — up to fds.length
+//     per call: onAccept(count) finds the new non-blocking descriptors
 //     (Nagle off and keepalive for TCP, like the JavaScript listeners) in fds[0..count) and owns
 //     them. When the process is out of descriptors (EMFILE/ENFILE) the waiting connections are
 //     accepted with a reserved descriptor and reset at once, and onAccept(count, errno, refused)
@@ -34,6 +35,8 @@ struct listener {
   ltoken_t *token;
   int fd;
   uv_poll_t poll;
+  uv_check_t check; /* accepts after the turn's I/O callbacks */
+  int handles;      /* libuv handles not yet closed */
   int32_t *fds;
   size_t cap;
   int keepalive_s;
@@ -42,6 +45,8 @@ struct listener {
 /* Kept open so that a full descriptor table can still accept — and refuse — a connection
  * (libuv does the same for its own listeners). */
 static __thread int reserve_fd = -1;
+
+static void on_check(uv_check_t *h);
 
 static void reserve(void) {
   if (reserve_fd < 0) reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
@@ -69,10 +74,22 @@ static int refuse_waiting(int lfd, size_t batch) {
   return refused;
 }
 
+/* Connections wait: accept them once this turn's I/O callbacks have run (see on_check). */
 static void on_readable(uv_poll_t *h, int status, int events) {
   (void)status;
   (void)events;
   listener_t *l = h->data;
+  uv_check_start(&l->check, on_check);
+}
+
+/*
+ * Accepting last in a turn of the event loop lets the connections already open move their bytes
+ * first: a turn that accepts a burst does not make every response waiting in it wait for the burst
+ * (their connect, their first read and send) too.
+ */
+static void on_check(uv_check_t *h) {
+  listener_t *l = h->data;
+  uv_check_stop(h);
   size_t count = 0;
   int err = 0, refused = 0;
   while (count < l->cap) {
@@ -102,6 +119,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 
 static void on_close(uv_handle_t *h) {
   listener_t *l = h->data;
+  if (--l->handles > 0) return;
   napi_env env = l->env;
   napi_delete_reference(env, l->cb_ref);
   napi_delete_reference(env, l->fds_ref);
@@ -148,6 +166,7 @@ napi_value pw_listener_open(napi_env env, napi_callback_info info) {
   int fl = l->fd < 0 ? -1 : fcntl(l->fd, F_GETFL);
   int e = fl < 0 || fcntl(l->fd, F_SETFL, fl | O_NONBLOCK) < 0 ? errno : 0;
   if (e == 0 && uv_poll_init(loop, &l->poll, l->fd) != 0) e = EINVAL;
+  if (e == 0) uv_check_init(loop, &l->check); /* cannot fail */
   if (e != 0) {
     if (l->fd >= 0) close(l->fd);
     free(l);
@@ -164,6 +183,8 @@ napi_value pw_listener_open(napi_env env, napi_callback_info info) {
   l->cap = length;
   l->keepalive_s = keepalive_s;
   l->poll.data = l;
+  l->check.data = l;
+  l->handles = 2;
   napi_create_reference(env, handle, 1, &l->handle_ref);
   napi_create_reference(env, argv[1], 1, &l->fds_ref);
   napi_create_reference(env, argv[3], 1, &l->cb_ref);
@@ -172,6 +193,7 @@ napi_value pw_listener_open(napi_env env, napi_callback_info info) {
   if (uv_poll_start(&l->poll, UV_READABLE, on_readable) != 0) {
     t->listener = NULL;
     uv_close((uv_handle_t *)&l->poll, on_close);
+    uv_close((uv_handle_t *)&l->check, on_close);
     close(l->fd);
     return pw_throw_errno(env, "listen: poll", EIO);
   }
@@ -194,6 +216,7 @@ napi_value pw_listener_close(napi_env env, napi_callback_info info) {
   /* uv_close stops polling at once (the descriptor leaves epoll), so the descriptor can be closed
    * now, not in the close callback: the port is free when unlisten returns (a reload binds it again). */
   uv_close((uv_handle_t *)&l->poll, on_close);
+  uv_close((uv_handle_t *)&l->check, on_close);
   close(l->fd);
   return NULL;
 }
