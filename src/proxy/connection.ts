@@ -180,7 +180,9 @@ export class Connection {
       this.#lease.bytesIn += chunk.length;
       up.write(chunk, this.#onUpstreamFlushed);
     }
-    const eof = this.#early.eof;
+    // The client's EOF may have come after the hand-over from HeldConnection and before now: a
+    // paused socket with nothing buffered still emits 'end', and nobody listened for it then.
+    const eof = this.#early.eof || client.readableEnded;
     this.#early = NO_EARLY;
     if (eof) {
       up.end();

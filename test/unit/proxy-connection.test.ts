@@ -1,4 +1,4 @@
-// The byte pipe of one forwarded connection, through a Frontend whose backend is ready: half-close,
+// The byte pipe of one forwarded connection, mostly through a Frontend whose backend is ready: half-close,
 // resets, big transfers, backpressure, lease release and abort, unreachable upstreams.
 
 import assert from 'node:assert/strict';
@@ -7,9 +7,11 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { systemClock } from '../../src/core/clock.ts';
+import { Connection, type ConnectionEnd } from '../../src/proxy/connection.ts';
 import type { ConnectionEvent } from '../../src/proxy/frontend.ts';
 import {
-  closedPort, connect, delay, echo, FakeBackend, howItEnds, readAll, recordingLogger, startFrontend, startUpstream, tempDir, waitFor,
+  closedPort, connect, delay, echo, FakeBackend, FakeLease, howItEnds, readAll, recordingLogger, startFrontend, startUpstream, tempDir, waitFor,
 } from './proxy-support.ts';
 
 async function readyProxy(t: TestContext, handler: (socket: net.Socket) => void) {
@@ -328,4 +330,39 @@ test('small chunks queued behind a full client buffer do not stall the stream on
   });
   client.resume();
   await waitFor('every byte', () => got === total, 30_000);
+});
+
+test('a client EOF that came between the hold and the connect (its end event already emitted) still reaches the upstream after the held bytes', { timeout: 10_000 }, async (t) => {
+  let upstreamGot = '';
+  const upstream = await startUpstream(t, (s) => {
+    s.on('data', (d: Buffer) => {
+      upstreamGot += d.toString();
+    });
+    s.on('end', () => s.end('pong'));
+  });
+  const server = net.createServer({ allowHalfOpen: true });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  const client = await connect(t, { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+  client.end('ping');
+  // As after a hold whose listeners were removed just before the client's FIN was read: the bytes
+  // were kept, the 'end' went to nobody.
+  const socket = await accepted;
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  await new Promise((resolve) => socket.once('end', resolve));
+  socket.removeAllListeners('data');
+  socket.pause();
+  assert.equal(socket.readableEnded, true);
+
+  const reply = readAll(client);
+  const lease = new FakeLease(upstream.endpoint);
+  let end: ConnectionEnd | undefined;
+  new Connection({ client: socket, lease, early: { chunks, eof: false }, clock: systemClock, connectTimeoutMs: 5000, onClosed: (_c, e) => { end = e; } });
+  assert.equal((await reply).toString(), 'pong');
+  assert.equal(upstreamGot, 'ping');
+  await waitFor('the connection closed', () => end !== undefined);
+  assert.equal(end?.reason, 'done');
+  assert.equal(lease.releases, 1);
 });
