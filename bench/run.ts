@@ -27,7 +27,7 @@ import type { BenchResults } from './report/results.ts';
 const REPO = resolve(import.meta.dirname, '..');
 
 /** Each workload's time limit; a workload past it is reported as failed and the run goes on. */
-const LIMITS_S: Record<WorkloadName, number> = { cold: 180, late: 150, bulk: 180, rate: 240, herd: 90, scale: 180 };
+const LIMITS_S: Record<WorkloadName, number> = { cold: 180, late: 150, bulk: 180, rate: 420, herd: 90, scale: 180 };
 
 const WORKLOADS: { [K in WorkloadName]: (ctx: BenchContext) => Promise<unknown> } = {
   cold: runCold,

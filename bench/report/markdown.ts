@@ -71,14 +71,17 @@ export function renderMarkdown(r: BenchResults): string {
     const w = r.rate.wrk;
     out.push(`## Request rate (wrk -t${w.threads} -c${w.connections} -d${w.seconds}s, nginx index page, ${r.rate.rounds} rounds)`, '');
     const rows: string[][] = [];
-    for (const mode of ['keepalive', 'close'] as const) {
+    const pace = r.rate.pace;
+    const modeNames = { keepalive: 'keep-alive', close: 'new connection each', paced: `new connection each, paced to ${f(pace.offeredRps, 0)} req/s` } as const;
+    for (const mode of ['keepalive', 'close', 'paced'] as const) {
       for (const p of PATHS) {
         const s = r.rate[mode][p];
         const pd = r.rate[mode].proxyd;
-        rows.push([mode === 'keepalive' ? 'keep-alive' : 'new connection each', NAMES[p] ?? p, f(s.rps, 0), ratio(s.rps, pd.rps), ratio(s.rps, r.rate[mode].direct.rps), f(s.p50Ms, 2), f(s.p99Ms, 2), String(s.errors), f(s.cpuMsPer1kReq, 1), p === 'direct' ? '—' : ratio(s.cpuMsPer1kReq, pd.cpuMsPer1kReq)]);
+        rows.push([modeNames[mode], NAMES[p] ?? p, f(s.rps, 0), ratio(s.rps, pd.rps), ratio(s.rps, r.rate[mode].direct.rps), f(s.p50Ms, 2), f(s.p99Ms, 2), String(s.errors), f(s.cpuMsPer1kReq, 1), p === 'direct' ? '—' : ratio(s.cpuMsPer1kReq, pd.cpuMsPer1kReq)]);
       }
     }
     out.push(...table(['Mode', 'Path', 'req/s', 'vs proxyd', 'vs direct', 'p50 ms', 'p99 ms', 'Errors', 'Proxy CPU ms/1k req', 'CPU vs proxyd'], rows), '');
+    out.push(`Paced: the same offered load for every path, ${Math.round(pace.share * 100)}% of proxyd's new-connection rate above (each of the ${w.connections} connections waits ${pace.delayMs} ms before its next request, wrk's \`delay()\`), so that no proxy is the bottleneck. At saturation the faster proxy leaves the CPU to wrk and nginx, and their scheduling sets its tail.`, '');
   }
   if (r.herd !== undefined) {
     const h = r.herd;

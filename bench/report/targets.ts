@@ -81,6 +81,15 @@ export function evaluateTargets(r: BenchResults): TargetCheck[] {
     add(`rate-${mode}`, `${label} req rate ≥ ${min.toFixed(1)}x proxyd`, `${pw.rps.toFixed(0)} vs ${pd.rps.toFixed(0)} req/s (${pw.errors} errors)`, x(t), t >= min && pw.errors === 0);
     add(`rate-${mode}-p99`, `${label} p99 no worse than proxyd's`, `${pw.p99Ms.toFixed(2)} vs ${pd.p99Ms.toFixed(2)} ms`, x(pw.p99Ms / pd.p99Ms), pw.p99Ms <= pd.p99Ms);
   }
+  const pacedGoal = "new-connection p99 at the same offered load (paced) no worse than proxyd's";
+  if (rate === undefined) none('rate-paced-p99', pacedGoal);
+  else {
+    const pw = rate.paced.portwake;
+    const pd = rate.paced.proxyd;
+    // The same load means both carried it: a proxy that fell behind the pace would look faster.
+    const carried = pw.rps >= 0.97 * pd.rps && pw.errors === 0;
+    add('rate-paced-p99', pacedGoal, `${pw.p99Ms.toFixed(2)} vs ${pd.p99Ms.toFixed(2)} ms at ${pw.rps.toFixed(0)} vs ${pd.rps.toFixed(0)} req/s`, x(pw.p99Ms / pd.p99Ms), pw.p99Ms <= pd.p99Ms && carried);
+  }
 
   const herd = r.herd;
   if (herd === undefined) none('herd', 'herd: 1,000 of 1,000 served, exactly one start');

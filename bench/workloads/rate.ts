@@ -1,7 +1,12 @@
 // Workload 3 — request rate: wrk against nginx's index page, keep-alive and a new connection per
 // request, direct / portwake / systemd-socket-proxyd in turn; req/s, latency p50/p99, and the
-// proxy's CPU time per 1,000 requests.
+// proxy's CPU time per 1,000 requests. Then latency at the same offered load: new connections
+// paced to a share of proxyd's rate (each wrk connection waits before its next request), so that
+// neither proxy is the bottleneck and p99 compares the proxies rather than the scheduling of a
+// saturated machine, where the faster proxy leaves wrk and nginx the tail.
 
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { containerIp, nginxBackend } from '../support/backends.ts';
 import { rotate, type BenchContext } from '../support/context.ts';
@@ -13,8 +18,12 @@ import { startProxyd } from '../peers/proxyd.ts';
 import { PATHS, type DataPath } from './bulk.ts';
 import { runWrk, type WrkRun } from './wrk.ts';
 
-export const MODES = ['keepalive', 'close'] as const;
+/** 'paced' runs after 'close': its pace is a share of proxyd's new-connection rate in this run. */
+export const MODES = ['keepalive', 'close', 'paced'] as const;
 export type RateMode = (typeof MODES)[number];
+
+/** The paced mode offers this share of proxyd's saturated new-connection rate. */
+const PACE_SHARE = 0.6;
 
 export interface RateRun extends WrkRun { round: number; cpuS: number | undefined }
 export interface RatePath {
@@ -31,6 +40,9 @@ export interface RateResult {
   rounds: number;
   keepalive: Record<DataPath, RatePath>;
   close: Record<DataPath, RatePath>;
+  /** New connections at the same offered load for every path. */
+  paced: Record<DataPath, RatePath>;
+  pace: { share: number; offeredRps: number; delayMs: number };
 }
 
 export async function runRate(ctx: BenchContext): Promise<RateResult> {
@@ -42,9 +54,20 @@ export async function runRate(ctx: BenchContext): Promise<RateResult> {
   const runs: Record<RateMode, Record<DataPath, RateRun[]>> = {
     keepalive: { direct: [], portwake: [], proxyd: [] },
     close: { direct: [], portwake: [], proxyd: [] },
+    paced: { direct: [], portwake: [], proxyd: [] },
   };
+  const pace = { share: PACE_SHARE, offeredRps: 0, delayMs: 0 };
+  const paceScript = join(ctx.tmp, 'pace.lua');
   // Fresh proxies per mode, so that each mode has its own --profile.
   for (const mode of MODES) {
+    let script: string | undefined;
+    if (mode === 'paced') {
+      pace.offeredRps = PACE_SHARE * median(runs.close.proxyd.map((r) => r.rps));
+      pace.delayMs = Math.max(1, Math.round((load.connections * 1000) / pace.offeredRps));
+      writeFileSync(paceScript, `function delay() return ${pace.delayMs} end\n`);
+      script = paceScript;
+    }
+    const wrk = { ...load, close: mode !== 'keepalive', script };
     const [pwPort = 0, pdPort = 0] = await freePorts(2);
     const portwake = await startPortwake(ctx, `rate-${mode}`, ['proxy', '--listen', `127.0.0.1:${pwPort}`, '--container', backend.name, '--grace', '1s']);
     const proxyd = await startProxyd(ctx, pdPort, `${ip}:80`);
@@ -55,14 +78,14 @@ export async function runRate(ctx: BenchContext): Promise<RateResult> {
         return { url: `http://127.0.0.1:${pdPort}/`, pid: proxyd.pid };
       };
       // Warm-up: portwake's readiness (found running), proxyd's exec, V8's JIT, nginx's caches.
-      for (const path of PATHS) await runWrk({ ...load, seconds: 1, close: mode === 'close', url: target(path).url });
+      for (const path of PATHS) await runWrk({ ...wrk, seconds: 1, url: target(path).url });
       await portwake.ready(backend.name, 1_000);
       for (let round = 0; round < rounds; round++) {
         for (const path of rotate(PATHS, round)) {
           const t = target(path);
           await delay(500); // let the previous run's sockets drain
           const cpu0 = t.pid === undefined ? 0 : cpuSeconds(t.pid);
-          const r = await runWrk({ ...load, close: mode === 'close', url: t.url });
+          const r = await runWrk({ ...wrk, url: t.url });
           const cpuS = t.pid === undefined ? undefined : cpuSeconds(t.pid) - cpu0;
           runs[mode][path].push({ ...r, round, cpuS });
           ctx.say(`  rate ${mode} round ${round + 1}/${rounds} ${path}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.errors} errors${cpuS === undefined ? '' : `, ${cpuS.toFixed(2)} CPU s`}`);
@@ -89,5 +112,5 @@ export async function runRate(ctx: BenchContext): Promise<RateResult> {
     portwake: summarizePath(runs[mode].portwake),
     proxyd: summarizePath(runs[mode].proxyd),
   });
-  return { wrk: load, rounds, keepalive: side('keepalive'), close: side('close') };
+  return { wrk: load, rounds, keepalive: side('keepalive'), close: side('close'), paced: side('paced'), pace };
 }

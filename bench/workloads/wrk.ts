@@ -19,10 +19,12 @@ export interface WrkOptions {
   seconds: number;
   /** A new connection per request (`Connection: close`), else keep-alive. */
   close: boolean;
+  /** A wrk Lua script (e.g. one pacing the requests). */
+  script?: string | undefined;
 }
 
 export function runWrk(o: WrkOptions): Promise<WrkRun> {
-  const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '--timeout', '5s', ...(o.close ? ['-H', 'Connection: close'] : []), o.url];
+  const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '--timeout', '5s', ...(o.close ? ['-H', 'Connection: close'] : []), ...(o.script === undefined ? [] : ['-s', o.script]), o.url];
   return new Promise((resolve, reject) => {
     execFile('wrk', args, { timeout: (o.seconds + 20) * 1000, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err !== null) {
