@@ -7,15 +7,18 @@ import { test, type TestContext } from 'node:test';
 import { closeDescriptor, forwardNative, listenNative, nativeCounts, socketFd, type NativeEnd, type NativeId } from '../../src/proxy/native.ts';
 import { connect, tempDir, waitFor } from './proxy-support.ts';
 
-/** A native listener on 127.0.0.1 that only collects the descriptors it accepts. */
-async function collectingListener(t: TestContext): Promise<{ port: number; accepted: number[] }> {
+/** A native listener on 127.0.0.1 that collects the descriptors it accepts (telling onAccept, if given, at once). */
+async function collectingListener(t: TestContext, onAccept?: () => void): Promise<{ port: number; accepted: number[] }> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   const fd = socketFd(server);
   assert.ok(fd !== undefined, 'the listening socket has a descriptor');
   const accepted: number[] = [];
-  const stop = listenNative(fd, (c) => accepted.push(c), (err) => assert.fail(err));
+  const stop = listenNative(fd, (c) => {
+    accepted.push(c);
+    onAccept?.();
+  }, (err) => assert.fail(err));
   // The addon accepts on its own duplicate; Node's server never accepts.
   await new Promise((resolve) => server.close(resolve));
   t.after(() => {
@@ -90,20 +93,10 @@ test('a native listener accepts after the turn\'s other I/O: a reply that is rea
   const a: { id?: NativeId } = {};
   // What connection A had delivered to its client when connection B was accepted.
   const deliveredAtAccept: number[] = [];
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  const accepted: number[] = [];
-  const stop = listenNative(socketFd(server) ?? -1, (c) => {
-    accepted.push(c);
+  const { port, accepted } = await collectingListener(t, () => {
     if (a.id === undefined) return;
     nativeCounts(a.id, counts);
     deliveredAtAccept.push(counts[1] ?? -1);
-  }, (err) => assert.fail(err));
-  await new Promise((resolve) => server.close(resolve));
-  t.after(() => {
-    stop();
-    for (const c of accepted) closeDescriptor(c);
   });
 
   await connect(t, { host: '127.0.0.1', port }); // A
