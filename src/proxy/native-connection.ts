@@ -117,7 +117,8 @@ export class NativeConnection implements NativeEnd {
     if (this.#ended) return;
     this.#ended = true;
     let handedBack = false;
-    let { reason, error } = this.#closedAs ?? { reason: 'done' as CloseReason, error: undefined };
+    let reason: CloseReason = this.#closedAs?.reason ?? 'done';
+    let error = this.#closedAs?.error;
     if (this.#closedAs === undefined) {
       this.#lease.bytesIn = bytesIn;
       this.#lease.bytesOut = bytesOut;
