@@ -29,6 +29,7 @@ typedef struct {
   size_t off, len;
   int pipe_r, pipe_w; /* splice mode once pipe_r >= 0 */
   size_t in_pipe;     /* bytes in the pipe, not yet written to the destination */
+  size_t pipe_cap;    /* the pipe's size: what one splice into it may move */
   int eof;            /* the source reached EOF */
   int done;           /* EOF passed on (shutdown) after every byte */
   int want_read, want_write;
