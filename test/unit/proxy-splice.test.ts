@@ -239,6 +239,28 @@ for (const route of ROUTES) {
     assert.equal(end.reason, 'shutdown');
   });
 
+  // The first 32 bulk directions open at a time splice through 1 MiB pipes, the rest through 256 KiB
+  // ones (src/native/conn.c): 40 at once take both kinds; a second round runs after every pipe of
+  // the first was released.
+  test(`40 spliced streams at once (past the 32 with 1 MiB pipes) all arrive intact, twice over [${route}]`, { timeout: 60_000 }, async (t) => {
+    const size = 4 * MiB;
+    const down = randomBytes(size);
+    const { frontend, port, events } = await splicingProxy(t, (socket) => {
+      socket.resume();
+      socket.end(down);
+    }, route);
+    for (let round = 0; round < 2; round++) {
+      const clients = await Promise.all(Array.from({ length: 40 }, () => connect(t, { host: '127.0.0.1', port })));
+      const digests = await Promise.all(clients.map(digestOf));
+      assert.deepEqual(new Set(digests), new Set([`${size}:${sha(down)}`]), `round ${round + 1}: every stream intact`);
+      for (const c of clients) c.end(); // after the upstream's FIN: both directions end in the pump
+      await waitFor('connections closed', () => frontend.open === 0);
+    }
+    const closes = events.filter((e) => e.change === 'close');
+    assert.equal(closes.length, 80);
+    assert.ok(closes.every((e) => e.change === 'close' && e.end.spliced && e.end.reason === 'done'), 'every connection was spliced and done');
+  });
+
   test(`no descriptor (socket or pipe) outlives 20 spliced connections [${route}]`, { timeout: 60_000 }, async (t) => {
     const { frontend, port, events } = await splicingProxy(t, (socket) => {
       socket.resume();
