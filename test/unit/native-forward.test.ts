@@ -116,3 +116,24 @@ test('a native listener accepts after the turn\'s other I/O: a reply that is rea
   await waitFor('B accepted', () => deliveredAtAccept.length === 1);
   assert.deepEqual(deliveredAtAccept, [1], 'A\'s reply was forwarded in the same turn, before B was accepted');
 });
+
+test('a native listener takes a burst of waiting connections at most 16 per turn, and every one of them', async (t) => {
+  // One onAccept batch is delivered synchronously: a microtask closes the group it belongs to.
+  const groups: number[] = [];
+  let open = false;
+  const { port, accepted } = await collectingListener(t, () => {
+    if (!open) {
+      open = true;
+      groups.push(0);
+      queueMicrotask(() => {
+        open = false;
+      });
+    }
+    groups[groups.length - 1] = (groups.at(-1) ?? 0) + 1;
+  });
+  // The 40 handshakes complete in the kernel (the backlog) within this turn, before the listener runs.
+  await Promise.all(Array.from({ length: 40 }, () => connect(t, { host: '127.0.0.1', port })));
+  await waitFor('all 40 accepted', () => accepted.length === 40);
+  assert.equal(groups.reduce((x, y) => x + y, 0), 40);
+  assert.ok(Math.max(...groups) <= 16, `accepted per turn: ${groups.join(', ')}`);
+});
