@@ -6,6 +6,9 @@ import type { DaemonEvent, ServiceStateKind, ServiceStatus } from '../core/statu
 
 const STATES: readonly ServiceStateKind[] = ['stopped', 'starting', 'ready', 'stopping', 'failed'];
 
+/** nodejs_eventloop_lag_*: sampled once a second, so that an idle daemon sleeps (see below). */
+const EVENT_LOOP_SAMPLE_MS = 1_000;
+
 /** Cold starts run from well under a second (a static server) to minutes (a JVM, a migration). */
 const START_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300];
 
@@ -27,7 +30,9 @@ export interface ControlMetricsOptions {
 export function createControlMetrics(options: ControlMetricsOptions): ControlMetrics {
   const registry = new Registry();
   const registers = [registry];
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  // The event-loop delay histogram runs a timer at this period for as long as the process lives:
+  // prom-client's default of 10 ms would wake an otherwise idle daemon 100 times a second.
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   // One snapshot per scrape, shared by every collect callback of that scrape.
   let snapshot: ServiceStatus[] | undefined;
   const current = (): ServiceStatus[] => (snapshot ??= options.status());

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
 import type { DaemonEvent, ServiceStatus } from '../../src/core/status.ts';
@@ -282,4 +283,22 @@ describe('the control API of a real daemon against a real Docker engine', { time
       }
     });
   }
+
+  it('an idle daemon with the control API and its metrics on sleeps: its main thread wakes about once a second, not 100 times', { timeout: 60_000 }, async (t) => {
+    const c = await server(t, 'ctl-idle');
+    const [port, controlPort] = [await freePort(), await freePort()];
+    const pw = spawnCli(t, engine, ['--log-level', 'warn', 'proxy', '--listen', `127.0.0.1:${port}`, '--container', c.name, '--control', `127.0.0.1:${controlPort}`]);
+    const target: ControlTarget = { kind: 'tcp', host: '127.0.0.1', port: controlPort };
+    await eventually('the control API to answer', async () => (await http(target, 'GET', '/metrics', {}).catch(() => undefined))?.status === 200, 20_000);
+    const metrics = await http(target, 'GET', '/metrics', {});
+    assert.match(metrics.body, /^nodejs_eventloop_lag_p99_seconds /m, 'the event-loop metrics are still there');
+    const pid = pw.proc.pid ?? 0;
+    // Voluntary context switches of the main thread: each is the event loop going to sleep.
+    const sleeps = async (): Promise<number> => Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(await readFile(`/proc/${pid}/task/${pid}/status`, 'utf8'))?.[1]);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const before = await sleeps();
+    await new Promise((r) => setTimeout(r, 3_000));
+    const woke = (await sleeps()) - before;
+    assert.ok(woke <= 15, `the main thread woke ${woke} times in 3 s of idling (prom-client's default event-loop sampling: ~300)`);
+  });
 });
