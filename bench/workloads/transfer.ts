@@ -1,7 +1,7 @@
 // One bulk transfer over one TCP connection: download (read until the server closes, into a reused
 // 1 MiB buffer) or upload (write N bytes of a reused 1 MiB buffer with backpressure, half-close, wait
 // for the server to close). Neither allocates per chunk: with a Buffer per 64 KiB 'data' event the
-// client itself was the bottleneck of a download (direct ~2.0 GB/s against ~3.0 with `onread`), and
+// client itself was the bottleneck of a download (direct 1.4–2.0 GB/s against ~3.0 with `onread`), and
 // the proxies' difference drowned in it.
 
 import net from 'node:net';

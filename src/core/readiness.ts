@@ -53,7 +53,7 @@ const INSPECT_EVERY_MS = 1_000;
 /**
  * A refused TCP probe of the app itself is retried at once (no timer) this many times before the
  * backoff: most apps listen within a few milliseconds of their container starting, and each of
- * these costs one refused connect (~0.1 ms), so the first byte is not held for a 1–5 ms sleep.
+ * these costs one refused connect (~0.1 ms), so the first byte is not held for a 2–5 ms sleep.
  * Not for HTTP probes (they would load a starting app) nor through a proxy in front of the app.
  */
 export const IMMEDIATE_TCP_PROBES = 100;

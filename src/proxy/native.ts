@@ -73,7 +73,7 @@ const KEEPALIVE_S = KEEPALIVE_INITIAL_DELAY_MS / 1000;
 /**
  * Connections a native listener accepts per turn of the event loop (the rest wait for the next
  * turn). Each costs its connect — for a local container the kernel runs the whole handshake inside
- * connect(), ~30 µs — so an unbounded batch makes a saturated turn long and every reply waiting
+ * connect(), ~30 µs — so a large batch makes a saturated turn long and every reply waiting
  * behind it late. Measured under saturation (wrk -c50, a new connection per request, 8 paired
  * rounds): 16 gave 0.91x the p99 of 64 at 1.04x its rate; 8 lost rate and tail again; 1 lost 5%.
  */
