@@ -38,11 +38,12 @@ export interface ConnectionEnd {
   spliced: boolean;
 }
 
-/** What a held client sent before its upstream existed. */
+/**
+ * What a held client sent before its upstream existed. Whether it also half-closed is its socket's
+ * `readableEnded` (the upstream then gets a FIN after the chunks).
+ */
 export interface EarlyData {
   chunks: Buffer[];
-  /** The client half-closed while held: the upstream gets a FIN after the chunks. */
-  eof: boolean;
 }
 
 /** What a connection hands back when its upstream could not be connected and it may be retried. */
@@ -180,11 +181,10 @@ export class Connection {
       this.#lease.bytesIn += chunk.length;
       up.write(chunk, this.#onUpstreamFlushed);
     }
-    // The client's EOF may have come after the hand-over from HeldConnection and before now: a
-    // paused socket with nothing buffered still emits 'end', and nobody listened for it then.
-    const eof = this.#early.eof || client.readableEnded;
     this.#early = NO_EARLY;
-    if (eof) {
+    // Whenever the client's EOF came — while held, or after the hand-over and before now (a paused
+    // socket with nothing buffered still emits 'end', to nobody then) — the socket says so.
+    if (client.readableEnded) {
       up.end();
       return;
     }
@@ -467,7 +467,7 @@ export class Connection {
 }
 
 /** No early bytes: shared by every connection that had none. */
-export const NO_EARLY: EarlyData = { chunks: [], eof: false };
+export const NO_EARLY: EarlyData = { chunks: [] };
 
 const ignore = (): void => undefined;
 

@@ -9,7 +9,7 @@ export const DEFAULT_HOLD_BUFFER_BYTES = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 type State =
-  | { kind: 'holding'; chunks: Buffer[]; bytes: number; eof: boolean }
+  | { kind: 'holding'; chunks: Buffer[]; bytes: number }
   | { kind: 'handed_over' }
   | { kind: 'closed' };
 
@@ -25,7 +25,7 @@ export class HeldConnection {
   readonly #limit: number;
   readonly #controller = new AbortController();
   readonly #onGone: (held: HeldConnection) => void;
-  #state: State = { kind: 'holding', chunks: [], bytes: 0, eof: false };
+  #state: State = { kind: 'holding', chunks: [], bytes: 0 };
 
   /** `early`: what the client already sent (a connection handed back for another try). */
   constructor(socket: Socket, limit: number, onGone: (held: HeldConnection) => void, early?: EarlyData) {
@@ -33,8 +33,8 @@ export class HeldConnection {
     this.#limit = limit;
     this.#onGone = onGone;
     if (early !== undefined) {
-      this.#state = { kind: 'holding', chunks: [...early.chunks], bytes: early.chunks.reduce((n, c) => n + c.length, 0), eof: early.eof };
-      if (early.eof) {
+      this.#state = { kind: 'holding', chunks: [...early.chunks], bytes: early.chunks.reduce((n, c) => n + c.length, 0) };
+      if (socket.readableEnded) {
         // Nothing more will be read; still watch for the client going away.
         socket.on('error', this.#onError);
         socket.on('close', this.#onClose);
@@ -77,7 +77,7 @@ export class HeldConnection {
     socket.off('end', this.#onEnd);
     socket.off('error', this.#onError);
     socket.off('close', this.#onClose);
-    return { socket, early: { chunks: state.chunks, eof: state.eof } };
+    return { socket, early: { chunks: state.chunks } };
   }
 
   /** Destroys the held socket (the client sees the connection close) and aborts the acquire. Idempotent. */
@@ -99,10 +99,10 @@ export class HeldConnection {
 
   #onEnd = (): void => {
     if (this.#state.kind !== 'holding') return;
-    this.#state.eof = true;
-    // EOF is a half-close or a full close: only a write can tell, and the held client must keep
-    // its bytes to itself until forwarded. An empty write fails (→ 'error' → gone) when the client
-    // has reset, which Linux reports as a plain EOF if the reset came before the first read.
+    // The socket keeps the EOF (readableEnded) for the next owner. EOF is a half-close or a full
+    // close: only a write can tell, and the held client must keep its bytes to itself until
+    // forwarded. An empty write fails (→ 'error' → gone) when the client has reset, which Linux
+    // reports as a plain EOF if the reset came before the first read.
     this.#socket.write(EMPTY);
   };
 

@@ -359,7 +359,7 @@ test('a client EOF that came between the hold and the connect (its end event alr
   const reply = readAll(client);
   const lease = new FakeLease(upstream.endpoint);
   let end: ConnectionEnd | undefined;
-  new Connection({ client: socket, lease, early: { chunks, eof: false }, clock: systemClock, connectTimeoutMs: 5000, onClosed: (_c, e) => { end = e; } });
+  new Connection({ client: socket, lease, early: { chunks }, clock: systemClock, connectTimeoutMs: 5000, onClosed: (_c, e) => { end = e; } });
   assert.equal((await reply).toString(), 'pong');
   assert.equal(upstreamGot, 'ping');
   await waitFor('the connection closed', () => end !== undefined);
