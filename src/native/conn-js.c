@@ -17,7 +17,9 @@
 //     client's waiting bytes may be on their way before forward() returns.
 //   pump(clientFd, upstreamFd) -> id
 //     two connected sockets whose owner (a JavaScript connection) hands them over: duplicates both
-//     (the caller closes its own) and splices from the first byte. Throws when it cannot set up.
+//     (the caller closes its own); a direction splices once a read fills the copy buffer, as on a
+//     natively forwarded connection, so a direction that stays small never takes a pipe. Throws
+//     when it cannot set up.
 //   abort(id)          resets both sockets and finishes; no-op once finished.
 //   counts(id, f64[2]) bytes delivered so far client→upstream and upstream→client.
 //   changed(f64[3n]) -> count
@@ -236,8 +238,6 @@ napi_value pw_conn_pump(napi_env env, napi_callback_info info) {
     if (fl < 0 || fcntl(c->fd[s], F_SETFL, fl | O_NONBLOCK) < 0) {
       e = errno;
       what = "pump: dup";
-    } else if ((e = conn_make_pipe(&c->dir[s])) != 0) {
-      what = "pump: pipe2";
     }
   }
   if (e == 0 && !conn_attach(env, c)) e = ENOMEM;
@@ -250,7 +250,7 @@ napi_value pw_conn_pump(napi_env env, napi_callback_info info) {
     }
   }
   if (e != 0) {
-    conn_close_all(c, 0); /* our duplicates and pipes, quietly: nothing was moved */
+    conn_close_all(c, 0); /* our duplicates, quietly: nothing was moved */
     if (c->slot != NO_SLOT) slot_free(c->table, c->slot);
     free(c);
     return pw_throw_errno(env, what, e);

@@ -45,7 +45,7 @@ static int socket_error(int fd) {
   return e;
 }
 
-int conn_make_pipe(dir_t *x) {
+static int make_pipe(dir_t *x) {
   int pp[2];
   if (pipe2(pp, O_NONBLOCK | O_CLOEXEC) < 0) return errno;
   x->pipe_r = pp[0];
@@ -61,7 +61,7 @@ int conn_make_pipe(dir_t *x) {
 /* A read filled the copy buffer: past splice_after, this direction splices from now on. */
 static void maybe_splice(conn_t *c, dir_t *x) {
   if (c->splice_after < 0 || x->pipe_r >= 0 || c->moved[0] + c->moved[1] < c->splice_after) return;
-  if (conn_make_pipe(x) == 0) c->spliced = 1; /* out of descriptors: go on copying */
+  if (make_pipe(x) == 0) c->spliced = 1; /* out of descriptors: go on copying */
 }
 
 /* Writes what is pending in direction d; 1 when everything is out, 0 when it waits or failed. */

@@ -62,7 +62,6 @@ int conn_start_poll(conn_t *c, int s);
 void conn_connected(conn_t *c);
 void conn_update_polls(conn_t *c);
 void conn_on_timer(uv_timer_t *t);
-int conn_make_pipe(dir_t *x);
 /* Closes the sockets (all but the client's with keep_client; with RST if c->reset), pipes and buffers. */
 void conn_close_all(conn_t *c, int keep_client);
 void conn_finish(conn_t *c, int err, int side, int reset);

@@ -163,7 +163,8 @@ export function nativeLoaded(): boolean {
  * Hands two connected, non-reading sockets' descriptors to the splice pump. The pump works on
  * duplicates: the caller destroys its own sockets right after (nothing may be queued in them).
  * Throws (with the system error) when the pump cannot be set up — out of descriptors for its
- * pipes, say — in which case nothing changed and the caller goes on in JavaScript. onCounts hears
+ * duplicates, say — in which case nothing changed and the caller goes on in JavaScript. A direction
+ * takes its pipe once a read fills the copy buffer (without one it goes on copying). onCounts hears
  * the bytes moved so far, at most once a second while they move.
  */
 export function startSplice(clientFd: number, upstreamFd: number, onEnd: (end: SpliceEnd) => void, onCounts: (bytesIn: number, bytesOut: number) => void): SplicePump {
