@@ -1,5 +1,5 @@
 // Wait until the app inside a started container is really ready: a deadline, an AbortSignal, a
-// burst of immediate retries for a refused TCP probe, then a capped backoff (STYLE.md habit 8). The
+// burst of immediate retries for a failed TCP probe, then a capped backoff (STYLE.md habit 8). The
 // probes themselves (sockets, HTTP) are injected.
 
 import { sleep, type Clock } from './clock.ts';
@@ -51,9 +51,10 @@ export function nextDelay(previousMs: number, elapsedMs: number): number {
 
 const INSPECT_EVERY_MS = 1_000;
 /**
- * A refused TCP probe of the app itself is retried at once (no timer) this many times before the
- * backoff: most apps listen within a few milliseconds of their container starting, and each of
- * these costs one refused connect (~0.1 ms), so the first byte is not held for a 2–5 ms sleep.
+ * A failed TCP probe of the app itself (refused, as a rule: nothing listens yet) is retried at
+ * once (no timer) this many times before the backoff: most apps listen within a few milliseconds of
+ * their container starting, and a refused connect costs ~0.1 ms, so the first byte is not held for
+ * a 2–5 ms sleep.
  * Not for HTTP probes (they would load a starting app) nor through a proxy in front of the app.
  */
 export const IMMEDIATE_TCP_PROBES = 100;
