@@ -4,42 +4,41 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ProviderError, ProviderUnreachableError } from '../../src/core/errors.ts';
+import { ContainerNotFoundError, ProviderError, ProviderUnreachableError } from '../../src/core/errors.ts';
 import type { ContainerEvent } from '../../src/core/provider.ts';
-import { connectDocker } from '../../src/providers/docker/connect.ts';
-import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../../src/providers/docker/docker-host.ts';
+import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv, resolveDockerHost } from '../../src/providers/docker/docker-host.ts';
 import { toContainerInfo, type InspectJson } from '../../src/providers/docker/container-inspect.ts';
 import { JsonLines, parseEvent } from '../../src/providers/docker/events.ts';
 import { createDockerProvider } from '../../src/providers/docker/provider.ts';
 
 describe('docker connect', () => {
   it('parses unix and tcp addresses into endpoints', () => {
-    assert.equal(connectDocker({ host: DEFAULT_DOCKER_HOST }).endpoint, 'unix:///var/run/docker.sock');
-    assert.equal(connectDocker({ host: '/run/user/1000/docker.sock' }).endpoint, 'unix:///run/user/1000/docker.sock');
-    assert.equal(connectDocker({ host: 'tcp://10.0.0.5' }).endpoint, 'tcp://10.0.0.5:2375');
-    assert.equal(connectDocker({ host: 'tcp://10.0.0.5:1234' }).endpoint, 'tcp://10.0.0.5:1234');
-    assert.equal(connectDocker({ host: 'tcp://engine.example', tlsVerify: true }).endpoint, 'tcp://engine.example:2376 (TLS)');
-    assert.equal(connectDocker({ host: 'tcp://[::1]:2375' }).endpoint, 'tcp://[::1]:2375');
+    assert.equal(resolveDockerHost({ host: DEFAULT_DOCKER_HOST }).endpoint, 'unix:///var/run/docker.sock');
+    assert.equal(resolveDockerHost({ host: '/run/user/1000/docker.sock' }).endpoint, 'unix:///run/user/1000/docker.sock');
+    assert.equal(resolveDockerHost({ host: 'tcp://10.0.0.5' }).endpoint, 'tcp://10.0.0.5:2375');
+    assert.equal(resolveDockerHost({ host: 'tcp://10.0.0.5:1234' }).endpoint, 'tcp://10.0.0.5:1234');
+    assert.equal(resolveDockerHost({ host: 'tcp://engine.example', tlsVerify: true }).endpoint, 'tcp://engine.example:2376 (TLS)');
+    assert.equal(resolveDockerHost({ host: 'tcp://[::1]:2375' }).endpoint, 'tcp://[::1]:2375');
   });
 
   it('rejects addresses it cannot use, and unreadable TLS files, with facts', () => {
-    assert.throws(() => connectDocker({ host: 'ssh://me@box' }), (e) => e instanceof ProviderError && /not supported/.test(e.message));
-    assert.throws(() => connectDocker({ host: 'unix://relative.sock' }), (e) => e instanceof ProviderError && /absolute path/.test(e.message));
-    assert.throws(() => connectDocker({ host: 'tcp://h:2376', certPath: '/nonexistent/certs' }),
+    assert.throws(() => resolveDockerHost({ host: 'ssh://me@box' }), (e) => e instanceof ProviderError && /not supported/.test(e.message));
+    assert.throws(() => resolveDockerHost({ host: 'unix://relative.sock' }), (e) => e instanceof ProviderError && /absolute path/.test(e.message));
+    assert.throws(() => resolveDockerHost({ host: 'tcp://h:2376', certPath: '/nonexistent/certs' }),
       (e) => e instanceof ProviderUnreachableError && /tcp:\/\/h:2376 \(TLS\) is unreachable.*ca\.pem/.test(e.message));
   });
 
-  it('the provider rejects an unusable address when created; a client dockerode refuses fails the first call as unreachable', async (t) => {
+  it('the provider rejects an unusable address when created; an engine it cannot reach fails every call as unreachable, whatever DOCKER_HOST says', async (t) => {
     assert.throws(() => createDockerProvider({ host: 'ssh://me@box' }), (e) => e instanceof ProviderError && /not supported/.test(e.message));
     assert.throws(() => createDockerProvider({ host: 'tcp://h:2376', certPath: '/nonexistent/certs' }), (e) => e instanceof ProviderUnreachableError);
-    // docker-modem reads these itself when it builds the client, which happens on the first call.
+    // Docker's own clients read these; portwake must not (only the injected address counts).
     const saved = { host: process.env['DOCKER_HOST'], certs: process.env['DOCKER_CERT_PATH'] };
     t.after(() => {
       if (saved.host === undefined) delete process.env['DOCKER_HOST'];
@@ -89,6 +88,64 @@ describe('docker connect', () => {
     const err = await createDockerProvider({ host, tlsVerify: true, certPath: other.dir }).ping().then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof ProviderUnreachableError, String(err));
     assert.match(err.message, /\(TLS\) is unreachable/);
+  });
+});
+
+describe('docker engine API client (scripted engine)', () => {
+  it('maps the engine\'s answers: 204/304 for start and stop, the grace as ?t=, 404 as not found, an error\'s own words', async (t) => {
+    const seen: string[] = [];
+    const { host } = await fakeEngine(t, (req, res) => {
+      const url = req.url ?? '';
+      seen.push(`${req.method ?? '?'} ${url}`);
+      const json = (status: number, body: unknown): void => { res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body)); };
+      if (url === '/containers/fresh/start') res.writeHead(204).end();
+      else if (url === '/containers/running/start') res.writeHead(304).end();
+      else if (url.startsWith('/containers/running/stop')) res.writeHead(204).end();
+      else if (url.startsWith('/containers/stopped/stop')) res.writeHead(304).end();
+      else if (url === '/containers/broken/start') json(500, { message: 'OCI runtime create failed: exec: "/no/such": not found\n' });
+      else if (url === '/containers/texty/start') res.writeHead(502, { 'Content-Type': 'text/plain' }).end('bad gateway from a proxy in front\n');
+      else if (url === '/containers/odd/json') json(200, { message: 'not a container' });
+      else if (url === '/_ping') res.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK');
+      else json(404, { message: `No such container: ${url.split('/')[2] ?? ''}` });
+    });
+    const p = createDockerProvider({ host });
+    assert.equal(await p.start('fresh'), true);
+    assert.equal(await p.start('running'), false, '304: it was already running');
+    await p.stop('running', 2.2);
+    await p.stop('stopped', Number.POSITIVE_INFINITY); // 304: already stopped is success
+    await p.ping();
+    assert.ok(seen.includes('POST /containers/running/stop?t=3'), `grace rounded up to whole seconds: ${seen.join(', ')}`);
+    assert.ok(seen.includes('POST /containers/stopped/stop?t=10'), 'an unbounded grace is the engine default of 10 s');
+
+    const missing = await p.inspect('gone').then(() => undefined, (e: unknown) => e);
+    assert.ok(missing instanceof ContainerNotFoundError, String(missing));
+    const broken = await p.start('broken').then(() => undefined, (e: unknown) => e);
+    assert.ok(broken instanceof ProviderError && !(broken instanceof ProviderUnreachableError), String(broken));
+    assert.equal(broken.message, 'docker start of container "broken" failed: OCI runtime create failed: exec: "/no/such": not found (HTTP 500)');
+    const texty = await p.start('texty').then(() => undefined, (e: unknown) => e);
+    assert.match(String(texty), /start of container "texty" failed: bad gateway from a proxy in front \(HTTP 502\)/);
+    const odd = await p.inspect('odd').then(() => undefined, (e: unknown) => e);
+    assert.match(String(odd), /inspect of container "odd" failed: the engine's inspect answer is not a container's JSON/);
+  });
+
+  it('an activation\'s calls share one connection to the engine; a call aborted mid-flight rejects with the reason', async (t) => {
+    let connections = 0;
+    const { host, server } = await fakeEngine(t, (req, res) => {
+      if ((req.url ?? '').includes('/slow/')) return; // never answers
+      res.writeHead(req.method === 'POST' ? 204 : 200, { 'Content-Type': 'application/json' });
+      res.end(req.method === 'POST' ? undefined : JSON.stringify({ Id: 'i', Name: '/c', State: { Status: 'running', Running: true } }));
+    });
+    server.on('connection', () => { connections++; });
+    const p = createDockerProvider({ host });
+    assert.equal(await p.start('c'), true);
+    assert.equal((await p.inspect('c')).running, true);
+    assert.equal((await p.inspect('c')).name, 'c');
+    assert.equal(connections, 1, 'start and inspects over one kept-alive connection');
+    const ac = new AbortController();
+    const reason = new Error('shutting down');
+    setTimeout(() => ac.abort(reason), 100).unref();
+    assert.equal(await p.stop('slow', 30, ac.signal).then(() => undefined, (e: unknown) => e), reason);
+    assert.equal((await p.inspect('c')).running, true, 'the client still works after an abort');
   });
 });
 
@@ -247,8 +304,8 @@ function event(action: string, id: string, name: string, attrs: Record<string, s
   return JSON.stringify({ status: action, id, Type: 'container', Action: action, Actor: { ID: id, Attributes: { name, image: 'x', ...attrs } }, scope: 'local', time: 1700000000, timeNano: 1700000000000000000 });
 }
 
-/** An HTTP server on a Unix socket standing in for the engine's /events. */
-async function fakeEngine(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<{ host: string }> {
+/** An HTTP server on a Unix socket standing in for the engine. */
+async function fakeEngine(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<{ host: string; server: Server }> {
   const dir = mkdtempSync(join(tmpdir(), 'pwtest-fake-engine-'));
   const socketPath = join(dir, 'docker.sock');
   const server = createHttpServer((req, res) => { void handler(req, res); });
@@ -258,7 +315,7 @@ async function fakeEngine(t: TestContext, handler: (req: IncomingMessage, res: S
     server.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { host: `unix://${socketPath}` };
+  return { host: `unix://${socketPath}`, server };
 }
 
 interface Pki { dir: string; ca: Buffer; serverCert: Buffer; serverKey: Buffer }

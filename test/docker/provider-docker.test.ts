@@ -153,7 +153,7 @@ describe('docker provider on the real engine', () => {
       restoreEnv('DOCKER_HOST', saved.host);
       restoreEnv('DOCKER_TLS_VERIFY', saved.verify);
     });
-    // docker-modem reads these itself and would otherwise send our requests to them.
+    // Docker's own clients (and dockerode, which portwake used before) read these themselves.
     process.env['DOCKER_HOST'] = 'unix:///nonexistent/docker.sock';
     await createDockerProvider({ host: engine.dockerHost }).ping();
     process.env['DOCKER_HOST'] = 'tcp://127.0.0.1:1';

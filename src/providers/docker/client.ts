@@ -1,20 +1,16 @@
-// One provider's dockerode client, created on first use: dockerode (with docker-modem, ssh2 and
-// grpc) costs ~25 MiB of RSS and ~100 ms to load, which a daemon whose services are all stopped
-// never needs. Only connect.ts imports dockerode at run time, and only through here.
+// One provider's engine client, created on first use: a daemon whose services are all stopped
+// never talks to the engine, so it does not load node:http (or node:https and TLS) either.
 
-import type Dockerode from 'dockerode';
+import { createEngineApi, type EngineApi } from './engine-api.ts';
 import type { DockerTarget } from './docker-host.ts';
 
-/**
- * Resolves to the client, loading dockerode on the first call. Rejects with
- * ProviderUnreachableError when dockerode refuses the options; the next call tries again.
- */
-export type DockerClient = () => Promise<Dockerode>;
+/** Resolves to the client, creating it on the first call; a failed creation is retried by the next call. */
+export type DockerClient = () => Promise<EngineApi>;
 
 export function lazyDockerClient(target: DockerTarget): DockerClient {
-  let client: Promise<Dockerode> | undefined;
+  let client: Promise<EngineApi> | undefined;
   return () => {
-    client ??= import('./connect.ts').then((m) => m.openDockerClient(target)).catch((err: unknown) => {
+    client ??= createEngineApi(target).catch((err: unknown) => {
       client = undefined;
       throw err;
     });

@@ -1,7 +1,6 @@
 // GET /containers/{name}/json, mapped to the core's ContainerInfo.
 
 import type { ContainerInfo, ContainerNetwork, ContainerStatus, HealthStatus, PublishedPort } from '../../core/provider.ts';
-import { abortOption } from './abort-option.ts';
 import type { DockerClient } from './client.ts';
 import { mapDockerError } from './errors.ts';
 
@@ -23,10 +22,13 @@ interface PortBinding { HostIp?: string; HostPort?: string }
 /** Inspects a container by name or id. Rejects with ContainerNotFoundError on 404. */
 export async function inspectContainer(client: DockerClient, endpoint: string, container: string, signal?: AbortSignal): Promise<ContainerInfo> {
   try {
-    const docker = await client();
+    const api = await client();
     signal?.throwIfAborted();
-    const json = (await docker.getContainer(container).inspect(abortOption(signal))) as unknown as InspectJson;
-    return toContainerInfo(json);
+    const { json } = await api.call('GET', `/containers/${encodeURIComponent(container)}/json`, undefined, signal);
+    if (typeof json !== 'object' || json === null || typeof (json as { State?: unknown }).State !== 'object') {
+      throw new Error(`the engine's inspect answer is not a container's JSON: ${JSON.stringify(json)?.slice(0, 200) ?? 'no body'}`);
+    }
+    return toContainerInfo(json as InspectJson);
   } catch (err) {
     throw mapDockerError(err, { endpoint, operation: 'inspect', container, signal });
   }

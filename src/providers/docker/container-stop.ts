@@ -1,6 +1,5 @@
 // POST /containers/{name}/stop?t=grace. Not running (HTTP 304) is success.
 
-import { abortOption } from './abort-option.ts';
 import type { DockerClient } from './client.ts';
 import { mapDockerError } from './errors.ts';
 
@@ -10,12 +9,11 @@ import { mapDockerError } from './errors.ts';
  */
 export async function stopContainer(client: DockerClient, endpoint: string, container: string, graceSeconds: number, signal?: AbortSignal): Promise<void> {
   try {
-    const docker = await client();
+    const api = await client();
     signal?.throwIfAborted();
     const t = Number.isFinite(graceSeconds) ? Math.max(0, Math.ceil(graceSeconds)) : 10;
-    await docker.getContainer(container).stop({ t, ...abortOption(signal) });
+    await api.call('POST', `/containers/${encodeURIComponent(container)}/stop`, { t: String(t) }, signal);
   } catch (err) {
-    if ((err as { statusCode?: unknown }).statusCode === 304 && signal?.aborted !== true) return;
     throw mapDockerError(err, { endpoint, operation: 'stop', container, signal });
   }
 }

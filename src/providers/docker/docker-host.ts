@@ -1,6 +1,6 @@
 // A DOCKER_HOST-style address (and the CLI's TLS variables) → where and how to reach the engine.
-// Pure and free of dockerode, so that the daemon can validate its engine address at start-up
-// without loading the client; connect.ts turns the result into a dockerode client.
+// Pure and free of the HTTP client, so that the daemon can validate its engine address at start-up
+// without loading it; engine-api.ts turns the result into requests.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

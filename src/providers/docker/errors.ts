@@ -1,7 +1,8 @@
-// Maps what dockerode throws (socket errors, HTTP status errors) to portwake's error classes, so
+// Maps what the engine client throws (socket errors, HTTP status errors) to portwake's error classes, so
 // callers see ContainerNotFoundError, ProviderUnreachableError or ProviderError and nothing else.
 
 import { ContainerNotFoundError, PortwakeError, ProviderError, ProviderUnreachableError } from '../../core/errors.ts';
+import { EngineHttpError } from './engine-api.ts';
 
 /** Socket and TLS failures that mean "the engine cannot be reached", not "the engine said no". */
 const UNREACHABLE_CODES = new Set([
@@ -26,17 +27,12 @@ export interface ErrorContext {
 export function mapDockerError(err: unknown, ctx: ErrorContext): unknown {
   if (ctx.signal?.aborted === true) return ctx.signal.reason;
   if (err instanceof PortwakeError) return err;
-  const status = statusOf(err);
+  const status = err instanceof EngineHttpError ? err.statusCode : undefined;
   if (status === 404 && ctx.container !== undefined) return new ContainerNotFoundError(ctx.container, { cause: err });
   if (status === undefined && isUnreachable(err)) return new ProviderUnreachableError(ctx.endpoint, { cause: err });
   const subject = ctx.container === undefined ? `docker ${ctx.operation}` : `docker ${ctx.operation} of container "${ctx.container}"`;
-  const detail = status === undefined ? describeLowLevel(err) : `${engineMessage(err)} (HTTP ${status})`;
+  const detail = err instanceof EngineHttpError ? `${err.engineMessage} (HTTP ${err.statusCode})` : describeLowLevel(err);
   return new ProviderError(`${subject} failed: ${detail}`, { cause: err });
-}
-
-function statusOf(err: unknown): number | undefined {
-  const s = (err as { statusCode?: unknown } | undefined)?.statusCode;
-  return typeof s === 'number' ? s : undefined;
 }
 
 function isUnreachable(err: unknown): boolean {
@@ -45,16 +41,6 @@ function isUnreachable(err: unknown): boolean {
     if (code !== undefined && (UNREACHABLE_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS'))) return true;
   }
   return false;
-}
-
-/** The engine's own words: dockerode puts the JSON body in `json`, else only in its message. */
-function engineMessage(err: unknown): string {
-  const json = (err as { json?: unknown }).json;
-  if (typeof json === 'object' && json !== null && typeof (json as { message?: unknown }).message === 'string') {
-    return (json as { message: string }).message.trim();
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return message.replace(/^\(HTTP code \d+\)\s*[^-]*-\s*/, '').trim();
 }
 
 function describeLowLevel(err: unknown): string {

@@ -4,7 +4,6 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { PortwakeError, ProviderUnreachableError } from '../../core/errors.ts';
 import type { ContainerEvent, ContainerEventKind, HealthStatus } from '../../core/provider.ts';
-import { abortOption } from './abort-option.ts';
 import type { DockerClient } from './client.ts';
 import { mapDockerError } from './errors.ts';
 
@@ -22,8 +21,8 @@ export async function* containerEvents(client: DockerClient, endpoint: string, s
   if (signal.aborted) return;
   let stream: Readable;
   try {
-    const docker = await client();
-    stream = (await docker.getEvents({ filters: { type: ['container'], event: ACTIONS }, ...abortOption(signal) })) as Readable;
+    const api = await client();
+    stream = await api.stream('/events', { filters: JSON.stringify({ type: ['container'], event: ACTIONS }) }, signal);
   } catch (err) {
     if (signal.aborted) return;
     throw asUnreachable(mapDockerError(err, { endpoint, operation: 'events', signal }), endpoint);

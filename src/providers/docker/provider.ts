@@ -1,8 +1,7 @@
-// The Docker provider: the core's Provider contract over dockerode, one operation per file.
-// dockerode itself is loaded on the first engine call (client.ts), not when the provider is made.
+// The Docker provider: the core's Provider contract over the Engine API, one operation per file.
+// The HTTP client is made on the first engine call (client.ts), not when the provider is made.
 
 import type { ContainerEvent, ContainerInfo, Provider } from '../../core/provider.ts';
-import { abortOption } from './abort-option.ts';
 import { lazyDockerClient } from './client.ts';
 import { inspectContainer } from './container-inspect.ts';
 import { startContainer } from './container-start.ts';
@@ -16,7 +15,7 @@ export type DockerProviderOptions = DockerConnectOptions;
 /**
  * Creates the provider for one engine. Throws ProviderError for an unusable address and
  * ProviderUnreachableError for unreadable TLS files; does not contact the engine (call ping()) nor
- * load dockerode, which the first call does.
+ * load the HTTP client, which the first call does.
  */
 export function createDockerProvider(options: DockerProviderOptions): Provider {
   const target = resolveDockerHost(options);
@@ -31,10 +30,9 @@ export function createDockerProvider(options: DockerProviderOptions): Provider {
     events: (signal: AbortSignal): AsyncIterable<ContainerEvent> => containerEvents(client, endpoint, signal),
     async ping(signal?: AbortSignal): Promise<void> {
       try {
-        const docker = await client();
+        const api = await client();
         signal?.throwIfAborted();
-        // @types/dockerode omits ping's options; dockerode 5 honours abortSignal there too.
-        await (docker.ping as (opts: object) => Promise<unknown>).call(docker, abortOption(signal));
+        await api.call('GET', '/_ping', undefined, signal);
       } catch (err) {
         throw mapDockerError(err, { endpoint, operation: 'ping', signal });
       }
