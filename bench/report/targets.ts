@@ -103,8 +103,13 @@ export function evaluateTargets(r: BenchResults): TargetCheck[] {
   const thousand = scale?.services.find((s) => s.services === 1000);
   if (thousand === undefined) none('scale-rss-1000', 'idle RSS with 1,000 services ≤ 80 MB');
   else {
-    const bytes = thousand.rssMiB * 2 ** 20;
-    add('scale-rss-1000', 'idle RSS with 1,000 services ≤ 80 MB', `${(bytes / MB).toFixed(1)} MB (${thousand.rssMiB.toFixed(1)} MiB; ${thousand.inspects} inspects at start-up)`, `${x(bytes / (80 * MB))} of the budget`, bytes <= 80 * MB);
+    // The higher of the two idle figures: fresh, and once a service has activated (client loaded).
+    const mibs = Math.max(thousand.rssMiB, thousand.rssAfterActivationMiB);
+    const bytes = mibs * 2 ** 20;
+    const mb = (m: number): string => (m * 2 ** 20 / MB).toFixed(1);
+    add('scale-rss-1000', 'idle RSS with 1,000 services ≤ 80 MB, fresh and after one activated',
+      `${mb(thousand.rssMiB)} MB fresh (${thousand.inspects} inspects at start-up), ${mb(thousand.rssAfterActivationMiB)} MB after one activated${thousand.activationServed ? '' : ' (its request FAILED)'}`,
+      `${x(bytes / (80 * MB))} of the budget`, bytes <= 80 * MB && thousand.activationServed);
   }
   if (scale === undefined || scale.idle.target !== 9000) none('scale-idle-9000', '9,000 proxied idle connections without errors at ≤ 8 KiB RSS each');
   else {

@@ -1,10 +1,12 @@
 // Workload 5 — scale: the daemon's RSS idle with 1, 100 and 1,000 services configured (loopback
 // listeners; the containers do not exist, against a recording fake engine that shows portwake
-// inspects nothing at start-up), then RSS and CPU with 9,000 proxied idle connections, held by
+// inspects nothing at start-up) and again once one of them has activated and served (the engine
+// client loaded, the events stream open: what a daemon that has been used holds), then RSS and CPU with 9,000 proxied idle connections, held by
 // three client processes (each proxied connection costs portwake two descriptors of its 20,000).
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { nginxBackend } from '../support/backends.ts';
@@ -17,6 +19,10 @@ import { startPortwake } from '../peers/portwake.ts';
 export interface ServicesScale {
   services: number;
   rssMiB: number;
+  /** RSS once the first service has activated (fake engine) and served one request, then sat idle. */
+  rssAfterActivationMiB: number;
+  /** Whether that activation served its request (else the figure above means nothing). */
+  activationServed: boolean;
   /** From spawn until portwake logged that every listener is bound. */
   startupMs: number;
   /** Every request portwake sent the engine during start-up and the idle second after it. */
@@ -76,11 +82,19 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
 }
 
 async function servicesScale(ctx: BenchContext, count: number): Promise<ServicesScale> {
-  const fake = await startFakeEngine(join(ctx.tmp, `fake-engine-${count}.sock`));
+  // The app of the one service that activates: a loopback HTTP answer, no container needed.
+  const app = createServer((socket) => {
+    socket.once('data', () => { socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'); });
+    socket.on('error', () => { /* the client went away */ });
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  ctx.cleanup.defer(`close scale app ${count}`, () => { app.close(); });
+  const appPort = (app.address() as AddressInfo).port;
+  const fake = await startFakeEngine(join(ctx.tmp, `fake-engine-${count}.sock`), new Map([['pwbench-live', appPort]]));
   try {
     const base = await freePortRange(count);
     const lines = [`engine: unix://${fake.socketPath}`, 'services:'];
-    for (let i = 0; i < count; i++) lines.push(`  s${i}: {listen: "127.0.0.1:${base + i}", container: pwbench-absent-${i}}`);
+    for (let i = 0; i < count; i++) lines.push(`  s${i}: {listen: "127.0.0.1:${base + i}", container: ${i === 0 ? 'pwbench-live' : `pwbench-absent-${i}`}}`);
     const config = join(ctx.tmp, `services-${count}.yaml`);
     writeFileSync(config, `${lines.join('\n')}\n`);
     const t0 = performance.now();
@@ -90,8 +104,14 @@ async function servicesScale(ctx: BenchContext, count: number): Promise<Services
       await delay(1_000);
       const rss = await settledRss(portwake.pid);
       const inspects = fake.requests.filter((r) => /\/containers\/[^/]+\/json/.test(r)).length;
-      ctx.say(`  scale: ${count} service(s): RSS ${mib(rss).toFixed(1)} MiB, listening after ${startupMs.toFixed(0)} ms, ${inspects} inspects (${fake.requests.length} engine requests)`);
-      return { services: count, rssMiB: mib(rss), startupMs, engineRequests: [...new Set(fake.requests.map((r) => r.replace(/\?.*/, '?…')))], inspects };
+      const atStartup = fake.requests.length;
+      const engineRequests = [...new Set(fake.requests.map((r) => r.replace(/\?.*/, '?…')))];
+      const served = await firstByte('127.0.0.1', base, 10_000);
+      await delay(1_000);
+      const after = await settledRss(portwake.pid);
+      ctx.say(`  scale: ${count} service(s): RSS ${mib(rss).toFixed(1)} MiB, listening after ${startupMs.toFixed(0)} ms, ${inspects} inspects (${atStartup} engine requests); ` +
+        `after one activation ${served.ok ? '' : `(FAILED: ${served.detail}) `}${mib(after).toFixed(1)} MiB`);
+      return { services: count, rssMiB: mib(rss), rssAfterActivationMiB: mib(after), activationServed: served.ok, startupMs, engineRequests, inspects };
     } finally {
       await portwake.close();
     }
