@@ -10,5 +10,5 @@ export type ColdResult = ColdSeries;
 
 export async function runCold(ctx: BenchContext): Promise<ColdResult> {
   const backend = await nginxBackend(ctx, 'cold', { publish: await freePort() });
-  return coldSeries(ctx, backend, { rounds: ctx.quick ? 2 : 7, timeoutMs: 20_000, label: 'cold' });
+  return coldSeries(ctx, backend, { rounds: ctx.quick ? 2 : 11, timeoutMs: 20_000, label: 'cold' });
 }

@@ -23,6 +23,8 @@ export interface ServicesScale {
   rssAfterActivationMiB: number;
   /** Whether that activation served its request (else the figure above means nothing). */
   activationServed: boolean;
+  /** That first activation, connect → first byte (the fake engine starts nothing: portwake's own work, and its first-use costs). */
+  activationMs: number;
   /** From spawn until portwake logged that every listener is bound. */
   startupMs: number;
   /** Every request portwake sent the engine during start-up and the idle second after it. */
@@ -110,8 +112,8 @@ async function servicesScale(ctx: BenchContext, count: number): Promise<Services
       await delay(1_000);
       const after = await settledRss(portwake.pid);
       ctx.say(`  scale: ${count} service(s): RSS ${mib(rss).toFixed(1)} MiB, listening after ${startupMs.toFixed(0)} ms, ${inspects} inspects (${atStartup} engine requests); ` +
-        `after one activation ${served.ok ? '' : `(FAILED: ${served.detail}) `}${mib(after).toFixed(1)} MiB`);
-      return { services: count, rssMiB: mib(rss), rssAfterActivationMiB: mib(after), activationServed: served.ok, startupMs, engineRequests, inspects };
+        `after one activation (${served.ms.toFixed(1)} ms to its first byte) ${served.ok ? '' : `(FAILED: ${served.detail}) `}${mib(after).toFixed(1)} MiB`);
+      return { services: count, rssMiB: mib(rss), rssAfterActivationMiB: mib(after), activationServed: served.ok, activationMs: served.ms, startupMs, engineRequests, inspects };
     } finally {
       await portwake.close();
     }
