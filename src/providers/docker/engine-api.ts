@@ -36,7 +36,7 @@ export interface EngineApi {
   stream(path: string, query: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage>;
 }
 
-/** An error body larger than this is cut (an engine's error is a line of JSON). */
+/** A body past this is cut (and then fails to parse): an inspect is a few KiB, an error one line. */
 const MAX_BODY = 8 * 2 ** 20;
 
 /** Creates the API client for a resolved address; loads node:https only for a TLS engine. */
