@@ -16,6 +16,7 @@ import { warnIfFdLimitLow } from './fd-limit.ts';
 import { releaseHeap } from './heap-release.ts';
 import { lazyChildren } from './lazy-logger.ts';
 import { networkProbes } from './probes/index.ts';
+import { nativeNetworkProbes } from './probes/native.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from './providers/docker/docker-host.ts';
 import { createDockerProvider } from './providers/docker/provider.ts';
 import type { ListenTarget } from './proxy/listen.ts';
@@ -193,7 +194,7 @@ export class Daemon implements DaemonControl {
       this.emit(e);
     };
     const logger = this.serviceLogger;
-    const unit = createServiceUnit(s, listen, { provider: this.provider, probes: networkProbes, clock: this.clock, logger, emit }, logger, this.native);
+    const unit = createServiceUnit(s, listen, { provider: this.provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit }, logger, this.native);
     return unit;
   }
 

@@ -52,12 +52,14 @@ export function nextDelay(previousMs: number, elapsedMs: number): number {
 const INSPECT_EVERY_MS = 1_000;
 /**
  * A failed TCP probe of the app itself (refused, as a rule: nothing listens yet) is retried at
- * once (no timer) this many times before the backoff: most apps listen within a few milliseconds of
- * their container starting, and a refused connect costs ~0.1 ms, so the first byte is not held for
- * a 2–5 ms sleep.
+ * once (no timer) for this long after waiting began, before the backoff: most apps listen
+ * within a few milliseconds of their container starting, and a refused connect costs 20–40 µs in
+ * the native addon (0.1–0.3 ms through node:net), so the first byte is not held for a 2–5 ms sleep.
  * Not for HTTP probes (they would load a starting app) nor through a proxy in front of the app.
  */
-export const IMMEDIATE_TCP_PROBES = 100;
+export const IMMEDIATE_TCP_MS = 10;
+/** And at most this many times (a bound for a clock that does not move, or a probe that costs nothing). */
+export const IMMEDIATE_TCP_PROBES = 1_000;
 
 /**
  * Resolves once ready. Rejects with ReadyTimeoutError after timeoutMs, ContainerExitedError when
@@ -85,6 +87,7 @@ export async function waitReady(o: WaitReadyOptions): Promise<void> {
       if (outcome.ok) return;
       lastDetail = outcome.detail;
       const now = o.clock.now();
+      if (now - started >= IMMEDIATE_TCP_MS) immediate = 0;
       if (now - lastInspect >= INSPECT_EVERY_MS || o.spec.kind === 'health') {
         lastInspect = now;
         const info = await o.provider.inspect(o.container, signal);

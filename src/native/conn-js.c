@@ -100,7 +100,7 @@ static conn_t *conn_by_id(napi_env env, napi_value v) {
  * Opens a non-blocking socket and starts connecting it; the socket, or -errno. *established: the
  * connection is already up (a Unix socket, or a loopback or bridge peer that answered within the
  * call: the kernel runs the whole handshake before connect() returns), so no turn of the event loop
- * is spent waiting for it to become writable.
+ * is spent waiting for it to become writable. keepalive_s < 0: no TCP options (a probe).
  */
 static int start_connect(napi_env env, napi_value host_v, int32_t port, napi_value path_v, int keepalive_s, int *established) {
   struct sockaddr_storage ss;
@@ -134,7 +134,7 @@ static int start_connect(napi_env env, napi_value host_v, int32_t port, napi_val
   }
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
-  if (ss.ss_family != AF_UNIX) pw_tcp_options(fd, keepalive_s);
+  if (ss.ss_family != AF_UNIX && keepalive_s >= 0) pw_tcp_options(fd, keepalive_s);
   int r;
   do r = connect(fd, (struct sockaddr *)&ss, len);
   while (r < 0 && errno == EINTR);
@@ -160,6 +160,30 @@ static napi_value number(napi_env env, double v) {
   napi_value result;
   napi_create_double(env, v, &result);
   return result;
+}
+
+/*
+ * probe(host, port, path): one readiness probe, answered within the call where the kernel can — a
+ * Unix socket, or a loopback or bridge peer, whose handshake (or refusal) completes inside
+ * connect(). 0: it connected (and is closed again at once); a negative errno: it failed (refused,
+ * as a rule: nothing listens yet); 1: the handshake is still running (a peer that is not local),
+ * so the caller must probe the slow way. No event-loop turn, no JavaScript socket.
+ */
+napi_value pw_conn_probe(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t port;
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "probe(host, port, path)");
+    return NULL;
+  }
+  if (!pw_int_arg(env, argv[1], 0, "probe: port", &port)) return NULL;
+  int established = 0;
+  int fd = start_connect(env, argv[0], port, argv[2], -1, &established);
+  if (fd < 0) return number(env, fd);
+  close(fd);
+  return number(env, established ? 0 : 1);
 }
 
 napi_value pw_conn_forward(napi_env env, napi_callback_info info) {

@@ -39,3 +39,20 @@ export function probeTcp(target: Endpoint, settle: boolean, signal: AbortSignal)
     });
   });
 }
+
+/** A probe answered without waiting where it can be: an outcome, or undefined to probe the slow way. */
+export type QuickConnect = (target: Endpoint) => ProbeOutcome | undefined;
+
+/**
+ * probeTcp with a quick path in front (for a probe without a settle window): a quick success
+ * resolves at once; a quick failure resolves on the next turn of the event loop, so that a burst of
+ * immediate retries takes turns with the daemon's other I/O instead of running in one.
+ */
+export function quickTcpProbe(quick: QuickConnect): (target: Endpoint, settle: boolean, signal: AbortSignal) => Promise<ProbeOutcome> {
+  return (target, settle, signal) => {
+    const outcome = settle || signal.aborted ? undefined : quick(target);
+    if (outcome === undefined) return probeTcp(target, settle, signal);
+    if (outcome.ok) return Promise.resolve(outcome);
+    return new Promise((resolve) => { setImmediate(resolve, outcome); });
+  };
+}

@@ -57,6 +57,7 @@ export type NativeId = number & { readonly __nativeId: true };
 interface Addon {
   setup(done: (id: NativeId, errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean) => void): void;
   forward(clientFd: number, host: string, port: number, path: string | null, spliceAfter: number, connectTimeoutMs: number, keepAliveS: number): number;
+  probe(host: string, port: number, path: string | null): number;
   pump(clientFd: number, upstreamFd: number): NativeId;
   abort(id: NativeId): void;
   counts(id: NativeId, out: Float64Array): void;
@@ -212,6 +213,18 @@ export function forwardNative(clientFd: number, upstream: NativeUpstream, splice
   const id = result as NativeId;
   own(a, id, owner);
   return id;
+}
+
+/**
+ * One readiness probe of `upstream` answered within the call where the kernel can (a Unix socket,
+ * a loopback or bridge peer): 'connected' (closed again at once), a system error (refused, as a
+ * rule), or 'pending' when the handshake outlasts the call (a peer that is not local) and the
+ * caller has to probe the slow way.
+ */
+export function probeNative(upstream: NativeUpstream): 'connected' | 'pending' | NodeJS.ErrnoException {
+  const result = addon().probe(upstream.host ?? '', upstream.port ?? 0, upstream.path ?? null);
+  if (result < 0) return systemError(-result, 'connect');
+  return result === 0 ? 'connected' : 'pending';
 }
 
 /** Resets both sockets of a live native connection; its end follows. */

@@ -26,6 +26,16 @@ export class ManualClock implements Clock {
     for (let i = 0; i < turns; i++) await tick();
   }
 
+  /**
+   * Moves time forward by ms at once, for code that reads now() between its own awaits (a probe
+   * that takes time). Throws if that would pass a pending timer: use advance() for those.
+   */
+  creep(ms: number): void {
+    const due = this.timers.find((x) => !x.cancelled && x.at <= this.t + ms);
+    if (due !== undefined) throw new Error(`creep(${ms}) would pass a timer due at +${due.at - this.t} ms: use advance()`);
+    this.t += ms;
+  }
+
   /** Moves time forward by ms, firing due timers in order and settling after each. */
   async advance(ms: number): Promise<void> {
     const target = this.t + ms;

@@ -4,17 +4,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Endpoint, Provider } from '../../src/core/provider.ts';
-import { IMMEDIATE_TCP_PROBES, waitReady, type Probes, type ReadySpec } from '../../src/core/readiness.ts';
+import { IMMEDIATE_TCP_MS, IMMEDIATE_TCP_PROBES, waitReady, type Probes, type ReadySpec } from '../../src/core/readiness.ts';
 import { FakeProvider } from '../../src/providers/fake/provider.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 
 const TARGET: Endpoint = { kind: 'tcp', host: '10.99.0.1', port: 80 };
 
-/** Probes that fail until the `readyAt`-th call, recording the clock at every call. */
-function countingProbes(clock: ManualClock, readyAt: number): { probes: Probes; calls: number[] } {
+/** Probes that fail until the `readyAt`-th call, recording the clock at every call; each takes `costMs` of clock time. */
+function countingProbes(clock: ManualClock, readyAt: number, costMs = 0): { probes: Probes; calls: number[] } {
   const calls: number[] = [];
   const answer = async () => {
     calls.push(clock.now());
+    clock.creep(costMs);
     return calls.length >= readyAt ? { ok: true as const } : { ok: false as const, detail: 'ECONNREFUSED' };
   };
   return { probes: { tcp: answer, http: answer }, calls };
@@ -50,6 +51,20 @@ test('after the immediate probes, the backoff (2, 3, 5 ms) takes over', async ()
   assert.ok(!w.done());
   await clock.advance(5);
   assert.ok(w.done());
+});
+
+test(`the immediate retries last ${IMMEDIATE_TCP_MS} ms of clock time, then the backoff takes over`, async () => {
+  const clock = new ManualClock();
+  const t0 = clock.now();
+  // Each probe takes 0.5 ms: 20 of them fill the immediate phase.
+  const { probes, calls } = countingProbes(clock, 1_000, 0.5);
+  const w = wait(clock, probes, { kind: 'tcp' }, true);
+  await clock.settle(200);
+  assert.equal(calls.length, IMMEDIATE_TCP_MS / 0.5, 'probes until the immediate phase had lasted its time');
+  assert.equal(calls.at(-1), t0 + IMMEDIATE_TCP_MS - 0.5);
+  await clock.advance(2);
+  assert.equal(calls.length, IMMEDIATE_TCP_MS / 0.5 + 1, 'then one probe after a 2 ms sleep');
+  assert.ok(!w.done());
 });
 
 for (const [what, spec, direct] of [
