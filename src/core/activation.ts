@@ -344,12 +344,17 @@ export class Activation implements Backend {
       this.lastStart = { at: t0, containerStartMs: t1 - t0, readinessMs: t2 - t1, startedByUs };
       this.setState({ kind: 'ready', targets });
       if (this.leases.size === 0) this.idle.arm();
-      this.log.info(
-        { startMs: t1 - t0, readinessMs: t2 - t1, upstream: formatEndpoint(targets.data), startedByUs },
-        `service "${this.name}": ${startedByUs ? 'started' : 'found running'} container "${container}", ready in ${t2 - t0}ms ` +
-          `(container start ${t1 - t0}ms, readiness ${t2 - t1}ms) → ${formatEndpoint(targets.data)}`,
-      );
-      this.deps.emit({ type: 'activated', service: this.name, timings: this.lastStart, firstWaitMs: t2 - t0, at: t2 });
+      // The log line and the event wait for the next turn: the held connections go on first (they
+      // resume when this returns), so formatting and writing them is not on the first byte's path.
+      const timings = this.lastStart;
+      setImmediate(() => {
+        this.log.info(
+          { startMs: t1 - t0, readinessMs: t2 - t1, upstream: formatEndpoint(targets.data), startedByUs },
+          `service "${this.name}": ${startedByUs ? 'started' : 'found running'} container "${container}", ready in ${t2 - t0}ms ` +
+            `(container start ${t1 - t0}ms, readiness ${t2 - t1}ms) → ${formatEndpoint(targets.data)}`,
+        );
+        this.deps.emit({ type: 'activated', service: this.name, timings, firstWaitMs: t2 - t0, at: t2 });
+      });
     } catch (err) {
       const error = forService(this.name, signal.aborted ? signal.reason : err);
       this.setState({ kind: 'failed', error });
