@@ -115,6 +115,10 @@ export class Activation implements Backend {
     return this.lease(state);
   }
 
+  prepare(): void {
+    if (this.state.kind === 'stopped' || this.state.kind === 'failed') this.beginStart();
+  }
+
   setHeld(delta: number): void {
     this.held += delta;
   }

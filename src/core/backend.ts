@@ -37,6 +37,12 @@ export interface Backend {
    */
   acquire(signal: AbortSignal): Promise<Lease>;
   /**
+   * A connection is about to wait for the service: start it now if it is stopped (or failed), so
+   * that the start request is on its way before the caller sets the connection up; acquire() then
+   * joins that start. Never throws.
+   */
+  prepare(): void;
+  /**
    * A leased upstream could not be connected: the app may have died since it was ready. The service
    * re-inspects its container (and returns to stopped if it is gone) before this resolves, so a
    * following acquire() either gets a live upstream or starts the container again. Never rejects.

@@ -353,6 +353,7 @@ test('out of file descriptors (RLIMIT_NOFILE): clients are refused as fd_limit, 
         waiters.push(resolve);
         signal.addEventListener('abort', () => reject(signal.reason));
       }),
+      prepare: () => undefined,
       setHeld: () => undefined,
       upstreamFailed: async () => undefined,
       refused: (reason) => say('refused ' + reason),

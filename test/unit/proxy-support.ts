@@ -41,6 +41,8 @@ export class FakeBackend implements Backend {
   readonly refusals: RefusalReason[] = [];
   held = 0;
   acquireCalls = 0;
+  /** prepare() calls, and how many connections the frontend held at each. */
+  readonly prepared: number[] = [];
   abortedAcquires = 0;
   #waiters: Waiter[] = [];
 
@@ -80,6 +82,10 @@ export class FakeBackend implements Backend {
   async upstreamFailed(upstream: Endpoint): Promise<void> {
     this.upstreamFailures.push(upstream);
     this.onUpstreamFailed?.();
+  }
+
+  prepare(): void {
+    this.prepared.push(this.held);
   }
 
   setHeld(delta: number): void {
