@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ProviderError, ProviderUnreachableError } from '../../src/core/errors.ts';
 import type { Provider } from '../../src/core/provider.ts';
 import { createDockerProvider } from '../../src/providers/docker/provider.ts';
+import { freePort } from '../support/daemon-harness.ts';
 import { createContainer, ensureImage, getEngine, type Engine, type TestContainer, type TestContainerOptions } from '../support/engine.ts';
 import { providerContract, type ContractContainerSpec, type ProviderFixture } from '../support/provider-contract.ts';
 
@@ -64,7 +65,8 @@ describe('docker provider on the real engine', () => {
   });
 
   it('published ports: fixed ones are known while stopped, engine-chosen ones once running, all reachable', async (t) => {
-    const fixed = 20000 + Math.floor(Math.random() * 20000);
+    // A port the kernel just gave out and took back (a random one could be in use: it was, once).
+    const fixed = await freePort();
     const { provider, c } = await setup(t, { publish: [{ containerPort: 80 }, { containerPort: 8080, hostPort: fixed }], expose: [9000] });
     const stopped = await provider.inspect(c.name);
     assert.deepEqual(stopped.exposedPorts, [80, 8080, 9000]);
