@@ -201,6 +201,8 @@ export class Frontend {
   }
 
   #closeHeld(): void {
+    // Descriptors still waiting for their socket (this turn's accepts): close() awaits its
+    // listeners first, so in practice they are held connections by now; closed all the same.
     for (const fd of this.#adopting) this.#refuseFd(fd, 'shutting_down');
     this.#adopting.clear();
     for (const held of [...this.#held]) {

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { connect, echo, FakeBackend, readAll, startFrontend, startUpstream, useNativeDataPath, waitFor } from './proxy-support.ts';
+import { connect, delay, echo, FakeBackend, howItEnds, readAll, startFrontend, startUpstream, useNativeDataPath, waitFor } from './proxy-support.ts';
 
 useNativeDataPath();
 await import('./proxy-frontend.test.ts');
@@ -24,3 +24,29 @@ test('native: a connection that must wait asks for the start before its socket i
   client.end('and the rest');
   assert.equal((await reply).toString(), 'early bytes, and the rest');
 });
+
+for (const held of ['close', 'serve'] as const) {
+  test(`native: a connection accepted just as close({ held: '${held}' }) begins is ${held === 'close' ? 'closed' : 'still served'}, and close() resolves`, async (t) => {
+    const upstream = await startUpstream(t, echo);
+    const backend = new FakeBackend(upstream.endpoint);
+    const { frontend, port } = await startFrontend(t, backend);
+    let closing: Promise<void> | undefined;
+    // close() begins in the very turn the connection is accepted, before its socket is made.
+    backend.onPrepare = () => { closing ??= frontend.close({ graceMs: 10_000, held }); };
+    const client = await connect(t, { host: '127.0.0.1', port });
+    const ended = howItEnds(client);
+    await waitFor('close() began', () => closing !== undefined);
+    if (held === 'close') {
+      assert.match(await ended, /^(end|ECONNRESET)$/);
+      assert.deepEqual(backend.refusals, ['shutting_down']);
+    } else {
+      await waitFor('held', () => backend.waiting === 1);
+      const reply = readAll(client);
+      backend.becomeReady();
+      client.end('served');
+      assert.equal((await reply).toString(), 'served');
+    }
+    await Promise.race([closing, delay(5_000).then(() => assert.fail('close() hangs'))]);
+    assert.equal(frontend.held, 0);
+  });
+}

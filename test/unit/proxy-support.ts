@@ -84,8 +84,12 @@ export class FakeBackend implements Backend {
     this.onUpstreamFailed?.();
   }
 
+  /** Runs inside prepare(): lets a test act at the moment a connection starts to be held. */
+  onPrepare: (() => void) | undefined;
+
   prepare(): void {
     this.prepared.push(this.held);
+    this.onPrepare?.();
   }
 
   setHeld(delta: number): void {
