@@ -149,6 +149,39 @@ describe('docker engine API client (scripted engine)', () => {
   });
 });
 
+describe('docker engine API client: a kept-alive connection the engine closes', () => {
+  it('a request that meets it is sent once more on a new connection; a fresh connection that fails is not retried', async (t) => {
+    let connections = 0;
+    const served = new Map<object, number>();
+    const { host, server } = await fakeEngine(t, (req, res) => {
+      const socket = req.socket;
+      const n = (served.get(socket) ?? 0) + 1;
+      served.set(socket, n);
+      // The second request on a connection finds it closed, as when the engine drops an idle
+      // keep-alive connection just as a request goes out.
+      if (n === 2) {
+        socket.destroy();
+        return;
+      }
+      res.writeHead(req.method === 'POST' ? 204 : 200, { 'Content-Type': 'application/json' });
+      res.end(req.method === 'POST' ? undefined : JSON.stringify({ Id: 'i', Name: '/c', State: { Status: 'running', Running: true } }));
+    });
+    server.on('connection', () => { connections++; });
+    const p = createDockerProvider({ host });
+    assert.equal(await p.start('c'), true);
+    assert.equal((await p.inspect('c')).running, true, 'the inspect met the closed connection and went again');
+    assert.equal(connections, 2);
+
+    // A connection that fails on its first request is the engine's answer, not a stale connection.
+    const refusing = await fakeEngine(t, (req) => { req.socket.destroy(); });
+    let tries = 0;
+    refusing.server.on('request', () => { tries++; });
+    const err = await createDockerProvider({ host: refusing.host }).inspect('c').then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ProviderUnreachableError, String(err));
+    assert.equal(tries, 1);
+  });
+});
+
 describe('docker events stream', () => {
   it('parses events split at any byte (even inside a UTF-8 character) and throws when the stream ends', async (t) => {
     const lines = [

@@ -62,12 +62,20 @@ export async function createEngineApi(target: DockerTarget): Promise<EngineApi> 
     pooled = new https.Agent({ ...target.tls, keepAlive: true, timeout: 5_000 });
   }
 
-  function send(method: string, path: string, query: Record<string, string> | undefined, signal: AbortSignal | undefined, agent: HttpAgent | false): Promise<IncomingMessage> {
+  function send(method: string, path: string, query: Record<string, string> | undefined, signal: AbortSignal | undefined, agent: HttpAgent | false, retried = false): Promise<IncomingMessage> {
     const search = query === undefined ? '' : `?${new URLSearchParams(query).toString()}`;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = request({ ...base, agent, method, path: `${path}${search}`, headers: { Accept: 'application/json' }, ...(signal === undefined ? {} : { signal }) });
       req.once('response', resolve);
-      req.once('error', reject);
+      req.once('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive connection the engine closed as this request went out: the engine never
+        // read it (it closes idle connections only), so it is sent once more on a new connection.
+        if (!retried && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE') && signal?.aborted !== true) {
+          resolve(send(method, path, query, signal, agent, true));
+        } else {
+          reject(err);
+        }
+      });
       req.end();
     });
   }
