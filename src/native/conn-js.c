@@ -288,12 +288,21 @@ napi_value pw_conn_pump(napi_env env, napi_callback_info info) {
   return number(env, slot_id(c->table, c->slot));
 }
 
+/*
+ * abort(id, handBack): resets both sockets — or, with handBack and the upstream still connecting
+ * (nothing of the client's has gone anywhere), gives up the connect and returns the client's
+ * descriptor untouched (the end reports ECONNABORTED with the client returned).
+ */
 napi_value pw_conn_abort(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2] = {NULL, NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   conn_t *c = argc < 1 ? NULL : conn_by_id(env, argv[0]);
-  if (c != NULL) conn_finish(c, ECANCELED, -1, 1);
+  bool hand_back = false;
+  if (argc >= 2) napi_get_value_bool(env, argv[1], &hand_back);
+  if (c == NULL) return NULL;
+  if (hand_back && c->connecting) conn_finish(c, ECONNABORTED, 1, 0);
+  else conn_finish(c, ECANCELED, -1, 1);
   return NULL;
 }
 

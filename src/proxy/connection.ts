@@ -429,8 +429,13 @@ export class Connection {
     this.close(this.#state.kind === 'connecting' ? 'upstream_unreachable' : 'upstream_reset', err);
   };
 
+  /**
+   * The service stopped underneath (the lease is revoked). Still connecting, the client has sent
+   * nothing anywhere: it is handed back to be held for the next start, as for a refused connect.
+   */
   #onLeaseAbort = (): void => {
-    this.close('lease_aborted');
+    if (this.#state.kind === 'connecting' && this.#onUnconnected !== undefined) this.close('upstream_unreachable', new Error('the service stopped while connecting'));
+    else this.close('lease_aborted');
   };
 
   /**

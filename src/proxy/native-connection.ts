@@ -14,7 +14,7 @@ import { formatEndpoint } from '../core/upstream.ts';
 import { isFdLimit, NO_EARLY, type CloseReason, type ConnectionEnd, type Unconnected } from './connection.ts';
 import { abortNative, adoptSocket, closeDescriptor, forwardNative, nativeCounts, systemError, type NativeEnd, type NativeId, type NativeUpstream } from './native.ts';
 
-const { ETIMEDOUT } = constants.errno;
+const { ECONNABORTED, ETIMEDOUT } = constants.errno;
 
 export interface NativeConnectionOptions {
   /** The accepted client's descriptor (non-blocking, not read yet). The connection owns it. */
@@ -59,6 +59,8 @@ export class NativeConnection implements NativeEnd {
   readonly #id: NativeId | undefined;
   /** Set by close(): the end is reported with this reason once native code is done. */
   #closedAs: { reason: CloseReason; error: Error | undefined } | undefined;
+  /** The lease was revoked and the end is still to come (handed back if it was connecting). */
+  #revoked = false;
   #ended = false;
 
   constructor(options: NativeConnectionOptions, upstream: NativeUpstream) {
@@ -108,8 +110,19 @@ export class NativeConnection implements NativeEnd {
     this.#lease.bytesOut = bytesOut;
   }
 
+  /**
+   * The service stopped underneath (the lease is revoked). A connection whose upstream is still
+   * connecting has sent nothing anywhere: it is handed back to be held for the next start, as a
+   * refused connect is, instead of reset; one already connected is closed.
+   */
   #onLeaseAbort = (): void => {
-    this.close('lease_aborted');
+    if (this.#id === undefined || this.#onUnconnected === undefined || this.#closedAs !== undefined || this.#ended) {
+      this.close('lease_aborted');
+      return;
+    }
+    this.#revoked = true;
+    this.#lease.onRevoke = undefined;
+    abortNative(this.#id, true);
   };
 
   /** From native.ts, once: native code has closed its descriptors (and returned the client's, if it says so). */
@@ -126,7 +139,11 @@ export class NativeConnection implements NativeEnd {
       this.#lease.release();
       if (clientReturned) {
         reason = 'upstream_unreachable';
-        error = errno === ETIMEDOUT ? new Error(`connect timed out after ${formatMs(this.#connectTimeoutMs)}`) : systemError(errno, 'connect');
+        error = errno === ETIMEDOUT ? new Error(`connect timed out after ${formatMs(this.#connectTimeoutMs)}`)
+          : errno === ECONNABORTED && this.#revoked ? new Error('the service stopped while connecting')
+            : systemError(errno, 'connect');
+      } else if (this.#revoked) {
+        reason = 'lease_aborted';
       } else if (errno !== 0) {
         reason = side === 0 ? 'client_reset' : 'upstream_reset';
         error = systemError(errno, 'forward');

@@ -59,7 +59,7 @@ interface Addon {
   forward(clientFd: number, host: string, port: number, path: string | null, spliceAfter: number, connectTimeoutMs: number, keepAliveS: number): number;
   probe(host: string, port: number, path: string | null): number;
   pump(clientFd: number, upstreamFd: number): NativeId;
-  abort(id: NativeId): void;
+  abort(id: NativeId, handBack?: boolean): void;
   counts(id: NativeId, out: Float64Array): void;
   changed(out: Float64Array): number;
   listen(fd: number, fds: Int32Array, keepAliveS: number, onAccept: (count: number, errno: number, refused: number) => void): unknown;
@@ -227,9 +227,13 @@ export function probeNative(upstream: NativeUpstream): 'connected' | 'pending' |
   return result === 0 ? 'connected' : 'pending';
 }
 
-/** Resets both sockets of a live native connection; its end follows. */
-export function abortNative(id: NativeId): void {
-  addon().abort(id);
+/**
+ * Resets both sockets of a live native connection; its end follows. With `handBack`, a connection
+ * whose upstream is still connecting returns the client's descriptor instead (its end reports
+ * ECONNABORTED, client returned); one already connected is reset all the same.
+ */
+export function abortNative(id: NativeId, handBack = false): void {
+  addon().abort(id, handBack);
 }
 
 /** Bytes a native connection has delivered so far, into `out`: [client→upstream, upstream→client]. */

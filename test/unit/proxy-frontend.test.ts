@@ -11,7 +11,7 @@ import type { Lease } from '../../src/core/backend.ts';
 import { PortwakeError } from '../../src/core/errors.ts';
 import { Frontend } from '../../src/proxy/frontend.ts';
 import {
-  closedPort, connect, delay, echo, endingOf, FakeBackend, FakeLease, fdCount, howItEnds, nativeDataPath, readAll, recordingLogger, startFrontend, startUpstream, tempDir, waitFor,
+  closedPort, connect, delay, echo, endingOf, FakeBackend, FakeLease, fdCount, howItEnds, nativeDataPath, readAll, recordingLogger, startFrontend, startUpstream, stuckUpstream, tempDir, waitFor,
 } from './proxy-support.ts';
 
 /** An upstream that records everything it receives and echoes it back after the client's EOF. */
@@ -51,6 +51,27 @@ test('early bytes are held during the start and delivered in order, EOF last', a
   assert.equal(backend.held, 0);
   assert.equal(backend.leases[0]?.releases, 1);
   assert.equal(backend.leases[0]?.bytesIn, expected.length);
+});
+
+test('a connection whose lease is revoked while its upstream is still connecting is held again and served by the next start', async (t) => {
+  const stuck = await stuckUpstream(t);
+  const good = await startUpstream(t, echo);
+  const backend = new FakeBackend(stuck);
+  backend.ready = true;
+  const { port } = await startFrontend(t, backend);
+  const client = await connect(t, { host: '127.0.0.1', port });
+  const reply = readAll(client);
+  client.write('hello ');
+  await waitFor('connecting', () => backend.leases.length === 1);
+  await delay(50);
+  // The container stops underneath: the service is no longer ready and revokes its leases.
+  backend.ready = false;
+  backend.upstream = good.endpoint;
+  backend.leases[0]?.revoke();
+  await waitFor('held again', () => backend.waiting === 1);
+  backend.becomeReady();
+  client.end('world');
+  assert.equal((await reply).toString(), 'hello world');
 });
 
 test('a held client that resets releases its pending slot and aborts its acquire', async (t) => {
