@@ -115,6 +115,7 @@ export class Activation implements Backend {
     return this.lease(state);
   }
 
+  /** Starts the service if it is stopped or failed: what a waiter (acquire, untilReady) needs first. */
   prepare(): void {
     if (this.state.kind === 'stopped' || this.state.kind === 'failed') this.beginStart();
   }
@@ -279,7 +280,7 @@ export class Activation implements Backend {
           break;
         case 'stopped':
         case 'failed':
-          this.beginStart();
+          this.prepare();
           break;
       }
     }

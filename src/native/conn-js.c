@@ -20,7 +20,11 @@
 //     (the caller closes its own); a direction splices once a read fills the copy buffer, as on a
 //     natively forwarded connection, so a direction that stays small never takes a pipe. Throws
 //     when it cannot set up.
-//   abort(id)          resets both sockets and finishes; no-op once finished.
+//   probe(host, port, path) -> 0 | 1 | -errno
+//     one connect, closed at once: 0 connected, -errno failed (refused, as a rule), 1 still
+//     connecting (a peer that is not local: the caller probes the slow way).
+//   abort(id, handBack)  resets both sockets and finishes; no-op once finished. With handBack and
+//     the upstream still connecting, the client is returned instead (ECONNABORTED, clientReturned).
 //   counts(id, f64[2]) bytes delivered so far client→upstream and upstream→client.
 //   changed(f64[3n]) -> count
 //     the connections that moved bytes since the last call, as (id, bytesIn, bytesOut) triples,

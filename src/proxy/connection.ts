@@ -434,7 +434,7 @@ export class Connection {
    * nothing anywhere: it is handed back to be held for the next start, as for a refused connect.
    */
   #onLeaseAbort = (): void => {
-    if (this.#state.kind === 'connecting' && this.#onUnconnected !== undefined) this.close('upstream_unreachable', new Error('the service stopped while connecting'));
+    if (this.#state.kind === 'connecting' && this.#onUnconnected !== undefined) this.close('upstream_unreachable', stoppedWhileConnecting());
     else this.close('lease_aborted');
   };
 
@@ -473,6 +473,9 @@ export class Connection {
 
 /** No early bytes: shared by every connection that had none. */
 export const NO_EARLY: EarlyData = { chunks: [] };
+
+/** Why a connection was handed back when its lease was revoked before its upstream connected. */
+export const stoppedWhileConnecting = (): Error => new Error('the service stopped while connecting');
 
 const ignore = (): void => undefined;
 

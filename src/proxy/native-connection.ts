@@ -11,7 +11,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Endpoint } from '../core/provider.ts';
 import { formatMs } from '../core/errors.ts';
 import { formatEndpoint } from '../core/upstream.ts';
-import { isFdLimit, NO_EARLY, type CloseReason, type ConnectionEnd, type Unconnected } from './connection.ts';
+import { isFdLimit, NO_EARLY, stoppedWhileConnecting, type CloseReason, type ConnectionEnd, type Unconnected } from './connection.ts';
 import { abortNative, adoptSocket, closeDescriptor, forwardNative, nativeCounts, systemError, type NativeEnd, type NativeId, type NativeUpstream } from './native.ts';
 
 const { ECONNABORTED, ETIMEDOUT } = constants.errno;
@@ -116,7 +116,8 @@ export class NativeConnection implements NativeEnd {
    * refused connect is, instead of reset; one already connected is closed.
    */
   #onLeaseAbort = (): void => {
-    if (this.#id === undefined || this.#onUnconnected === undefined || this.#closedAs !== undefined || this.#ended) {
+    // (close() and the end both clear onRevoke: this runs only while the connection is live.)
+    if (this.#id === undefined || this.#onUnconnected === undefined) {
       this.close('lease_aborted');
       return;
     }
@@ -140,7 +141,7 @@ export class NativeConnection implements NativeEnd {
       if (clientReturned) {
         reason = 'upstream_unreachable';
         error = errno === ETIMEDOUT ? new Error(`connect timed out after ${formatMs(this.#connectTimeoutMs)}`)
-          : errno === ECONNABORTED && this.#revoked ? new Error('the service stopped while connecting')
+          : errno === ECONNABORTED && this.#revoked ? stoppedWhileConnecting()
             : systemError(errno, 'connect');
       } else if (this.#revoked) {
         reason = 'lease_aborted';
