@@ -3,7 +3,6 @@
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -11,7 +10,7 @@ import { systemClock } from '../../src/core/clock.ts';
 import { Connection, type ConnectionEnd } from '../../src/proxy/connection.ts';
 import type { ConnectionEvent } from '../../src/proxy/frontend.ts';
 import {
-  closedPort, connect, delay, echo, FakeBackend, FakeLease, howItEnds, readAll, recordingLogger, startFrontend, startUpstream, tempDir, waitFor,
+  closedPort, connect, delay, echo, FakeBackend, FakeLease, howItEnds, readAll, recordingLogger, startFrontend, startUpstream, stuckUpstream, tempDir, waitFor,
 } from './proxy-support.ts';
 
 async function readyProxy(t: TestContext, handler: (socket: net.Socket) => void) {
@@ -241,18 +240,7 @@ test('a refused upstream whose container died: the client is held and served by 
 
 test('an upstream that never completes the handshake: the connect times out and the client is closed', async (t) => {
   // A stopped process's full accept queue: the kernel drops further SYNs, the connect hangs.
-  const child = spawn(process.execPath, ['-e', "const s = require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => child.kill('SIGKILL'));
-  const blackhole = await new Promise<number>((resolve) => child.stdout?.once('data', (c: Buffer) => resolve(Number(c.toString()))));
-  process.kill(child.pid ?? 0, 'SIGSTOP');
-  for (let i = 0; i < 4; i++) {
-    const filler = net.connect({ host: '127.0.0.1', port: blackhole });
-    t.after(() => filler.destroy());
-    filler.on('error', () => undefined);
-  }
-  await delay(100);
-
-  const backend = new FakeBackend({ kind: 'tcp', host: '127.0.0.1', port: blackhole });
+  const backend = new FakeBackend(await stuckUpstream(t));
   backend.ready = true;
   const events: ConnectionEvent[] = [];
   const { frontend, port } = await startFrontend(t, backend, { connectTimeoutMs: 300, onConnection: (e) => events.push(e) });

@@ -273,34 +273,23 @@ export function delay(ms: number): Promise<void> {
 }
 
 /**
- * An upstream whose connects hang: a listener that never accepts (python3, since Node always
- * accepts) with its backlog filled, so the kernel drops the next SYNs and a connect stays pending.
+ * An upstream whose connects hang: a stopped process's listener with its accept queue full, so
+ * the kernel drops further SYNs and a connect stays pending.
  */
 export async function stuckUpstream(t: TestContext): Promise<Endpoint> {
   const { spawn } = await import('node:child_process');
-  const child = spawn('python3', ['-c', [
-    'import socket, sys, time',
-    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
-    'print(s.getsockname()[1], flush=True)',
-    'time.sleep(120)',
-  ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', "const s = require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => { child.kill('SIGKILL'); });
   const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-    child.once('exit', (code) => reject(new Error(`python3 exited (${code}) before listening`)));
+    child.stdout.once('data', (c: Buffer) => resolve(Number(c.toString())));
+    child.once('exit', (code) => reject(new Error(`the stuck upstream's process exited (${code}) before listening`)));
   });
-  const fillers: net.Socket[] = [];
-  t.after(() => { for (const f of fillers) f.destroy(); });
-  // Connects until one stays pending: from then on the queue is full.
-  for (let i = 0; i < 8; i++) {
-    const f = net.connect({ host: '127.0.0.1', port });
-    f.on('error', () => undefined);
-    fillers.push(f);
-    const done = await new Promise<boolean>((resolve) => {
-      f.once('connect', () => resolve(true));
-      setTimeout(() => resolve(false), 200);
-    });
-    if (!done) return { kind: 'tcp', host: '127.0.0.1', port };
+  process.kill(child.pid ?? 0, 'SIGSTOP');
+  for (let i = 0; i < 4; i++) {
+    const filler = net.connect({ host: '127.0.0.1', port });
+    t.after(() => filler.destroy());
+    filler.on('error', () => undefined);
   }
-  throw new Error('could not fill the stuck upstream\'s backlog');
+  await new Promise((r) => setTimeout(r, 100));
+  return { kind: 'tcp', host: '127.0.0.1', port };
 }
