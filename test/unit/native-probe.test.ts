@@ -7,54 +7,43 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { nativeNetworkProbes } from '../../src/probes/native.ts';
 import { probeNative } from '../../src/proxy/native.ts';
-import { freePort } from '../support/daemon-harness.ts';
-import { tempDir } from './proxy-support.ts';
+import { closedPort, startUpstream, tempDir, waitFor } from './proxy-support.ts';
 
-/** A server that counts the connections it accepted; `onConnection` decides what happens to each. */
-async function countingServer(t: TestContext, listen: { port: 0; host: string } | { path: string }, onConnection: (s: net.Socket) => void = (s) => { s.resume(); }): Promise<{ address: net.AddressInfo | string; accepted: () => number }> {
+/** A loopback app (proxy-support's upstream) that counts the connections it accepted. */
+async function countingApp(t: TestContext, onConnection: (s: net.Socket) => void = (s) => { s.resume(); }): Promise<{ port: number; accepted: () => number }> {
   let accepted = 0;
-  const server = net.createServer((s) => {
+  const { endpoint } = await startUpstream(t, (s) => {
     accepted++;
-    s.on('error', () => undefined);
     onConnection(s);
   });
-  await new Promise<void>((resolve) => server.listen(listen, resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const address = server.address();
-  assert.ok(address !== null);
-  return { address, accepted: () => accepted };
+  return { port: endpoint.kind === 'tcp' ? endpoint.port : 0, accepted: () => accepted };
 }
 
-const turnsUntil = async (accepted: () => number, n: number): Promise<void> => {
-  for (let i = 0; i < 200 && accepted() < n; i++) await new Promise((r) => setTimeout(r, 5));
-};
-
 test('probeNative answers within the call for loopback and Unix peers: connected, or the refusal', async (t) => {
-  const tcp = await countingServer(t, { port: 0, host: '127.0.0.1' });
-  const { port } = tcp.address as net.AddressInfo;
-  assert.equal(probeNative({ host: '127.0.0.1', port }), 'connected');
-  await turnsUntil(tcp.accepted, 1);
-  assert.equal(tcp.accepted(), 1, 'the app saw the probe connect (and then close)');
+  const tcp = await countingApp(t);
+  assert.equal(probeNative({ host: '127.0.0.1', port: tcp.port }), 'connected');
+  await waitFor('the app saw the probe connect (and then close)', () => tcp.accepted() === 1);
 
-  const closed = await freePort();
+  const closed = await closedPort();
   const refused = probeNative({ host: '127.0.0.1', port: closed });
   assert.ok(refused instanceof Error && refused.code === 'ECONNREFUSED', String(refused));
 
   const path = join(tempDir(t), 'app.sock');
-  const unix = await countingServer(t, { path });
+  let unixAccepted = 0;
+  const unix = net.createServer((s) => { unixAccepted++; s.resume(); });
+  await new Promise<void>((resolve) => unix.listen(path, resolve));
+  t.after(() => { unix.close(); });
   assert.equal(probeNative({ path }), 'connected');
-  await turnsUntil(unix.accepted, 1);
-  assert.equal(unix.accepted(), 1);
+  await waitFor('the Unix app saw the probe', () => unixAccepted === 1);
   const missing = probeNative({ path: join(tempDir(t), 'nobody.sock') });
   assert.ok(missing instanceof Error && missing.code === 'ENOENT', String(missing));
 });
 
 test('the daemon\'s TCP probe: ready or refused with the address, as the node:net probe says it', async (t) => {
-  const app = await countingServer(t, { port: 0, host: '127.0.0.1' });
-  const { port } = app.address as net.AddressInfo;
+  const { port } = await countingApp(t);
   const signal = new AbortController().signal;
   assert.deepEqual(await nativeNetworkProbes.tcp({ kind: 'tcp', host: '127.0.0.1', port }, false, signal), { ok: true });
-  const closed = await freePort();
+  const closed = await closedPort();
   assert.deepEqual(await nativeNetworkProbes.tcp({ kind: 'tcp', host: '127.0.0.1', port: closed }, false, signal),
     { ok: false, detail: `connect ECONNREFUSED 127.0.0.1:${closed}` });
   // A host name is not the addon's to resolve: the node:net probe takes it.
@@ -63,17 +52,15 @@ test('the daemon\'s TCP probe: ready or refused with the address, as the node:ne
 
 test('a probe that must see the connection stay up (settle) is not answered by connect() alone', async (t) => {
   // Docker's userland proxy: accepts, then closes at once because nothing listens behind it.
-  const proxy = await countingServer(t, { port: 0, host: '127.0.0.1' }, (s) => { s.destroy(); });
-  const { port } = proxy.address as net.AddressInfo;
-  const outcome = await nativeNetworkProbes.tcp({ kind: 'tcp', host: '127.0.0.1', port }, true, new AbortController().signal);
+  const proxy = await countingApp(t, (s) => { s.destroy(); });
+  const outcome = await nativeNetworkProbes.tcp({ kind: 'tcp', host: '127.0.0.1', port: proxy.port }, true, new AbortController().signal);
   assert.equal(outcome.ok, false, 'accepted then closed is not ready');
   assert.equal(proxy.accepted(), 1);
 });
 
 test('a refused quick probe resolves on a later turn (immediate retries take turns with other I/O); a connected one at once', async (t) => {
-  const app = await countingServer(t, { port: 0, host: '127.0.0.1' });
-  const { port } = app.address as net.AddressInfo;
-  const closed = await freePort();
+  const { port } = await countingApp(t);
+  const closed = await closedPort();
   const signal = new AbortController().signal;
   const settledWithinTurn = async (target: number): Promise<boolean> => {
     let settled = false;
