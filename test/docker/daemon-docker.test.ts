@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { createContainer, ensureImage, getEngine, type Engine } from '../support/engine.ts';
 import { connect, eventually, freePort, httpdCmd, httpGet, isRunning, startDaemon, whenClosed } from '../support/daemon-harness.ts';
+import { stuckUpstream } from '../support/stuck-upstream.ts';
 
 let engine: Engine;
 let busybox: string;
@@ -137,6 +138,26 @@ describe('portwake against a real Docker engine', { timeout: 180_000 }, () => {
     const res = await httpGet({ host: '127.0.0.1', port });
     assert.equal(res.status, 200);
     assert.equal(provider.starts, 2);
+  });
+
+  it('a connection still connecting when the container is stopped from outside is held and starts it again, not reset', async (t) => {
+    const c = await createContainer(engine, { image: busybox, cmd: httpd(), expose: [80], nameHint: 'midconnect', stopSignal: 'SIGKILL' });
+    t.after(() => c.remove());
+    // Readiness probes the container's own address; the data goes to an upstream whose connects
+    // hang, so the connection is still connecting when the container goes away.
+    const stuck = await stuckUpstream(t);
+    const port = await freePort();
+    const { provider, daemon } = await startDaemon(t, engine, `services:\n  mid:\n    listen: 127.0.0.1:${port}\n    container: ${c.name}\n    upstream: 127.0.0.1:${stuck.port}\n`);
+    const s = await connect({ host: '127.0.0.1', port });
+    t.after(() => s.destroy());
+    let closed: string | undefined;
+    void whenClosed(s).then((e) => { closed = e.how; });
+    // Ready and forwarded: its lease is open and its connect to the stuck upstream pends.
+    await eventually('forwarded', () => daemon.status()[0]?.state === 'ready' && daemon.status()[0]?.openConnections === 1);
+    await engine.docker.getContainer(c.name).stop({ t: 0 });
+    await eventually('started again for the connection handed back', () => provider.starts === 2);
+    assert.equal(closed, undefined, 'the client was held again, not reset');
+    assert.ok(await running(c.name));
   });
 
   it('failures are prompt and contained: missing container, exit during start; other services keep serving', async (t) => {

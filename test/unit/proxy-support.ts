@@ -272,24 +272,4 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * An upstream whose connects hang: a stopped process's listener with its accept queue full, so
- * the kernel drops further SYNs and a connect stays pending.
- */
-export async function stuckUpstream(t: TestContext): Promise<Endpoint> {
-  const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['-e', "const s = require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => { child.kill('SIGKILL'); });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.once('data', (c: Buffer) => resolve(Number(c.toString())));
-    child.once('exit', (code) => reject(new Error(`the stuck upstream's process exited (${code}) before listening`)));
-  });
-  process.kill(child.pid ?? 0, 'SIGSTOP');
-  for (let i = 0; i < 4; i++) {
-    const filler = net.connect({ host: '127.0.0.1', port });
-    t.after(() => filler.destroy());
-    filler.on('error', () => undefined);
-  }
-  await new Promise((r) => setTimeout(r, 100));
-  return { kind: 'tcp', host: '127.0.0.1', port };
-}
+export { stuckUpstream } from '../support/stuck-upstream.ts';
