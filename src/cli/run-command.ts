@@ -2,6 +2,7 @@
 // shutdown and reload, return when it has stopped. Loaded by their actions (cli/run.ts).
 
 import { parseDuration } from '../config/duration.ts';
+import type { FoundConfig } from '../config/find-file.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
 import { Daemon } from '../daemon.ts';
@@ -16,12 +17,14 @@ function durationFlag(flag: string, text: string | undefined): number | undefine
   return r.value;
 }
 
-export async function runDaemon(loaded: PortwakeConfig, configPath: string | undefined, o: GlobalOptions & DaemonFlags, deps: CliDeps): Promise<void> {
+/** Runs the daemon on a config from a file (configFile: which, and how it was chosen) or from flags (undefined). */
+export async function runDaemon(loaded: PortwakeConfig, configFile: FoundConfig | undefined, o: GlobalOptions & DaemonFlags, deps: CliDeps): Promise<void> {
   const config = o.listenFromSystemd === true ? adoptSystemdListeners(loaded) : loaded;
   const logger = deps.makeLogger(o.logLevel);
+  if (configFile !== undefined) logger.info({ config: configFile.path }, `config: ${configFile.path} (${configFile.how})`);
   const daemon = await Daemon.start({
     config,
-    configPath,
+    configPath: configFile?.path,
     logger,
     env: deps.env,
     stopOnExit: o.stopOnExit === true,
