@@ -27,7 +27,7 @@ export async function generateCommand(proxyFlags: string[], opts: GenerateOption
   if (opts.exec === undefined && runsFromSource(portwake)) {
     throw usage(
       `this portwake runs from its source tree (${portwake.join(' ')}), which a unit cannot run: tsx is found from the working directory, ` +
-        'and the clone may move. Install portwake (npm install -g . in the clone, or npm pack and npm install -g the .tgz) and run the installed ' +
+        'and the clone may move. Install portwake (in the clone: npm pack, then npm install -g ./portwake-VERSION.tgz) and run the installed ' +
         '`portwake generate systemd`, or pass --exec /absolute/path/to/portwake',
     );
   }
@@ -71,9 +71,9 @@ export async function generateCommand(proxyFlags: string[], opts: GenerateOption
   deps.stdout.write(`next: systemctl daemon-reload && systemctl enable --now ${sockets.join(' ')}\n`);
 }
 
-/** Whether the command runs portwake's TypeScript sources (node --import tsx …/src/main.ts) rather than a build. */
+/** Whether the command runs portwake's TypeScript sources (node --import tsx …/src/main.ts, npm run portwake's launcher) rather than a build. */
 function runsFromSource(command: readonly string[]): boolean {
-  return command.some((arg) => /\.[cm]?ts$/.test(arg) || arg === 'tsx' || /[/\\]tsx[/\\]/.test(arg) || /^--(import|loader|require)=tsx\b/.test(arg));
+  return command.some((arg) => /\.[cm]?ts$/.test(arg) || /portwake-from-source\.mjs$/.test(arg) || arg === 'tsx' || /[/\\]tsx[/\\]/.test(arg) || /^--(import|loader|require)=tsx\b/.test(arg));
 }
 
 function duration(flag: string, text: string, zero: boolean): number {

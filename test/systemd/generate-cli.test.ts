@@ -100,6 +100,7 @@ describe('portwake generate systemd (command line)', { timeout: 60_000 }, () => 
         (e: unknown) => e instanceof PortwakeError && e.code === 'USAGE' && /runs from its source tree/.test(e.message) && /npm install -g/.test(e.message) && /--exec/.test(e.message),
       );
     }
+    await assert.rejects(run(['--config', '/etc/portwake.yaml'], { portwakeCommand: ['/usr/bin/node', '/home/me/portwake/scripts/portwake-from-source.mjs'] }), /runs from its source tree/, 'npm run portwake');
     const built = await run(['--config', '/etc/portwake.yaml'], { portwakeCommand: ['/usr/bin/node', '/opt/portwake/dist/main.js'] });
     assert.match(built.out, /ExecStart=\/usr\/bin\/node \/opt\/portwake\/dist\/main\.js run /, 'a build is fine');
     const exec = await run(['--config', '/etc/portwake.yaml', '--exec', '/usr/local/bin/portwake'], { portwakeCommand: fromSource });
