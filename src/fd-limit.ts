@@ -15,7 +15,20 @@ export function softOpenFileLimit(limitsText: string): number | undefined {
   return m?.[1] === undefined || m[1] === 'unlimited' ? undefined : Number(m[1]);
 }
 
-/** Logs one warning when the configured limits can use more descriptors than the process may open. */
+/**
+ * Descriptors the configuration can really use at once: every listener, the baseline, and the
+ * busiest service at its own maxConnections (two per proxied connection). Services are not assumed
+ * to be at their limits together: maxConnections is a ceiling per service, not an expected load,
+ * and summing it would warn for any three services left at the default 4096 (24,643 needed)
+ * although no one of them could be held back by a limit of 20,000.
+ */
+export function descriptorsNeeded(services: readonly ServiceConfig[]): number {
+  const listeners = services.reduce((n, s) => n + s.listen.length, 0);
+  const busiest = services.reduce((n, s) => Math.max(n, s.maxConnections), 0);
+  return BASELINE_FDS + listeners + 2 * busiest;
+}
+
+/** Logs one warning when the busiest service could run out of descriptors before its maxConnections. */
 export function warnIfFdLimitLow(services: readonly ServiceConfig[], logger: Logger, readLimits: () => string = () => readFileSync('/proc/self/limits', 'utf8')): void {
   let soft: number | undefined;
   try {
@@ -24,11 +37,11 @@ export function warnIfFdLimitLow(services: readonly ServiceConfig[], logger: Log
     return; // not Linux, or /proc unavailable: nothing to compare with
   }
   if (soft === undefined) return;
-  const needed = BASELINE_FDS + services.reduce((n, s) => n + 2 * s.maxConnections + s.listen.length, 0);
+  const needed = descriptorsNeeded(services);
   if (soft >= needed) return;
   logger.warn(
     { softLimit: soft, needed },
-    `the open-file limit (${soft}) is below what the configured maxConnections can use (${needed}: two per proxied connection); ` +
+    `the open-file limit (${soft}) is below what the busiest service's maxConnections can use (${needed}: two per proxied connection); ` +
       'connections past it are refused (fd_limit). Raise LimitNOFILE= / ulimit -n, or lower maxConnections',
   );
 }

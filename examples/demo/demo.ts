@@ -5,6 +5,7 @@
 
 import http from 'node:http';
 import net from 'node:net';
+import { colourWanted } from '../../src/colour.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { Daemon } from '../../src/daemon.ts';
 import { createLogger } from '../../src/log.ts';
@@ -12,7 +13,9 @@ import { createContainer, ensureImage, getEngine } from '../../test/support/engi
 
 const IDLE = '8s';
 const once = process.argv.includes('--once') || !process.stdout.isTTY;
-const say = (text: string): void => { process.stdout.write(`\n\x1b[1m▶ ${text}\x1b[0m\n`); };
+// Bold only on a terminal without NO_COLOR: `npm run demo > file` holds no escape sequences.
+const bold = colourWanted(process.stdout.isTTY, process.env);
+const say = (text: string): void => { process.stdout.write(bold ? `\n\x1b[1m▶ ${text}\x1b[0m\n` : `\n▶ ${text}\n`); };
 
 async function pingSocket(path: string): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,6 +1,7 @@
 // What `portwake check` does once argv is parsed: validate the config, ping the engine, ask it about
 // every service's container, print one line each. Loaded by the command's action (cli/check.ts).
 
+import type { FoundConfig } from '../config/find-file.ts';
 import { loadConfig } from '../config/load.ts';
 import { describe } from '../core/errors.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
@@ -9,9 +10,11 @@ import { containerProblems } from './check-container.ts';
 import type { CliDeps } from './deps.ts';
 
 /** Sets process.exitCode to 1 unless all is well. */
-export async function checkCommand(path: string, deps: CliDeps): Promise<void> {
-  const config = await loadConfig(path);
+export async function checkCommand(file: FoundConfig, deps: CliDeps): Promise<void> {
+  const { path } = file;
   const out = deps.stdout;
+  out.write(`config: ${path} (${file.how})\n`);
+  const config = await loadConfig(path);
   out.write(`${path}: valid, ${config.services.length} service(s)\n`);
   const provider = createDockerProvider({ host: config.engineHost ?? deps.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(deps.env) });
   let bad = 0;

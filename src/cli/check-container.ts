@@ -6,10 +6,10 @@ import type { Provider } from '../core/provider.ts';
 import { checkReadySpec } from '../core/readiness.ts';
 import { portProblem } from '../core/upstream.ts';
 
-export async function containerProblems(provider: Provider, s: ServiceConfig): Promise<string[]> {
+export async function containerProblems(provider: Provider, s: ServiceConfig, signal?: AbortSignal): Promise<string[]> {
   let info;
   try {
-    info = await provider.inspect(s.container);
+    info = await provider.inspect(s.container, signal);
   } catch (err) {
     return [describe(err)];
   }

@@ -4,15 +4,16 @@
 
 import type { Command } from 'commander';
 import type { CliDeps } from './deps.ts';
-import { DEFAULT_CONFIG } from './run.ts';
+import { CONFIG_HELP, configFile } from './run.ts';
 
 export function registerCheck(program: Command, deps: CliDeps): void {
   program
     .command('check')
     .description('validate a config file and check that every container exists, without starting anything')
-    .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
-    .action(async (o: { config: string }) => {
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (o: { config?: string }) => {
+      const file = configFile(o.config, deps);
       const { checkCommand } = await import('./check-command.ts');
-      await checkCommand(o.config, deps);
+      await checkCommand(file, deps);
     });
 }

@@ -11,6 +11,10 @@ export interface CliDeps {
   makeLogger(level: LogLevel): Logger;
   /** How this portwake is run (absolute paths), for ExecStart= of generated units. */
   selfCommand: readonly string[];
+  /** Where ./portwake.yaml is looked for (default: the working directory). */
+  cwd?: string;
+  /** The system-wide config file (default /etc/portwake/portwake.yaml; injected in tests). */
+  systemConfigPath?: string;
   /** Resolves when the process is asked to stop (SIGTERM/SIGINT); the daemon then shuts down. */
   onSignal(signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP', fn: () => void): void;
 }

@@ -7,6 +7,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { parseDuration } from '../config/duration.ts';
 import { PortwakeError } from '../core/errors.ts';
+import { DEFAULT_DOCKER_HOST } from '../providers/docker/docker-host.ts';
+import { engineEnvironment } from '../systemd/engine-environment.ts';
 import { DEFAULT_PROXYD, generateRecipeUnits } from '../systemd/recipe-units.ts';
 import type { UnitFile } from '../systemd/unit-file.ts';
 import { DEFAULT_WATCHDOG_MS, generatePortwakeUnits } from '../systemd/units.ts';
@@ -22,6 +24,15 @@ export async function generateCommand(proxyFlags: string[], opts: GenerateOption
   const runArgs = opts.config === undefined ? ['proxy', ...proxyFlags] : ['run', '--config', resolve(opts.config)];
   const portwake = opts.exec === undefined ? [...deps.portwakeCommand] : [opts.exec];
   if (!isAbsolute(portwake[0] ?? '')) throw usage(`--exec: expected an absolute path, got "${portwake[0] ?? ''}"`);
+  if (opts.exec === undefined && runsFromSource(portwake)) {
+    throw usage(
+      `this portwake runs from its source tree (${portwake.join(' ')}), which a unit cannot run: tsx is found from the working directory, ` +
+        'and the clone may move. Install portwake (in the clone: npm pack, then npm install -g ./portwake-VERSION.tgz) and run the installed ' +
+        '`portwake generate systemd`, or pass --exec /absolute/path/to/portwake',
+    );
+  }
+  // Under systemd the unit gets none of this shell's environment: the engine it was pointed at goes into the unit.
+  const engineHost = deps.env['DOCKER_HOST'];
 
   let files: UnitFile[];
   if (opts.style === 'recipe') {
@@ -29,6 +40,8 @@ export async function generateCommand(proxyFlags: string[], opts: GenerateOption
       portwake,
       docker: opts.docker ?? findInPath('docker', deps.env, isExecutable) ?? '/usr/bin/docker',
       proxyd: opts.proxyd ?? [DEFAULT_PROXYD, '/usr/lib/systemd/systemd-socket-proxyd'].find((p) => isExecutable(p)) ?? DEFAULT_PROXYD,
+      // docker and wait-port read no config file: they need the config's engine too.
+      environment: engineEnvironment(config.engineHost ?? engineHost, deps.env, DEFAULT_DOCKER_HOST),
     });
   } else {
     files = generatePortwakeUnits(config, {
@@ -39,6 +52,8 @@ export async function generateCommand(proxyFlags: string[], opts: GenerateOption
       watchdogMs: opts.watchdog === undefined ? DEFAULT_WATCHDOG_MS : duration('--watchdog', opts.watchdog, true),
       user: opts.user,
       groups: opts.group,
+      // portwake reads the config's own engine: (or --engine) itself.
+      environment: engineEnvironment(config.engineHost === undefined ? engineHost : undefined, deps.env, DEFAULT_DOCKER_HOST),
     });
   }
 
@@ -54,6 +69,11 @@ export async function generateCommand(proxyFlags: string[], opts: GenerateOption
   }
   const sockets = files.filter((f) => f.name.endsWith('.socket')).map((f) => f.name);
   deps.stdout.write(`next: systemctl daemon-reload && systemctl enable --now ${sockets.join(' ')}\n`);
+}
+
+/** Whether the command runs portwake's TypeScript sources (node --import tsx …/src/main.ts, npm run portwake's launcher) rather than a build. */
+function runsFromSource(command: readonly string[]): boolean {
+  return command.some((arg) => /\.[cm]?ts$/.test(arg) || /portwake-from-source\.mjs$/.test(arg) || arg === 'tsx' || /[/\\]tsx[/\\]/.test(arg) || /^--(import|loader|require)=tsx\b/.test(arg));
 }
 
 function duration(flag: string, text: string, zero: boolean): number {

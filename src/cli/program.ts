@@ -12,7 +12,8 @@ import { createDockerProvider } from '../providers/docker/provider.ts';
 import { registerCheck } from './check.ts';
 import type { CliDeps } from './deps.ts';
 import { register as registerGenerate } from './generate.ts';
-import { proxyConfigFromArgs, registerProxy, registerRun, DEFAULT_CONFIG } from './run.ts';
+import { searchConfigFile } from '../config/find-file.ts';
+import { proxyConfigFromArgs, registerProxy, registerRun } from './run.ts';
 import { register as registerStatus } from './status.ts';
 import { register as registerWaitPort } from './wait-port.ts';
 
@@ -49,6 +50,15 @@ export function buildProgram(deps: CliDeps): Command {
     },
     provider: () => createDockerProvider({ host: deps.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(deps.env) }),
   });
-  registerStatus(program, { loadConfig, defaultConfigPath: DEFAULT_CONFIG, stdout: deps.stdout, env: deps.env, onSignal: (signal, fn) => deps.onSignal(signal, fn) });
+  registerStatus(program, {
+    loadConfig,
+    // The file `run` would read, looked for only when neither --control nor -c is given.
+    get defaultConfigPath() {
+      return searchConfigFile({ cwd: deps.cwd ?? process.cwd(), env: deps.env, ...(deps.systemConfigPath === undefined ? {} : { systemPath: deps.systemConfigPath }) })?.path;
+    },
+    stdout: deps.stdout,
+    env: deps.env,
+    onSignal: (signal, fn) => deps.onSignal(signal, fn),
+  });
   return program;
 }

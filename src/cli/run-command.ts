@@ -2,12 +2,16 @@
 // shutdown and reload, return when it has stopped. Loaded by their actions (cli/run.ts).
 
 import { parseDuration } from '../config/duration.ts';
+import type { FoundConfig } from '../config/find-file.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
 import { Daemon } from '../daemon.ts';
+import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
+import { createDockerProvider } from '../providers/docker/provider.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import type { DaemonFlags } from './run.ts';
+import { startupCheck } from './startup-check.ts';
 
 function durationFlag(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -16,18 +20,30 @@ function durationFlag(flag: string, text: string | undefined): number | undefine
   return r.value;
 }
 
-export async function runDaemon(loaded: PortwakeConfig, configPath: string | undefined, o: GlobalOptions & DaemonFlags, deps: CliDeps): Promise<void> {
+/** Runs the daemon on a config from a file (configFile: which, and how it was chosen) or from flags (undefined). */
+export async function runDaemon(loaded: PortwakeConfig, configFile: FoundConfig | undefined, o: GlobalOptions & DaemonFlags, deps: CliDeps): Promise<void> {
   const config = o.listenFromSystemd === true ? adoptSystemdListeners(loaded) : loaded;
   const logger = deps.makeLogger(o.logLevel);
+  if (configFile !== undefined) logger.info({ config: configFile.path }, `config: ${configFile.path} (${configFile.how})`);
   const daemon = await Daemon.start({
     config,
-    configPath,
+    configPath: configFile?.path,
     logger,
     env: deps.env,
     stopOnExit: o.stopOnExit === true,
     graceMs: durationFlag('--grace', o.grace) ?? 10_000,
     exitIdleMs: durationFlag('--exit-idle-time', o.exitIdleTime),
   });
+  // Not under socket activation: there a connection is already waiting for its cold start, and
+  // inspecting every container beside it would slow that start down (run `portwake check` instead).
+  // A client of its own: the daemon's kept-alive connection would otherwise carry a first start's
+  // request ahead of its events subscription, which must be asked for first.
+  const checking = new AbortController();
+  if (o.listenFromSystemd !== true) {
+    const provider = createDockerProvider({ host: config.engineHost ?? deps.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(deps.env) });
+    void startupCheck(config.services, provider, logger, checking.signal);
+  }
+  void daemon.done.then(() => checking.abort());
   let signals = 0;
   let now!: () => void;
   const impatient = new Promise<void>((resolve) => { now = resolve; });

@@ -3,13 +3,20 @@
 // that the other commands do not load either. No business logic.
 
 import { Command, Option } from 'commander';
+import { findConfigFile, type FoundConfig } from '../config/find-file.ts';
 import type { ProxyFlags } from '../config/flags.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
 import { LISTEN_FROM_SYSTEMD_FLAG } from '../systemd/adopt.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 
-export const DEFAULT_CONFIG = 'portwake.yaml';
+/** What -c says when it is left out. */
+export const CONFIG_HELP = 'config file (default: ./portwake.yaml, else $PORTWAKE_CONFIG, else /etc/portwake/portwake.yaml)';
+
+/** The file -c names, or the first of the default places that exists. */
+export function configFile(given: string | undefined, deps: CliDeps): FoundConfig {
+  return findConfigFile(given, { cwd: deps.cwd ?? process.cwd(), env: deps.env, ...(deps.systemConfigPath === undefined ? {} : { systemPath: deps.systemConfigPath }) });
+}
 
 export interface DaemonFlags {
   stopOnExit?: boolean;
@@ -28,12 +35,13 @@ function addDaemonOptions(cmd: Command): Command {
 
 export function registerRun(program: Command, deps: CliDeps): void {
   addDaemonOptions(program.command('run').description('run the services of a config file'))
-    .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
+    .option('-c, --config <file>', CONFIG_HELP)
     .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.optsWithGlobals<GlobalOptions & DaemonFlags & { config: string }>();
+      const o = cmd.optsWithGlobals<GlobalOptions & DaemonFlags & { config?: string }>();
+      const file = configFile(o.config, deps);
       const [{ loadConfig }, { runDaemon }] = await Promise.all([import('../config/load.ts'), import('./run-command.ts')]);
-      const config = await loadConfig(o.config);
-      await runDaemon(config, o.config, o, deps);
+      const config = await loadConfig(file.path);
+      await runDaemon(config, file, o, deps);
     });
 }
 

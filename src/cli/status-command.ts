@@ -54,7 +54,7 @@ async function clientFor(opts: ControlOptions, deps: StatusCommandDeps): Promise
   } else {
     const path = opts.config ?? deps.defaultConfigPath;
     if (path === undefined) {
-      throw new PortwakeError('USAGE', 'no control API address: pass --control unix:/path or HOST:PORT, or -c CONFIG with a control: section');
+      throw new PortwakeError('USAGE', 'no control API address and no config file (./portwake.yaml, $PORTWAKE_CONFIG, /etc/portwake/portwake.yaml): pass --control unix:/path or HOST:PORT, or -c CONFIG with a control: section');
     }
     const config = await deps.loadConfig(path);
     if (config.control === undefined) {

@@ -1,6 +1,7 @@
 // Text rendering for `portwake status` and `portwake events`: the service table, one line per event,
 // durations, and colours that appear only on a terminal without NO_COLOR.
 
+import { colourWanted } from '../colour.ts';
 import type { DaemonEvent, ServiceStateKind, ServiceStatus } from '../core/status.ts';
 
 export interface Palette {
@@ -17,8 +18,7 @@ const ansi: Palette = { green: sgr(32, 39), yellow: sgr(33, 39), red: sgr(31, 39
 
 /** Colours when writing to a terminal, unless NO_COLOR is set to anything but "" (no-color.org). */
 export function palette(out: { isTTY?: boolean }, env: Readonly<Record<string, string | undefined>>): Palette {
-  const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
-  return out.isTTY === true && !noColor && env.TERM !== 'dumb' ? ansi : plain;
+  return colourWanted(out.isTTY, env) ? ansi : plain;
 }
 
 function colourState(state: ServiceStateKind, c: Palette): string {

@@ -13,8 +13,8 @@ export interface CliOutput {
 export interface StatusCommandDeps {
   /** Reads and validates the config file (for its `control:` section when --control is absent). */
   loadConfig(path: string): Promise<PortwakeConfig> | PortwakeConfig;
-  /** Config file used when neither --control nor -c is given; undefined: one of them is required. */
-  defaultConfigPath?: string;
+  /** Config file used when neither --control nor -c is given (the one `run` would find); undefined: one of them is required. */
+  defaultConfigPath?: string | undefined;
   stdout: CliOutput;
   env: Readonly<Record<string, string | undefined>>;
   /** Injected for tests; default Date.now. */

@@ -2,7 +2,7 @@
 // would expose it on every address, which must be a deliberate choice).
 
 import type { ControlConfig } from './types.ts';
-import { parseHostPort } from './host-port.ts';
+import { parseHostPort, unknownScheme } from './host-port.ts';
 import { fail, ok, show, type Parsed } from './parsed.ts';
 import { parseUnixPath } from './unix-path.ts';
 
@@ -17,6 +17,8 @@ export function parseControlAddress(value: unknown, baseDir?: string): Parsed<Co
     return path.ok ? ok({ kind: 'unix', path: path.value }) : path;
   }
   if (text === 'systemd' || text.startsWith('systemd:')) return fail(`expected unix:/path or HOST:PORT, got ${show(text)} (systemd sockets are for services only)`);
+  const scheme = unknownScheme(text);
+  if (scheme !== undefined) return fail(`${show(text)}: unknown scheme "${scheme}:", expected unix:/path or HOST:PORT`);
   const hostPort = parseHostPort(text);
   if (!hostPort.ok) return fail(`${show(text)}: ${hostPort.message}`);
   const { host, port } = hostPort.value;

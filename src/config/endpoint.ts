@@ -1,7 +1,7 @@
 // An explicit upstream: `HOST:PORT`, `[IPv6]:PORT` or `unix:/path`.
 
 import type { Endpoint } from '../core/provider.ts';
-import { parseHostPort } from './host-port.ts';
+import { parseHostPort, unknownScheme } from './host-port.ts';
 import { fail, ok, show, type Parsed } from './parsed.ts';
 import { parseUnixPath } from './unix-path.ts';
 
@@ -22,6 +22,8 @@ export function parseEndpoint(value: unknown, baseDir?: string): Parsed<Endpoint
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
     return fail(`expected ${SYNTAX}, got ${show(text)} (no URL scheme: write "127.0.0.1:8080", not "http://127.0.0.1:8080")`);
   }
+  const scheme = unknownScheme(text);
+  if (scheme !== undefined) return fail(`${show(text)}: unknown scheme "${scheme}:", expected ${SYNTAX}`);
   const hostPort = parseHostPort(text);
   if (!hostPort.ok) return fail(`${show(text)}: ${hostPort.message}`);
   const { host, port } = hostPort.value;

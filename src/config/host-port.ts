@@ -9,6 +9,20 @@ export interface HostPort {
   port: number;
 }
 
+/**
+ * The scheme of `udp:0.0.0.0:53`, `tcp:[::]:80` or `sctp:/x` (a word, a colon, then another
+ * address), so that it is named as a scheme rather than taken for an unbracketed IPv6 address
+ * or a host with a bad port. undefined for `localhost:80`, `::1:80` or `fe80::1:80`.
+ */
+export function unknownScheme(text: string): string | undefined {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(text);
+  // After the colon, another address (`0.0.0.0:53`, `[::]:80`, `/path`); `host:http` is a bad port instead.
+  if (m === null || !/[:/[]/.test(m[2] ?? '')) return undefined;
+  // Hex digits, colons and dots only: an IPv6 address without brackets, which has its own hint.
+  if (/^[0-9A-Fa-f:.%]+$/.test(text)) return undefined;
+  return m[1];
+}
+
 /** A TCP port 1-65535, from a YAML number or a decimal string. */
 export function parsePort(value: unknown): Parsed<number> {
   const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value.trim()) : value;

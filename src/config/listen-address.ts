@@ -2,7 +2,7 @@
 // `unix:/path/to.sock`, `systemd` (every socket systemd passed) or `systemd:NAME`.
 
 import type { ListenSpec } from './types.ts';
-import { parseHostPort } from './host-port.ts';
+import { parseHostPort, unknownScheme } from './host-port.ts';
 import { fail, ok, show, type Parsed } from './parsed.ts';
 import { parseUnixPath } from './unix-path.ts';
 
@@ -39,6 +39,8 @@ export function parseListenAddress(value: unknown, options: ListenOptions = {}):
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
     return fail(`expected ${LISTEN_SYNTAX}, got ${show(text)} (no URL scheme: write "0.0.0.0:80", not "tcp://0.0.0.0:80")`);
   }
+  const scheme = unknownScheme(text);
+  if (scheme !== undefined) return fail(`${show(text)}: unknown scheme "${scheme}:", expected ${LISTEN_SYNTAX}`);
   const hostPort = parseHostPort(text);
   if (!hostPort.ok) return fail(`${show(text)}: ${hostPort.message}`);
   return ok({ kind: 'tcp', host: hostPort.value.host, port: hostPort.value.port, text });

@@ -13,14 +13,15 @@ import { findOverlaps, type Claim } from './listen-overlap.ts';
 import type { Locator, RawIssue } from './locator.ts';
 import { show } from './parsed.ts';
 import { parseSocketMode } from './socket-mode.ts';
-import type { SchemaOptions } from './schema.ts';
+import { controlMap, type SchemaOptions } from './schema.ts';
 import { DEFAULTS } from './types.ts';
 import { isMap } from './zod-field.ts';
 
 export function crossFieldIssues(root: Record<string, unknown>, options: SchemaOptions, locator: Locator): RawIssue[] {
   const issues: RawIssue[] = [];
   const claims: Claim[] = [];
-  if (isMap(root.control)) issues.push(...controlIssues(root.control, options, claims));
+  const control = controlMap(root.control);
+  if (isMap(control)) issues.push(...controlIssues(control, options, claims));
   if (isMap(root.services)) {
     for (const [name, service] of Object.entries(root.services)) {
       if (isMap(service)) issues.push(...serviceIssues(name, service, options, claims));

@@ -136,8 +136,13 @@ const controlShape = (options: SchemaOptions) => ({
 });
 
 function controlSchema(options: SchemaOptions): z.ZodType<ControlConfig, unknown> {
-  return z.strictObject(controlShape(options))
-    .transform((c): ControlConfig => ({ listen: controlListen(c.listen, c.socketMode), token: c.token }));
+  return z.preprocess(controlMap, z.strictObject(controlShape(options))
+    .transform((c): ControlConfig => ({ listen: controlListen(c.listen, c.socketMode), token: c.token })));
+}
+
+/** `control: ADDR` is short for `control: {listen: ADDR}`; anything else is left as written. */
+export function controlMap(value: unknown): unknown {
+  return typeof value === 'string' || typeof value === 'number' ? { listen: value } : value;
 }
 
 const ROOT_KEYS = ['engine', 'control', 'services'] as const;

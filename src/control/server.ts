@@ -13,6 +13,7 @@ import { authorize, type AuthPolicy } from './auth.ts';
 import { openEventStream, type EventStream } from './event-stream.ts';
 import { createControlMetrics } from './metrics.ts';
 import { sendError } from './respond.ts';
+import { ensureSocketDirectory } from './socket-dir.ts';
 import { route, type RouteContext } from './routes.ts';
 import { StartHistory } from './start-history.ts';
 
@@ -172,6 +173,7 @@ function listenTcp(server: Server, host: string, port: number): Promise<ControlT
 }
 
 async function listenUnix(server: Server, path: string, mode: number): Promise<ControlTarget> {
+  await ensureSocketDirectory(path);
   const bind = (): Promise<void> => new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => {

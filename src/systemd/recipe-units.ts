@@ -4,6 +4,7 @@
 
 import type { PortwakeConfig, ServiceConfig } from '../config/types.ts';
 import { formatMs, PortwakeError } from '../core/errors.ts';
+import { environmentLines } from './engine-environment.ts';
 
 import {
   checkUnitPrefix,
@@ -24,6 +25,8 @@ export interface RecipeUnitOptions {
   proxyd: string;
   /** Absolute path of the docker CLI. */
   docker: string;
+  /** Environment= of the container units, for docker and wait-port (the engine's DOCKER_HOST, TLS); default none. */
+  environment?: ReadonlyArray<readonly [string, string]>;
 }
 
 export const DEFAULT_PROXYD = '/lib/systemd/systemd-socket-proxyd';
@@ -79,6 +82,7 @@ function recipeForService(s: ServiceConfig, o: RecipeUnitOptions, header: string
   );
 
   const dockerService: UnitLine[] = [
+    ...environmentLines(o.environment ?? []),
     setting('ExecStart', commandLine([o.docker, 'start', '-a', s.container])),
     ...readyLines(s, o, upstream),
     setting('ExecStop', commandLine([o.docker, 'stop', '-t', String(Math.ceil(s.stopTimeoutMs / 1000)), s.container])),

@@ -6,6 +6,7 @@ import { dirname, posix } from 'node:path';
 import type { PortwakeConfig, ServiceConfig } from '../config/types.ts';
 import { formatMs, PortwakeError } from '../core/errors.ts';
 import { fdNameFor, LISTEN_FROM_SYSTEMD_FLAG } from './adopt.ts';
+import { environmentLines } from './engine-environment.ts';
 
 import {
   checkUnitPrefix,
@@ -34,6 +35,8 @@ export interface PortwakeUnitOptions {
   user: string | undefined;
   /** SupplementaryGroups= (e.g. "docker" with a non-root user). */
   groups: readonly string[];
+  /** Environment= variables (the engine's: DOCKER_HOST, TLS); default none. */
+  environment?: ReadonlyArray<readonly [string, string]>;
 }
 
 export const DEFAULT_WATCHDOG_MS = 30_000;
@@ -78,7 +81,8 @@ export function generatePortwakeUnits(config: PortwakeConfig, o: PortwakeUnitOpt
   if (o.watchdogMs > 0) service.push(setting('WatchdogSec', formatMs(o.watchdogMs)));
   if (o.user !== undefined) service.push(setting('User', o.user));
   if (o.groups.length > 0) service.push(setting('SupplementaryGroups', o.groups.join(' ')));
-  service.push(...hardening(config));
+  service.push(...environmentLines(o.environment ?? []));
+  service.push(...hardening(config, o.environment ?? []));
 
   files.push({
     name: serviceUnit,
@@ -125,7 +129,7 @@ function socketLines(s: ServiceConfig, serviceUnit: string): UnitLine[] {
  * Sandboxing that leaves what portwake needs: connect() to the Docker socket and to upstreams
  * (read-only mounts allow it), /proc/net (to check passed sockets), writing its control socket.
  */
-function hardening(config: PortwakeConfig): UnitLine[] {
+function hardening(config: PortwakeConfig, environment: ReadonlyArray<readonly [string, string]>): UnitLine[] {
   const lines: UnitLine[] = [
     setting('NoNewPrivileges', 'yes'),
     setting('ProtectSystem', 'strict'),
@@ -137,6 +141,8 @@ function hardening(config: PortwakeConfig): UnitLine[] {
   ];
   const control = config.control?.listen;
   if (control?.kind === 'unix') paths.push(control.path);
+  const engine = config.engineHost ?? environment.find(([name]) => name === 'DOCKER_HOST')?.[1];
+  if (engine?.startsWith('unix://') === true) paths.push(engine.slice('unix://'.length));
   // A private /tmp would hide sockets the config names there.
   if (!paths.some((p) => p.startsWith('/tmp/') || p.startsWith('/var/tmp/'))) lines.push(setting('PrivateTmp', 'yes'));
   if (control?.kind === 'unix') {

@@ -265,6 +265,24 @@ describe('the portwake CLI against a real Docker engine', { timeout: 240_000 }, 
     assert.equal(await running(c.name), false, 'check starts nothing');
   });
 
+  it('run checks at start-up what check checks: one warning naming the service whose container is missing, and it serves the others', { timeout: 60_000 }, async (t) => {
+    const c = await server(t, 'cli-startup-check');
+    const [p1, p2] = [await freePort(), await freePort()];
+    const missing = `pwtest-missing-${process.pid}-startup`;
+    const file = await configFile(t, `services:\n  web:\n    listen: 127.0.0.1:${p1}\n    container: ${c.name}\n  ghost:\n    listen: 127.0.0.1:${p2}\n    container: ${missing}\n    port: 80\n`);
+    const pw = await startCliDaemon(t, engine, ['run', '-c', file]);
+    const done = await pw.waitForLog('the start-up check\'s end', (l) => l.msg.startsWith('start-up check: ') && l['problems'] !== undefined);
+    assert.deepEqual([done['ok'], done['problems']], [1, 1]);
+    const warnings = pw.logs.filter((l) => l.level === 40);
+    assert.equal(warnings.length, 1, `one warning: ${warnings.map((l) => l.msg).join(' | ')}`);
+    assert.equal(warnings[0]?.['service'], 'ghost');
+    assert.match(warnings[0]?.msg ?? '', new RegExp(`^start-up check: service "ghost": container "${missing}" does not exist.*; serving anyway`));
+    assert.equal(await running(c.name), false, 'the check starts nothing');
+    assert.equal((await httpGet({ host: '127.0.0.1', port: p1 })).status, 200, 'the other service is served');
+    const exit = await terminate(pw);
+    assert.equal(exit.code, 0, pw.stderr());
+  });
+
   it('a bad file never half-starts run: exit 2, the errors, nothing listening, nothing started', { timeout: 60_000 }, async (t) => {
     const c = await server(t, 'cli-bad');
     const [p1, p2] = [await freePort(), await freePort()];

@@ -79,6 +79,34 @@ describe('portwake generate systemd (command line)', { timeout: 60_000 }, () => 
     assert.match(readFileSync(join(dir, 'web-proxy.service'), 'utf8'), /ExecStart=\/lib\/systemd\/systemd-socket-proxyd --connections-max=4096 --exit-idle-time=5m 127\.0\.0\.1:8080\n/);
   });
 
+  it('carries the engine it was pointed at into the units, unless the config names its own', async () => {
+    const env = { PATH: '/usr/bin', DOCKER_HOST: 'unix:///srv/engine/docker.sock' };
+    const portwake = await run(['--config', '/etc/portwake.yaml'], { env });
+    assert.match(portwake.out, /\nEnvironment=DOCKER_HOST=unix:\/\/\/srv\/engine\/docker\.sock\n/);
+    const byDefault = await run(['--config', '/etc/portwake.yaml'], { env: { PATH: '/usr/bin', DOCKER_HOST: 'unix:///var/run/docker.sock' } });
+    assert.doesNotMatch(byDefault.out, /Environment=/, 'the default engine needs no line');
+    const own = { ...CONFIG, engineHost: 'tcp://10.0.0.9:2375' };
+    const configured = await run(['--config', '/etc/portwake.yaml'], { env, loadConfig: () => own });
+    assert.doesNotMatch(configured.out, /Environment=/, 'portwake reads engine: from the config itself');
+    const recipe = await run(['--style', 'recipe', '--config', '/etc/portwake.yaml'], { env, loadConfig: () => own });
+    assert.match(recipe.out, /### web-docker\.service\n[\s\S]*?\[Service\]\nEnvironment=DOCKER_HOST=tcp:\/\/10\.0\.0\.9:2375\nExecStart=\/usr\/bin\/docker start -a nginx8080\n/, 'docker and wait-port read no config: the recipe carries its engine');
+  });
+
+  it('refuses to write ExecStart= that runs portwake from its source tree through tsx, pointing to the installed command', async () => {
+    const fromSource = ['/usr/bin/node', '--import', 'tsx', '/home/me/portwake/src/main.ts'];
+    for (const style of ['portwake', 'recipe']) {
+      await assert.rejects(
+        run(['--style', style, '--config', '/etc/portwake.yaml'], { portwakeCommand: fromSource }),
+        (e: unknown) => e instanceof PortwakeError && e.code === 'USAGE' && /runs from its source tree/.test(e.message) && /npm install -g/.test(e.message) && /--exec/.test(e.message),
+      );
+    }
+    await assert.rejects(run(['--config', '/etc/portwake.yaml'], { portwakeCommand: ['/usr/bin/node', '/home/me/portwake/scripts/portwake-from-source.mjs'] }), /runs from its source tree/, 'npm run portwake');
+    const built = await run(['--config', '/etc/portwake.yaml'], { portwakeCommand: ['/usr/bin/node', '/opt/portwake/dist/main.js'] });
+    assert.match(built.out, /ExecStart=\/usr\/bin\/node \/opt\/portwake\/dist\/main\.js run /, 'a build is fine');
+    const exec = await run(['--config', '/etc/portwake.yaml', '--exec', '/usr/local/bin/portwake'], { portwakeCommand: fromSource });
+    assert.match(exec.out, /ExecStart=\/usr\/local\/bin\/portwake run /, '--exec overrides it');
+  });
+
   it('refuses what it cannot do, saying how to fix it', async () => {
     const usage = (args: string[], re: RegExp) =>
       assert.rejects(run(args), (e: unknown) => e instanceof PortwakeError && e.code === 'USAGE' && re.test(e.message));

@@ -74,6 +74,14 @@ const CASES: Array<{ name: string; files: () => UnitFile[] }> = [
     ),
   },
   {
+    // The engine the generator was pointed at (DOCKER_HOST and TLS), carried into the unit.
+    name: 'engine',
+    files: () => generatePortwakeUnits(
+      config([nginx]),
+      { ...portwakeDefaults, environment: [['DOCKER_HOST', 'tcp://10.0.0.5:2376'], ['DOCKER_TLS_VERIFY', '1'], ['DOCKER_CERT_PATH', '/etc/docker/certs of 50%']] },
+    ),
+  },
+  {
     name: 'recipe',
     files: () => generateRecipeUnits(
       config([
@@ -143,6 +151,16 @@ describe('generated systemd units', { timeout: 60_000 }, () => {
       assert.equal(r.status, 0);
     });
   }
+
+  it('an engine socket under /tmp keeps /tmp shared; the recipe\'s container units carry the engine too', () => {
+    const [, service] = generatePortwakeUnits(config([nginx]), { ...portwakeDefaults, environment: [['DOCKER_HOST', 'unix:///tmp/engine/docker.sock']] });
+    assert.match(service?.text ?? '', /\nEnvironment=DOCKER_HOST=unix:\/\/\/tmp\/engine\/docker\.sock\n/);
+    assert.doesNotMatch(service?.text ?? '', /PrivateTmp/, 'a private /tmp would hide the engine socket');
+    const recipe = generateRecipeUnits(config([nginx]), { ...recipeDefaults, environment: [['DOCKER_HOST', 'unix:///srv/docker.sock']] });
+    const docker = recipe.find((f) => f.name === 'nginx-docker.service')?.text ?? '';
+    assert.match(docker, /\[Service\]\nEnvironment=DOCKER_HOST=unix:\/\/\/srv\/docker\.sock\nExecStart=/);
+    assert.doesNotMatch(recipe.find((f) => f.name === 'nginx-proxy.service')?.text ?? '', /Environment=/, 'the proxy does not talk to the engine');
+  });
 
   it('names the problem when a config cannot become units', () => {
     const usage = (fn: () => unknown, re: RegExp): void =>

@@ -116,6 +116,11 @@ describe('parseListenAddress', () => {
     assert.equal(message(parseListenAddress(':80')), '":80": the host before ":80" is empty');
     assert.equal(message(parseListenAddress('host:http')), '"host:http": "http" is not a port number');
     assert.match(message(parseListenAddress('tcp://0.0.0.0:80')), /no URL scheme/);
+    assert.equal(message(parseListenAddress('udp:0.0.0.0:53')), '"udp:0.0.0.0:53": unknown scheme "udp:", expected PORT, HOST:PORT, [IPv6]:PORT, unix:/path, systemd or systemd:NAME');
+    assert.equal(message(parseListenAddress('tcp:[::]:80')), '"tcp:[::]:80": unknown scheme "tcp:", expected PORT, HOST:PORT, [IPv6]:PORT, unix:/path, systemd or systemd:NAME');
+    assert.equal(message(parseListenAddress('fe80::1:80')), '"fe80::1:80": put an IPv6 address in brackets, e.g. "[fe80::1]:80"');
+    assert.equal(message(parseEndpoint('udp:127.0.0.1:53')), '"udp:127.0.0.1:53": unknown scheme "udp:", expected HOST:PORT, [IPv6]:PORT or unix:/path');
+    assert.equal(message(parseControlAddress('vsock:/x')), '"vsock:/x": unknown scheme "vsock:", expected unix:/path or HOST:PORT');
     assert.equal(message(parseListenAddress({ port: 80 })), 'expected PORT, HOST:PORT, [IPv6]:PORT, unix:/path, systemd or systemd:NAME, got a map');
   });
 });

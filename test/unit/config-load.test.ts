@@ -134,6 +134,20 @@ describe('parseConfig: good files', () => {
     assert.deepEqual(control(['  listen: localhost:9090']), { listen: { kind: 'tcp', host: 'localhost', port: 9090 }, token: undefined });
   });
 
+  it('control: ADDR is short for control: {listen: ADDR}, with the same checks and line numbers', () => {
+    const control = (value: string): PortwakeConfig['control'] =>
+      parse(yaml(`control: ${value}`, 'services:', '  web: {listen: 80, container: c}')).control;
+    assert.deepEqual(control('unix:/run/portwake/control.sock'), { listen: { kind: 'unix', path: '/run/portwake/control.sock', mode: 0o660 }, token: undefined });
+    assert.deepEqual(control('127.0.0.1:9090'), { listen: { kind: 'tcp', host: '127.0.0.1', port: 9090 }, token: undefined });
+    assert.deepEqual(problems(yaml('services:', '  web: {listen: 9090, container: c}', 'control: 0.0.0.0:9090')), [
+      'portwake.yaml:2:17: services.web.listen: "9090" overlaps "0.0.0.0:9090" of the control API (control.listen at line 3)',
+      'portwake.yaml:3:10: control.token: a token is required: the control API listens on "0.0.0.0:9090", which is reachable from other machines',
+    ].sort());
+    assert.deepEqual(problems(yaml('control: 9090', 'services:', '  web: {listen: 80, container: c}')), [
+      'portwake.yaml:1:10: control.listen: "9090": give the address to listen on, e.g. "127.0.0.1:9090" (or "0.0.0.0:9090" with a token)',
+    ]);
+  });
+
   it('idleTimeout: never is the same as leaving it out', () => {
     assert.equal(service(yaml('services:', '  web: {listen: 80, container: c, idleTimeout: never}')).idleTimeoutMs, undefined);
   });

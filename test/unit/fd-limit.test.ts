@@ -32,6 +32,17 @@ describe('open-file limit check', () => {
     assert.match(warnings[0] ?? '', /open-file limit \(1024\) is below .* \(8257: two per proxied connection\).*LimitNOFILE=/);
   });
 
+  it('counts the busiest service at its limit, not every service at once: three default services fit in 20,000', () => {
+    const { services } = parseConfig('services:\n  a: {listen: 8080, container: a}\n  b: {listen: 8081, container: b}\n  c: {listen: [8082, 8083], container: c}\n', 't.yaml');
+    const { logger, warnings } = recorder();
+    warnIfFdLimitLow(services, logger, () => limits('20000'));
+    assert.deepEqual(warnings, [], 'no service alone can use more than 64 + 4 listeners + 2 × 4096');
+    const big = parseConfig('services:\n  a: {listen: 8080, container: a}\n  b: {listen: 8081, container: b, maxConnections: 10000}\n', 't.yaml').services;
+    warnIfFdLimitLow(big, logger, () => limits('20000'));
+    assert.equal(warnings.length, 1, 'one service allowed 10,000 connections needs 20,066');
+    assert.match(warnings[0] ?? '', /\(20066: two per proxied connection\)/);
+  });
+
   it('says nothing when the limit is enough', () => {
     const { services } = parseConfig('services:\n  web:\n    listen: 8080\n    container: app\n    maxConnections: 100\n', 't.yaml');
     const { logger, warnings } = recorder();

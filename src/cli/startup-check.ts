@@ -1,0 +1,43 @@
+// What `portwake run` checks once it listens — what `portwake check` checks: the engine answers,
+// every service's container exists, its ready: and port: fit the container. Each problem is one
+// warning naming the service; nothing is refused (the container may be created later, and the
+// service's connections then work), so a daemon with one broken service still serves the others.
+
+import type { ServiceConfig } from '../config/types.ts';
+import { describe } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Provider } from '../core/provider.ts';
+import { containerProblems } from './check-container.ts';
+
+/** Inspects in flight at once: 1,000 services must not become 1,000 concurrent engine requests. */
+export const STARTUP_CHECK_CONCURRENCY = 4;
+
+/**
+ * Pings the engine, then inspects every service's container; logs one warning per service with a
+ * problem (or one for an engine that does not answer), then one line with the counts. Never rejects;
+ * stops early when signal aborts.
+ */
+export async function startupCheck(services: readonly ServiceConfig[], provider: Provider, logger: Logger, signal: AbortSignal): Promise<void> {
+  try {
+    await provider.ping(signal);
+  } catch (err) {
+    if (signal.aborted) return;
+    const why = describe(err);
+    logger.warn({ engine: provider.endpoint, err: why },
+      `start-up check: ${why.includes(provider.endpoint) ? why : `engine ${provider.endpoint}: ${why}`}; serving anyway, each first connection will try to start its container`);
+    return;
+  }
+  let next = 0;
+  let bad = 0;
+  const worker = async (): Promise<void> => {
+    for (let s = services[next++]; s !== undefined && !signal.aborted; s = services[next++]) {
+      const problems = await containerProblems(provider, s, signal);
+      if (problems.length === 0 || signal.aborted) continue;
+      bad++;
+      logger.warn({ service: s.name, container: s.container },
+        `start-up check: service "${s.name}": ${problems.join('; ')}; serving anyway, its connections fail until this is fixed`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(STARTUP_CHECK_CONCURRENCY, services.length) }, worker));
+  if (!signal.aborted) logger.info({ ok: services.length - bad, problems: bad }, `start-up check: ${services.length - bad} service(s) ok, ${bad} with problems`);
+}
