@@ -43,7 +43,6 @@ export function readYaml(text: string): YamlSource {
   const root = doc.contents;
   const rootPosition = root?.range === undefined ? { line: 1, col: 1 } : pos(root.range[0]);
   located.set(keyOf([]), { key: undefined, value: rootPosition });
-  if (root !== null && syntaxErrors.length === 0) walk(doc, root, [], 0, located, pos);
 
   let value: unknown;
   if (syntaxErrors.length === 0) {
@@ -53,6 +52,8 @@ export function readYaml(text: string): YamlSource {
       syntaxErrors.push({ position: rootPosition, message: err instanceof Error ? err.message : String(err) });
     }
   }
+  // Only after toJS accepted the aliases: walking an alias bomb's expansion took minutes.
+  if (root !== null && syntaxErrors.length === 0) walk(doc, root, [], 0, located, pos);
 
   return {
     value,

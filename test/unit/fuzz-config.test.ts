@@ -264,3 +264,15 @@ describe('fuzz: field parsers', () => {
     }), params(2));
   });
 });
+
+describe('config input found by fuzzing', () => {
+  it('an alias bomb is refused at once, not after walking its expansion (it took 73 s, the event loop blocked)', () => {
+    const rows = ['x-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (const [from, to] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f']] as const) rows.push(`x-${to}: &${to} [${`*${from},`.repeat(8)}*${from}]`);
+    rows.push('services: {web: {listen: 80, container: a, x: *f}}');
+    const t0 = Date.now();
+    assert.throws(() => parseConfig(`${rows.join('\n')}\n`, 'portwake.yaml'), /portwake\.yaml:1:1: Excessive alias count/);
+    const ms = Date.now() - t0;
+    assert.ok(ms < 10_000, `refused after ${ms} ms`);
+  });
+});
