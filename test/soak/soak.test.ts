@@ -118,14 +118,24 @@ async function nextLog(pw: CliChild, what: string, pred: (l: LogRecord) => boole
   consumed.add(found);
 }
 
-/** `count` cycles: a request starts the container, then the idle timeout stops it again. */
-async function coldCycles(pw: CliChild, port: number, count: number, deadline: number, consumed: Set<LogRecord>): Promise<number> {
+/**
+ * `count` cycles: a request starts the container, then the idle timeout stops it again. The first
+ * failure ends the cycles and is recorded with the daemon's last log lines.
+ */
+async function coldCycles(pw: CliChild, port: number, count: number, deadline: number, consumed: Set<LogRecord>, failures: string[]): Promise<number> {
   let done = 0;
   for (let i = 0; i < count && Date.now() < deadline; i++) {
-    const res = await httpGet({ host: '127.0.0.1', port }, '/', CYCLE_DEADLINE_MS);
-    assert.equal(res.status, 200, `cold cycle ${i}: status ${res.status}`);
-    await nextLog(pw, `cold cycle ${i}: the start`, isStart('cold'), consumed, CYCLE_DEADLINE_MS);
-    await nextLog(pw, `cold cycle ${i}: the idle stop`, isStop('cold'), consumed, CYCLE_DEADLINE_MS);
+    const at = new Date().toISOString();
+    try {
+      const res = await httpGet({ host: '127.0.0.1', port }, '/', CYCLE_DEADLINE_MS);
+      if (res.status !== 200) throw new Error(`status ${res.status}`);
+      await nextLog(pw, `cold cycle ${i}: the start`, isStart('cold'), consumed, CYCLE_DEADLINE_MS);
+      await nextLog(pw, `cold cycle ${i}: the idle stop`, isStop('cold'), consumed, CYCLE_DEADLINE_MS);
+    } catch (err) {
+      const recent = pw.logs.slice(-12).map((l) => `  ${l.level} ${typeof l['time'] === 'number' ? new Date(l['time']).toISOString() : ''} ${l.msg}`).join('\n');
+      failures.push(`cold cycle ${i} (request at ${at}): ${err instanceof Error ? err.message : String(err)}; the daemon's last log lines:\n${recent}`);
+      break;
+    }
     done++;
   }
   return done;
@@ -160,8 +170,8 @@ describe('soak', () => {
     // stream is open from the first start on), the data path's buffers allocated.
     const t0 = Date.now();
     await connections(warmPort, WARMUP_CONNECTIONS, CONCURRENCY, deadline, failures);
-    await coldCycles(pw, coldPort, WARMUP_CYCLES, deadline, consumed);
-    assert.deepEqual(failures, [], 'warm-up connections');
+    await coldCycles(pw, coldPort, WARMUP_CYCLES, deadline, consumed, failures);
+    assert.deepEqual(failures, [], 'warm-up');
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const baseline = sample(pid);
     const baselineKinds = fdKinds(pid);
@@ -181,7 +191,7 @@ describe('soak', () => {
         log(`${n} short connections in ${Date.now() - t1} ms (${Math.round(n / ((Date.now() - t1) / 1000))}/s)`);
         return n;
       }),
-      coldCycles(pw, coldPort, CYCLES, deadline, consumed).then((n) => {
+      coldCycles(pw, coldPort, CYCLES, deadline, consumed, failures).then((n) => {
         log(`${n} cold-start cycles in ${Date.now() - t1} ms (${Math.round((Date.now() - t1) / Math.max(1, n))} ms each)`);
         return n;
       }),
