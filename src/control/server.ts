@@ -91,7 +91,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
     allowedHosts: new Set(listen.kind === 'tcp' ? [listen.host.toLowerCase()] : []),
   };
 
-  const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+  // requireHostHeader off: Node's own refusal of an HTTP/1.1 request without Host is an empty 400;
+  // handle() refuses it with a message instead.
+  const server = createServer({ keepAliveTimeout: 5000, requireHostHeader: false }, (req, res) => {
     handle(ctx, policy, req, res).catch((err: unknown) => {
       logger.error({ err, method: req.method, url: redact(req.url) }, 'control API: request handler failed');
       if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'internal error');
@@ -147,6 +149,9 @@ async function handle(ctx: RouteContext, policy: AuthPolicy, req: IncomingMessag
     url = new URL(req.url ?? '/', 'http://control.invalid');
   } catch {
     return sendError(res, 400, 'USAGE', 'malformed request target');
+  }
+  if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+    return sendError(res, 400, 'USAGE', 'an HTTP/1.1 request needs a Host header, e.g. "Host: localhost"');
   }
   const verdict = authorize(req, url, policy);
   if (!verdict.ok) {
