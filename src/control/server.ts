@@ -108,6 +108,10 @@ export async function startControlServer(options: ControlServerOptions): Promise
     lastDropLog = now;
     logger.warn({ limit: server.maxConnections }, 'control API: connection limit reached, dropping connections');
   });
+  // Unanswered, Node refuses an Expect other than 100-continue with an empty 417.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    sendError(res, 417, 'USAGE', `unsupported "Expect: ${String(req.headers.expect).slice(0, 64)}"; the control API knows only 100-continue`);
+  });
   server.on('clientError', (_err, socket) => socket.destroy());
 
   let bound: ControlTarget;

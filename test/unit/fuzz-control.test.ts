@@ -129,4 +129,12 @@ describe('control input found by fuzzing', () => {
     const old = await exchange(f.control, Buffer.from('GET /status HTTP/1.0\r\n\r\n'));
     assert.equal(old.status, 200, 'HTTP/1.0 has no Host header and needs none');
   });
+
+  it('an unknown Expect is refused with a JSON error that says so (Node answered an empty 417)', async (t) => {
+    const f = await startFixture(t);
+    const reply = await exchange(f.control, Buffer.from('POST /reload HTTP/1.1\r\nHost: localhost\r\nExpect: keep-alive\r\nConnection: close\r\n\r\n'));
+    assert.equal(reply.status, 417);
+    assert.deepEqual(JSON.parse(reply.body), { error: { code: 'USAGE', message: 'unsupported "Expect: keep-alive"; the control API knows only 100-continue' } });
+    assert.ok(!f.logs.some((l) => l.msg.startsWith('config reloaded')), 'the request was not carried out');
+  });
 });
