@@ -137,4 +137,20 @@ describe('control input found by fuzzing', () => {
     assert.deepEqual(JSON.parse(reply.body), { error: { code: 'USAGE', message: 'unsupported "Expect: keep-alive"; the control API knows only 100-continue' } });
     assert.ok(!f.logs.some((l) => l.msg.startsWith('config reloaded')), 'the request was not carried out');
   });
+
+  it('bytes that are not HTTP are answered with a 400 JSON error instead of a silent close', async (t) => {
+    const f = await startFixture(t);
+    const reply = await exchange(f.control, Buffer.from('\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03', 'latin1'));
+    assert.equal(reply.status, 400);
+    const error = (JSON.parse(reply.body) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'USAGE');
+    assert.match(error.message, /^malformed HTTP request: .+ \(HPE_[A-Z_]+\)$/);
+  });
+
+  it('oversized headers are answered with 431', async (t) => {
+    const f = await startFixture(t);
+    const reply = await exchange(f.control, Buffer.from(`GET /status HTTP/1.1\r\nHost: localhost\r\nX: ${'y'.repeat(20_000)}\r\n\r\n`));
+    assert.equal(reply.status, 431);
+    assert.deepEqual(JSON.parse(reply.body), { error: { code: 'USAGE', message: 'request headers too large' } });
+  });
 });
