@@ -24,9 +24,13 @@ export function readYaml(text: string): YamlSource {
   // logLevel 'error': library code does not print warnings; every problem becomes an issue instead.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true, logLevel: 'error' });
   const pos = (offset: number): Position => lineCounter.linePos(offset);
-  const syntaxErrors = [...doc.errors, ...doc.warnings].map((e) => {
+  const problems = [...doc.errors, ...doc.warnings];
+  const firstExhaustion = problems.findIndex((e) => e.code === 'RESOURCE_EXHAUSTION');
+  const syntaxErrors = problems.filter((e, i) => e.code !== 'RESOURCE_EXHAUSTION' || i === firstExhaustion).map((e) => {
     const position = pos(e.pos[0]);
     if (e.code === 'DUPLICATE_KEY') return { position, message: `duplicate key ${JSON.stringify(keyAt(text, e.pos[0]))}` };
+    // The parser ran out of stack: say what is wrong with the file, not what broke in the library.
+    if (e.code === 'RESOURCE_EXHAUSTION') return { position, message: 'nested too deeply to read (lists or maps inside each other hundreds of levels deep)' };
     return { position, message: `${e.message}${ipv6Hint(text.split('\n')[position.line - 1] ?? '')}` };
   });
   if (syntaxErrors.length === 0) {

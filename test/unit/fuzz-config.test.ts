@@ -276,3 +276,13 @@ describe('config input found by fuzzing', () => {
     assert.ok(ms < 10_000, `refused after ${ms} ms`);
   });
 });
+
+describe('config input found by fuzzing: nesting', () => {
+  it('a document nested thousands of levels deep is refused as such, once, not with "Maximum call stack size exceeded"', () => {
+    assert.throws(() => parseConfig(`services: ${'['.repeat(3000)}${']'.repeat(3000)}\n`, 'portwake.yaml'), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.message.split('\n').map((l) => l.replace(/^portwake\.yaml:\d+:\d+: /, '')), ['nested too deeply to read (lists or maps inside each other hundreds of levels deep)']);
+      return true;
+    });
+  });
+});
