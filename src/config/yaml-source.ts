@@ -24,9 +24,14 @@ export function readYaml(text: string): YamlSource {
   // logLevel 'error': library code does not print warnings; every problem becomes an issue instead.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true, logLevel: 'error' });
   const pos = (offset: number): Position => lineCounter.linePos(offset);
-  const syntaxErrors = [...doc.errors, ...doc.warnings].map((e) => {
+  const problems = [...doc.errors, ...doc.warnings];
+  const firstExhaustion = problems.findIndex((e) => e.code === 'RESOURCE_EXHAUSTION');
+  const syntaxErrors = problems.filter((e, i) => e.code !== 'RESOURCE_EXHAUSTION' || i === firstExhaustion).map((e) => {
     const position = pos(e.pos[0]);
     if (e.code === 'DUPLICATE_KEY') return { position, message: `duplicate key ${JSON.stringify(keyAt(text, e.pos[0]))}` };
+    // The parser ran out of stack: say what is wrong with the file, not what broke in the library.
+    if (e.code === 'MULTIPLE_DOCS') return { position, message: 'a second YAML document starts here ("---"); portwake reads one document: put everything in the first' };
+    if (e.code === 'RESOURCE_EXHAUSTION') return { position, message: 'nested too deeply to read (lists or maps inside each other hundreds of levels deep)' };
     return { position, message: `${e.message}${ipv6Hint(text.split('\n')[position.line - 1] ?? '')}` };
   });
   if (syntaxErrors.length === 0) {
@@ -43,7 +48,6 @@ export function readYaml(text: string): YamlSource {
   const root = doc.contents;
   const rootPosition = root?.range === undefined ? { line: 1, col: 1 } : pos(root.range[0]);
   located.set(keyOf([]), { key: undefined, value: rootPosition });
-  if (root !== null && syntaxErrors.length === 0) walk(doc, root, [], 0, located, pos);
 
   let value: unknown;
   if (syntaxErrors.length === 0) {
@@ -53,6 +57,8 @@ export function readYaml(text: string): YamlSource {
       syntaxErrors.push({ position: rootPosition, message: err instanceof Error ? err.message : String(err) });
     }
   }
+  // Only after toJS accepted the aliases: walking an alias bomb's expansion took minutes.
+  if (root !== null && syntaxErrors.length === 0) walk(doc, root, [], 0, located, pos);
 
   return {
     value,

@@ -4,6 +4,7 @@
 import { lstat, chmod, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ControlConfig } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -12,7 +13,7 @@ import { formatControlAddress, isLoopbackHost, type ControlTarget } from './addr
 import { authorize, type AuthPolicy } from './auth.ts';
 import { openEventStream, type EventStream } from './event-stream.ts';
 import { createControlMetrics } from './metrics.ts';
-import { sendError } from './respond.ts';
+import { sendError, toJson } from './respond.ts';
 import { ensureSocketDirectory } from './socket-dir.ts';
 import { route, type RouteContext } from './routes.ts';
 import { StartHistory } from './start-history.ts';
@@ -92,7 +93,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
     allowedHosts: new Set(listen.kind === 'tcp' ? [listen.host.toLowerCase()] : []),
   };
 
-  const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+  // requireHostHeader off: Node's own refusal of an HTTP/1.1 request without Host is an empty 400;
+  // handle() refuses it with a message instead.
+  const server = createServer({ keepAliveTimeout: 5000, requireHostHeader: false }, (req, res) => {
     handle(ctx, policy, req, res).catch((err: unknown) => {
       logger.error({ err, method: req.method, url: redact(req.url) }, 'control API: request handler failed');
       if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'internal error');
@@ -107,7 +110,20 @@ export async function startControlServer(options: ControlServerOptions): Promise
     lastDropLog = now;
     logger.warn({ limit: server.maxConnections }, 'control API: connection limit reached, dropping connections');
   });
-  server.on('clientError', (_err, socket) => socket.destroy());
+  // Unanswered, Node refuses an Expect other than 100-continue with an empty 417.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    sendError(res, 417, 'USAGE', `unsupported "Expect: ${String(req.headers.expect).slice(0, 64)}"; the control API knows only 100-continue`);
+  });
+  // A request Node cannot parse is answered with a JSON error; when a response to an earlier request
+  // on that connection is still under way (pipelined garbage), the connection is dropped instead.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const inFlight = (socket as Duplex & { _httpMessage?: object | null })._httpMessage;
+    if (!socket.writable || (inFlight !== undefined && inFlight !== null) || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    socket.end(clientErrorResponse(err));
+  });
 
   let bound: ControlTarget;
   try {
@@ -148,6 +164,9 @@ async function handle(ctx: RouteContext, policy: AuthPolicy, req: IncomingMessag
     url = new URL(req.url ?? '/', 'http://control.invalid');
   } catch {
     return sendError(res, 400, 'USAGE', 'malformed request target');
+  }
+  if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+    return sendError(res, 400, 'USAGE', 'an HTTP/1.1 request needs a Host header, e.g. "Host: localhost"');
   }
   const verdict = authorize(req, url, policy);
   if (!verdict.ok) {
@@ -212,6 +231,16 @@ async function removeStaleSocket(path: string): Promise<void> {
 function listenFailed(path: string, err: unknown): PortwakeError {
   const why = err instanceof Error ? err.message : String(err);
   return new PortwakeError('LISTEN_FAILED', `control API: cannot listen on unix:${path}: ${why}`, { cause: err });
+}
+
+/** The raw response to a request that could not be parsed: 431 for oversized headers, else 400. */
+function clientErrorResponse(err: NodeJS.ErrnoException): string {
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const why = err.message.replace(/^Parse Error: /, '');
+  const message = tooLarge ? 'request headers too large' : `malformed HTTP request: ${why}${err.code === undefined ? '' : ` (${err.code})`}`;
+  const body = `${toJson({ error: { code: 'USAGE', message } }, 2)}\n`;
+  return `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\n`
+    + `content-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`;
 }
 
 /** Request target without the query, which may hold `?token=`. */
