@@ -97,7 +97,7 @@ export class Daemon implements DaemonControl {
   static async start(o: DaemonOptions): Promise<Daemon> {
     const clock = o.clock ?? systemClock;
     const provider = o.provider ?? createDockerProvider({ host: o.config.engineHost ?? o.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(o.env) });
-    const notifier = o.notifier ?? (await createNotifier(o.env, o.logger));
+    const notifier = o.notifier ?? (await createNotifier(o.env, o.logger, { clock }));
     const d = new Daemon(o.config, o, provider, clock, notifier);
     await d.boot();
     return d;
