@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import type { ListenSpec } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
-import { listenNative, nativeLoaded, socketFd } from './native.ts';
+import { closeDescriptor, listenNative, nativeLoaded, socketFd } from './native.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS, systemErrorText } from './sockets.ts';
 
 export type TcpListen = Extract<ListenSpec, { kind: 'tcp' }>;
@@ -84,8 +84,27 @@ export async function listenTcp(spec: TcpListen, options: ListenOptions): Promis
   return bound(server, spec.text, options);
 }
 
-/** A socket that is already bound and listening (systemd socket activation), by fd number. */
+/**
+ * A socket that is already bound and listening (systemd socket activation), by fd number. With the
+ * native addon it is accepted on as it is — no listen(2) again, so the backlog systemd gave it
+ * (Backlog=) stays; the addon works on a duplicate and the passed descriptor is closed. Node's own
+ * listener (no addon) must call listen(2) again, with options.backlog.
+ */
 export async function listenFd(target: { fd: number; text: string }, options: ListenOptions): Promise<BoundListener> {
+  if (options.onDescriptor !== undefined && nativeLoaded()) {
+    let unlisten: (() => void) | undefined;
+    try {
+      unlisten = listenNative(target.fd, options.onDescriptor, options.onError);
+    } catch {
+      // No descriptor left for the duplicate (EMFILE), or not a socket: Node takes it below (and
+      // says what is wrong with it).
+    }
+    if (unlisten !== undefined) {
+      closeDescriptor(target.fd);
+      const close = unlisten;
+      return { text: target.text, address: null, native: true, server: undefined, close: () => { close(); return Promise.resolve(); } };
+    }
+  }
   const server = createServer(options);
   await bind(server, { fd: target.fd, backlog: options.backlog ?? DEFAULT_BACKLOG }, target.text, options);
   return bound(server, target.text, options);

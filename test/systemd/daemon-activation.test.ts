@@ -4,6 +4,7 @@
 // No container engine is needed: it points at a socket that does not exist, so starts fail.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -39,7 +40,25 @@ function knock(port: number): Promise<string> {
   });
 }
 
+/** The backlog of the socket listening on 127.0.0.1:port, as `ss -ltn` shows it (Send-Q). */
+function listenBacklog(port: number): number {
+  const r = spawnSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' });
+  const line = r.stdout.split('\n').find((l) => l.includes(`127.0.0.1:${port}`));
+  assert.ok(line !== undefined, `ss shows no listener on 127.0.0.1:${port}: ${r.stdout}${r.stderr}`);
+  return Number(line.trim().split(/\s+/)[2]);
+}
+
 describe('portwake started by its socket', { timeout: 60_000 }, () => {
+  it('leaves the backlog of the socket systemd passed alone (Backlog=)', async (t) => {
+    const { port, daemon } = await activated(t, []);
+    const given = listenBacklog(port);
+    // systemd-socket-activate listens with SOMAXCONN; the old code re-listened with 1024.
+    assert.notEqual(given, 1024, 'precondition: the passed socket\'s backlog is not the one portwake used to set');
+    assert.equal(await knock(port), 'closed');
+    await daemon.waitFor(/listening: web on systemd:web \(fd 3\)/);
+    assert.equal(listenBacklog(port), given, 'the same backlog after portwake took the socket');
+  });
+
   it('accepts the connection that started it, notifies, and stops on SIGTERM', async (t) => {
     const { port, daemon, received, receiver } = await activated(t, []);
     assert.equal(await knock(port), 'closed');
