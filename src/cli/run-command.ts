@@ -5,7 +5,6 @@ import { parseDuration } from '../config/duration.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
 import { Daemon } from '../daemon.ts';
-import { adoptSystemdListeners } from '../systemd/adopt.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import type { DaemonFlags } from './run.ts';
 
@@ -17,11 +16,11 @@ function durationFlag(flag: string, text: string | undefined): number | undefine
 }
 
 export async function runDaemon(loaded: PortwakeConfig, configPath: string | undefined, o: GlobalOptions & DaemonFlags, deps: CliDeps): Promise<void> {
-  const config = o.listenFromSystemd === true ? adoptSystemdListeners(loaded) : loaded;
   const logger = deps.makeLogger(o.logLevel);
   const daemon = await Daemon.start({
-    config,
+    config: loaded,
     configPath,
+    listenFromSystemd: o.listenFromSystemd === true,
     logger,
     env: deps.env,
     stopOnExit: o.stopOnExit === true,
