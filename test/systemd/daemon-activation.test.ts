@@ -4,11 +4,10 @@
 // No container engine is needed: it points at a socket that does not exist, so starts fail.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { freePort, nodeTs, startChild, tempDir, type Child } from './helpers.ts';
+import { freePort, listenBacklog, nodeTs, startChild, tempDir, type Child } from './helpers.ts';
 
 interface Received { pid: number | null; message: string }
 
@@ -38,14 +37,6 @@ function knock(port: number): Promise<string> {
     s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
     s.once('close', () => resolve('closed'));
   });
-}
-
-/** The backlog of the socket listening on 127.0.0.1:port, as `ss -ltn` shows it (Send-Q). */
-function listenBacklog(port: number): number {
-  const r = spawnSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' });
-  const line = r.stdout.split('\n').find((l) => l.includes(`127.0.0.1:${port}`));
-  assert.ok(line !== undefined, `ss shows no listener on 127.0.0.1:${port}: ${r.stdout}${r.stderr}`);
-  return Number(line.trim().split(/\s+/)[2]);
 }
 
 describe('portwake started by its socket', { timeout: 60_000 }, () => {
