@@ -143,7 +143,13 @@ export class Frontend {
     for (const target of this.#options.listen) {
       let bound: BoundListener;
       try {
-        bound = await listen(target, this.#listenOptions(target.text));
+        bound = await listen(target, {
+          service,
+          ...(this.#options.backlog === undefined ? {} : { backlog: this.#options.backlog }),
+          onConnection: this.#onAccept,
+          onDescriptor: this.#options.native === undefined ? undefined : this.#onAcceptFd,
+          onError: (err, refused) => this.#onAcceptError(target.text, err, refused),
+        });
       } catch (err) {
         // Connections the first listeners accepted meanwhile go too.
         await this.close({ graceMs: 0 });
@@ -159,6 +165,7 @@ export class Frontend {
     this.#state = { kind: 'listening' };
   }
 
+  /** The options listen() passes for each target (there inline), for listeners a reload binds or hands over. */
   #listenOptions(text: string): ListenOptions {
     return {
       service: this.#backend.name,
