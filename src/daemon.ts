@@ -19,10 +19,11 @@ import { networkProbes } from './probes/index.ts';
 import { nativeNetworkProbes } from './probes/native.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from './providers/docker/docker-host.ts';
 import { createDockerProvider } from './providers/docker/provider.ts';
-import type { ListenTarget } from './proxy/listen.ts';
+import type { BoundListener, ListenTarget } from './proxy/listen.ts';
 import { DEFAULT_NATIVE_POLICY, nativeSupport, type NativePolicy } from './proxy/native.ts';
-import { planReload, type ReloadPlan } from './reload-plan.ts';
+import { listenKey, planReload, type BindSpec, type ReloadPlan, type Released } from './reload-plan.ts';
 import { createServiceUnit, listenAll, type ServiceUnit } from './service-unit.ts';
+import { adoptSystemdListeners } from './systemd/adopt.ts';
 import { ExitIdleTimer } from './systemd/exit-idle.ts';
 import { takeListenFds } from './systemd/listen-fds.ts';
 import { createNotifier, noopNotifier, type Notifier } from './systemd/notify.ts';
@@ -42,6 +43,11 @@ export interface DaemonOptions {
   graceMs: number;
   /** Exit when every service has been idle this long (systemd-socket-proxyd's --exit-idle-time). */
   exitIdleMs: number | undefined;
+  /**
+   * --listen-from-systemd: every service listens on the sockets systemd passed (adopt.ts), at
+   * start and after each reload (the file keeps its addresses; changing one needs a restart).
+   */
+  listenFromSystemd?: boolean;
   /** Injected in tests; default: the Docker provider for config.engineHost / DOCKER_HOST. */
   provider?: Provider;
   clock?: Clock;
@@ -67,6 +73,8 @@ export class Daemon implements DaemonControl {
   private reloads: Promise<unknown> = Promise.resolve();
   /** Retired (removed or changed) services whose open connections are still draining. */
   private readonly draining = new Map<ServiceUnit, Promise<void>>();
+  /** The services' listen entries as the file has them (with --listen-from-systemd, not what portwake listens on). */
+  private fileListen: Map<string, string[]>;
   /** Activations that took over a running container portwake started before a reload (--stop-on-exit). */
   private readonly inherited = new WeakSet<Activation>();
   /** Retired activations that started a container no service uses any more (--stop-on-exit). */
@@ -88,6 +96,7 @@ export class Daemon implements DaemonControl {
     private readonly notifier: Notifier,
   ) {
     this.serviceLogger = lazyChildren(o.logger);
+    this.fileListen = listenTexts(o.config);
     const native = nativeSupport(o.env);
     this.native = native.available ? DEFAULT_NATIVE_POLICY : undefined;
     this.dataPath = native.available ? 'native' : `javascript (${native.reason})`;
@@ -97,8 +106,9 @@ export class Daemon implements DaemonControl {
   static async start(o: DaemonOptions): Promise<Daemon> {
     const clock = o.clock ?? systemClock;
     const provider = o.provider ?? createDockerProvider({ host: o.config.engineHost ?? o.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(o.env) });
-    const notifier = o.notifier ?? (await createNotifier(o.env, o.logger));
-    const d = new Daemon(o.config, o, provider, clock, notifier);
+    const notifier = o.notifier ?? (await createNotifier(o.env, o.logger, { clock }));
+    const config = o.listenFromSystemd === true ? adoptSystemdListeners(o.config) : o.config;
+    const d = new Daemon(config, o, provider, clock, notifier);
     await d.boot();
     return d;
   }
@@ -184,9 +194,19 @@ export class Daemon implements DaemonControl {
     });
   }
 
-  private build(s: ServiceConfig, fds: Map<string, ListenTarget[]>): ServiceUnit {
-    const listen: ListenTarget[] = [...(fds.get(s.name) ?? [])];
-    for (const l of s.listen) if (l.kind !== 'systemd') listen.push(l);
+  /** A service; `fds`: the systemd sockets per service (start-up only), `bind`: false builds it with no listener (a reload adds them). */
+  private build(s: ServiceConfig, fds: Map<string, Array<{ target: ListenTarget; key: string }>>, bind = true): ServiceUnit {
+    const keys = new Map<string, string>();
+    const listen: ListenTarget[] = [];
+    for (const { target, key } of fds.get(s.name) ?? []) {
+      listen.push(target);
+      keys.set(target.text, key);
+    }
+    for (const l of s.listen) {
+      if (l.kind === 'systemd' || !bind) continue;
+      listen.push(l);
+      keys.set(l.text, listenKey(l));
+    }
     const emit = (e: DaemonEvent): void => {
       // Once it leaves ready, the container is no longer the one inherited over a reload.
       if (e.type === 'state' && e.from === 'ready') this.inherited.delete(unit.activation);
@@ -194,7 +214,7 @@ export class Daemon implements DaemonControl {
       this.emit(e);
     };
     const logger = this.serviceLogger;
-    const unit = createServiceUnit(s, listen, { provider: this.provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit }, logger, this.native);
+    const unit = createServiceUnit(s, listen, keys, { provider: this.provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit }, logger, this.native);
     return unit;
   }
 
@@ -203,12 +223,13 @@ export class Daemon implements DaemonControl {
   }
 
   /** Sockets passed by systemd, per service (the LISTEN_* variables are consumed once). */
-  private systemdListeners(services: readonly ServiceConfig[]): Map<string, ListenTarget[]> {
-    const out = new Map<string, ListenTarget[]>();
+  private systemdListeners(services: readonly ServiceConfig[]): Map<string, Array<{ target: ListenTarget; key: string }>> {
+    const out = new Map<string, Array<{ target: ListenTarget; key: string }>>();
     // Always consumed: sockets passed to a config that claims none are a start-up error too.
     for (const c of takeListenFds(services, this.o.env, process.pid, createFdTypeLookup())) {
       const list = out.get(c.service) ?? [];
-      list.push({ kind: 'fd', fd: c.fd, text: `systemd:${c.name} (fd ${c.fd})` });
+      const spec = services.find((s) => s.name === c.service)?.listen.find((l) => l.text === c.listen);
+      list.push({ target: { kind: 'fd', fd: c.fd, text: `systemd:${c.name} (fd ${c.fd})` }, key: spec === undefined ? `systemd ${c.name}` : listenKey(spec) });
       out.set(c.service, list);
     }
     return out;
@@ -272,63 +293,145 @@ export class Daemon implements DaemonControl {
   }
 
   /**
-   * Applies the config file: new addresses are bound first (failing there changes nothing), then
-   * retired services stop accepting and drain in the background while their addresses are bound
-   * again; unchanged services are not touched. On a failure the previous services stay in force.
+   * Applies the config file (reload-plan.ts decides what changes). First everything that can fail:
+   * new addresses are bound (those overlapping a listener that closes, after it has closed); on a
+   * failure all of it is undone and the running services stay as they were. Then, in one step, the
+   * listening sockets of unchanged addresses move to the service that keeps them (nothing in their
+   * backlog is lost, no connection is refused), services whose container and upstream stayed are
+   * updated in place (their open connections untouched), and removed or replaced services stop
+   * accepting and drain in the background.
    */
   private async runReload(): Promise<ReloadResult> {
     if (this.o.configPath === undefined) throw new PortwakeError('USAGE', 'this daemon was started from flags, not a config file: nothing to reload');
     if (this.shuttingDown !== undefined) throw new PortwakeError('ABORTED', 'portwake is shutting down; reload refused');
-    const next = await loadConfig(this.o.configPath);
-    const plan = planReload([...this.units.values()].map((u) => u.config), next);
-    const early = plan.early.map((s) => this.build(s, new Map()));
-    await listenAll(early);
-    const retired = plan.retire.map((name) => this.units.get(name)).filter((u) => u !== undefined);
-    // A retired service's drain may end before this reload has put its successor in place (it
-    // has no open connection, say): the hand-over of its running container waits for that.
-    let settled!: () => void;
-    const applied = new Promise<void>((resolve) => {
-      settled = resolve;
-    });
-    for (const u of retired) this.retire(u, applied);
+    const file = await loadConfig(this.o.configPath);
+    const fromSystemd = this.o.listenFromSystemd === true;
+    const next = fromSystemd ? adoptSystemdListeners(file) : file;
+    const plan = planReload([...this.units.values()].map((u) => u.config), next, { fromSystemd });
+    // Built now, listening on nothing yet: the services added, and the successors of replaced ones.
+    const fresh = new Map<string, ServiceUnit>();
+    for (const p of plan.services) {
+      if (p.action === 'add' || p.action === 'replace') fresh.set(p.config.name, this.build(p.config, new Map(), false));
+    }
+    const home = (name: string): ServiceUnit | undefined => fresh.get(name) ?? this.units.get(name);
+    const bound: Array<{ unit: ServiceUnit; listeners: BoundListener[] }> = [];
+    const closedEarly = plan.release.filter((r) => r.early);
     try {
-      return await this.applyReload(plan, next, early, retired);
-    } finally {
-      settled();
+      await Promise.all([...fresh.values()].map((u) => u.frontend.listen()));
+      await this.bindAll(plan.services.map((p) => [home(p.config.name), p.bind] as const), bound);
+      if (closedEarly.length > 0) {
+        await Promise.all(closedEarly.map((r) => this.closeListeners(r.service, r.key)));
+        await this.bindAll(plan.services.map((p) => [home(p.config.name), p.bindLate] as const), bound);
+      }
+    } catch (err) {
+      for (const { unit, listeners } of bound) {
+        for (const l of unit.frontend.detach((x) => listeners.includes(x))) {
+          unit.keys.delete(l.text);
+          await l.close();
+        }
+      }
+      for (const u of fresh.values()) {
+        await u.frontend.close({ graceMs: 0 });
+        u.activation.dispose();
+      }
+      await this.listenAgain(closedEarly);
+      throw err;
+    }
+    return this.applyReload(plan, next, file, fresh);
+  }
+
+  /** Binds each unit's new addresses, recording what was bound (for an undo). */
+  private async bindAll(work: ReadonlyArray<readonly [ServiceUnit | undefined, readonly BindSpec[]]>, bound: Array<{ unit: ServiceUnit; listeners: BoundListener[] }>): Promise<void> {
+    for (const [unit, specs] of work) {
+      if (unit === undefined || specs.length === 0) continue;
+      const listeners = await unit.frontend.bind(specs);
+      bound.push({ unit, listeners });
+      for (const l of specs) unit.keys.set(l.text, listenKey(l));
     }
   }
 
-  /** The rest of a reload once the retired services stopped accepting: their addresses, then the swap. */
-  private async applyReload(plan: ReloadPlan, next: PortwakeConfig, early: ServiceUnit[], retired: ServiceUnit[]): Promise<ReloadResult> {
-    const late = plan.late.map((s) => this.build(s, new Map()));
-    try {
-      await listenAll(late);
-    } catch (err) {
-      await Promise.all(early.map((u) => u.frontend.close({ graceMs: 0 })));
-      await this.restore(retired);
-      throw err;
+  /** Closes a running service's listeners of one key. */
+  private async closeListeners(service: string, key: string): Promise<void> {
+    const u = this.units.get(service);
+    if (u === undefined) return;
+    const gone = u.frontend.detach((l) => u.keys.get(l.text) === key);
+    for (const l of gone) u.keys.delete(l.text);
+    await Promise.all(gone.map((l) => l.close()));
+  }
+
+  /** After a failed reload: the listeners closed for it, bound again for their services. */
+  private async listenAgain(closed: readonly Released[]): Promise<void> {
+    for (const r of closed) {
+      const u = this.units.get(r.service);
+      if (u === undefined || r.spec.kind === 'systemd') continue;
+      try {
+        await u.frontend.bind([r.spec]);
+      } catch (err) {
+        this.o.logger.error({ err: describe(err) }, `reload: service "${r.service}" cannot listen on ${r.spec.text} again: ${describe(err)}; not listening there until the next reload or restart`);
+      }
     }
-    const fresh = new Map([...early, ...late].map((u) => [u.config.name, u]));
-    this.units = new Map(next.services.map((s) => [s.name, fresh.get(s.name) ?? this.units.get(s.name)] as const).filter((e): e is [string, ServiceUnit] => e[1] !== undefined));
+  }
+
+  /** The part of a reload that cannot fail: sockets handed over, services updated, retired and swapped. */
+  private applyReload(plan: ReloadPlan, next: PortwakeConfig, file: PortwakeConfig, fresh: Map<string, ServiceUnit>): ReloadResult {
+    const owner = new Map<string, ServiceUnit>();
+    for (const u of this.units.values()) for (const key of u.keys.values()) owner.set(key, u);
+    for (const p of plan.services) {
+      const unit = fresh.get(p.config.name) ?? this.units.get(p.config.name);
+      if (unit === undefined) continue;
+      for (const key of p.reuse) {
+        const from = owner.get(key);
+        if (from === undefined || from === unit) continue;
+        const moved = from.frontend.detach((l) => from.keys.get(l.text) === key);
+        unit.frontend.adopt(moved);
+        for (const l of moved) {
+          from.keys.delete(l.text);
+          unit.keys.set(l.text, key);
+        }
+      }
+      if (p.action === 'update') {
+        unit.config = p.config;
+        unit.activation.update(p.config);
+        unit.frontend.setLimits(p.config);
+      }
+    }
+    for (const r of plan.release.filter((x) => !x.early)) void this.closeListeners(r.service, r.key);
+    for (const u of [...this.units.values(), ...fresh.values()]) u.activation.listeners = u.frontend.listeners;
+    const previous = this.units;
+    this.units = new Map(plan.services.map((p) => [p.config.name, fresh.get(p.config.name) ?? previous.get(p.config.name)] as const).filter((e): e is [string, ServiceUnit] => e[1] !== undefined));
+    for (const name of plan.removed) {
+      const u = previous.get(name);
+      if (u !== undefined) this.retire(u, 'removed');
+    }
+    for (const p of plan.services) {
+      const u = previous.get(p.config.name);
+      if (p.action === 'replace' && u !== undefined) this.retire(u, describeUpstreamChange(u.config, p.config));
+    }
     this.warnRestartOnly(next);
+    this.warnSystemdListen(file);
     this.config = { ...next, engineHost: this.config.engineHost, control: this.config.control };
     this.notifyStatus();
     const { result } = plan;
-    this.o.logger.info({ ...result }, `config reloaded: ${result.added.length} added, ${result.removed.length} removed, ${result.changed.length} changed`);
+    const inPlace = plan.services.filter((p) => p.action === 'update').map((p) => p.config.name);
+    this.o.logger.info({ ...result, inPlace }, `config reloaded: ${result.added.length} added, ${result.removed.length} removed, ${result.changed.length} changed (${inPlace.length} in place)`);
     this.scheduleHeapRelease();
     return result;
   }
 
   /**
-   * Stops a removed or changed service accepting (at once) and lets its open connections drain up
-   * to the grace period, in the background. Then its activation is disposed; a successor for the
-   * same container takes over the running container (ready, its idle timer armed, and still owned
-   * for --stop-on-exit when portwake started it).
+   * Stops a removed or replaced service accepting (its kept addresses were handed over already)
+   * and lets its open connections drain up to the grace period, in the background; those still
+   * open then are closed (the frontend logs it). Then its activation is disposed; a successor for
+   * the same container takes over the running container (ready, its idle timer armed, and still
+   * owned for --stop-on-exit when portwake started it).
    */
-  private retire(u: ServiceUnit, applied: Promise<void>): void {
-    this.units.delete(u.config.name);
+  private retire(u: ServiceUnit, why: string): void {
+    const open = u.frontend.open;
+    if (open > 0) {
+      this.o.logger.info({ service: u.config.name, open, graceMs: this.o.graceMs }, `reload: service "${u.config.name}" ${why}: its ${open} open connection(s) may finish within ${this.o.graceMs}ms, then are closed`);
+    }
     // Connections held for a start in flight are served by it, as open ones finish: none is dropped.
-    const drained = Promise.all([u.frontend.close({ graceMs: this.o.graceMs, held: 'serve' }), applied]).then(async () => {
+    const drained = u.frontend.close({ graceMs: this.o.graceMs, held: 'serve' }).then(async () => {
       const owned = u.activation.ownsRunningContainer;
       const ready = u.activation.stateKind === 'ready';
       u.activation.dispose();
@@ -347,19 +450,24 @@ export class Daemon implements DaemonControl {
     this.draining.set(u, drained);
   }
 
-  /** After a failed reload: the retired services again, from their previous configs. */
-  private async restore(retired: readonly ServiceUnit[]): Promise<void> {
-    const lost = retired.filter((u) => u.config.listen.some((l) => l.kind === 'systemd')).map((u) => u.config.name);
-    const again = retired.filter((u) => !lost.includes(u.config.name)).map((u) => this.build(u.config, new Map()));
-    try {
-      await listenAll(again);
-    } catch (err) {
-      lost.push(...again.map((u) => u.config.name));
-      again.length = 0;
-      this.o.logger.error({ err: describe(err) }, `reload: cannot listen again for the previous services: ${describe(err)}`);
+  /**
+   * With --listen-from-systemd the sockets come from systemd: a changed `listen:` in the file is
+   * not applied (the service keeps the sockets it has); says what would apply it.
+   */
+  private warnSystemdListen(file: PortwakeConfig): void {
+    const now = listenTexts(file);
+    if (this.o.listenFromSystemd === true) {
+      for (const [name, listen] of now) {
+        const before = this.fileListen.get(name);
+        if (before === undefined || before.join(', ') === listen.join(', ')) continue;
+        this.o.logger.warn(
+          { service: name, from: before, to: listen },
+          `reload: service "${name}": listen changed (${before.join(', ')} → ${listen.join(', ')}), but its sockets come from systemd (--listen-from-systemd) and stay as they are. ` +
+            'To apply it: "portwake generate systemd" again, install the units, "systemctl daemon-reload", then restart portwake\'s socket units and its service',
+        );
+      }
     }
-    for (const u of again) this.units.set(u.config.name, u);
-    if (lost.length > 0) this.o.logger.error({ services: lost }, `reload: ${lost.join(', ')} not listening until the next reload or restart`);
+    this.fileListen = now;
   }
 
   /** The engine and the control API are set up once; a reload only warns about changes to them. */
@@ -403,4 +511,15 @@ export class Daemon implements DaemonControl {
     if (u === undefined) throw new PortwakeError('USAGE', `no service named "${name}" (known: ${[...this.units.keys()].join(', ') || 'none'})`);
     return u;
   }
+}
+
+/** Each service's listen entries as written. */
+function listenTexts(config: PortwakeConfig): Map<string, string[]> {
+  return new Map(config.services.map((s) => [s.name, s.listen.map((l) => l.text)]));
+}
+
+/** Why a changed service was replaced rather than updated in place, for the log. */
+function describeUpstreamChange(a: ServiceConfig, b: ServiceConfig): string {
+  if (a.container !== b.container) return `changed its container ("${a.container}" → "${b.container}")`;
+  return 'changed its upstream';
 }

@@ -13,12 +13,15 @@ export interface ServiceUnit {
   config: ServiceConfig;
   activation: Activation;
   frontend: Frontend;
+  /** The listen key (reload-plan.ts) of each listener, by the listener's text: what a reload may hand over. */
+  keys: Map<string, string>;
 }
 
 /** Builds a service; it accepts nothing until `frontend.listen()`. */
 export function createServiceUnit(
   config: ServiceConfig,
   listen: readonly ListenTarget[],
+  keys: Map<string, string>,
   deps: ActivationDeps,
   logger: Logger,
   native?: NativePolicy,
@@ -37,7 +40,7 @@ export function createServiceUnit(
       : { type: 'connection', service: config.name, change: 'open', at: deps.clock.now() }),
   });
   activation.listeners = listen.map((l) => l.text);
-  return { config, activation, frontend };
+  return { config, activation, frontend, keys };
 }
 
 /** Binds every unit's listeners; on any failure closes those bound and rethrows (all or nothing). */

@@ -8,7 +8,6 @@ import { PortwakeError } from '../core/errors.ts';
 import { Daemon } from '../daemon.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
 import { createDockerProvider } from '../providers/docker/provider.ts';
-import { adoptSystemdListeners } from '../systemd/adopt.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import type { DaemonFlags } from './run.ts';
 import { startupCheck } from './startup-check.ts';
@@ -22,12 +21,12 @@ function durationFlag(flag: string, text: string | undefined): number | undefine
 
 /** Runs the daemon on a config from a file (configFile: which, and how it was chosen) or from flags (undefined). */
 export async function runDaemon(loaded: PortwakeConfig, configFile: FoundConfig | undefined, o: GlobalOptions & DaemonFlags, deps: CliDeps): Promise<void> {
-  const config = o.listenFromSystemd === true ? adoptSystemdListeners(loaded) : loaded;
   const logger = deps.makeLogger(o.logLevel);
   if (configFile !== undefined) logger.info({ config: configFile.path }, `config: ${configFile.path} (${configFile.how})`);
   const daemon = await Daemon.start({
-    config,
+    config: loaded,
     configPath: configFile?.path,
+    listenFromSystemd: o.listenFromSystemd === true,
     logger,
     env: deps.env,
     stopOnExit: o.stopOnExit === true,
@@ -40,8 +39,8 @@ export async function runDaemon(loaded: PortwakeConfig, configFile: FoundConfig 
   // request ahead of its events subscription, which must be asked for first.
   const checking = new AbortController();
   if (o.listenFromSystemd !== true) {
-    const provider = createDockerProvider({ host: config.engineHost ?? deps.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(deps.env) });
-    void startupCheck(config.services, provider, logger, checking.signal);
+    const provider = createDockerProvider({ host: loaded.engineHost ?? deps.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(deps.env) });
+    void startupCheck(loaded.services, provider, logger, checking.signal);
   }
   void daemon.done.then(() => checking.abort());
   let signals = 0;

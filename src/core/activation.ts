@@ -82,7 +82,8 @@ export class Activation implements Backend {
   listeners: string[] = [];
 
   constructor(
-    readonly spec: ActivationSpec,
+    /** Replaced by update() only. */
+    public spec: ActivationSpec,
     private readonly deps: ActivationDeps,
   ) {
     this.name = spec.name;
@@ -153,6 +154,17 @@ export class Activation implements Backend {
       if (s.kind !== 'ready') return;
       return this.beginStop(reason, true);
     }
+  }
+
+  /**
+   * A reload changed the timeouts or the readiness check, not the container or its upstream:
+   * applied in place. Open connections, a start in flight and the running container are kept; the
+   * next start uses the new readiness check; an armed idle timer keeps its start (retime()).
+   */
+  update(spec: ActivationSpec): void {
+    this.spec = spec;
+    this.idle.retime(spec.idleTimeoutMs);
+    if (this.state.kind === 'ready' && this.leases.size === 0 && this.idle.deadline === undefined) this.idle.arm();
   }
 
   /** Whether portwake itself started the running container (for --stop-on-exit). */

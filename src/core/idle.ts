@@ -9,7 +9,7 @@ export class IdleTimer {
 
   constructor(
     private readonly clock: Clock,
-    private readonly timeoutMs: number | undefined,
+    private timeoutMs: number | undefined,
     private readonly onIdle: () => void,
   ) {}
 
@@ -19,6 +19,24 @@ export class IdleTimer {
     this.disarm();
     this.armedUntil = this.clock.now() + this.timeoutMs;
     this.handle = this.clock.setTimer(this.timeoutMs, () => {
+      this.handle = undefined;
+      this.armedUntil = undefined;
+      this.onIdle();
+    });
+  }
+
+  /**
+   * A new timeout (a reload). An armed timer keeps the moment it was armed and fires at that
+   * moment plus the new timeout (at once when that has passed); undefined disarms it.
+   */
+  retime(timeoutMs: number | undefined): void {
+    const armedAt = this.armedUntil === undefined || this.timeoutMs === undefined ? undefined : this.armedUntil - this.timeoutMs;
+    this.timeoutMs = timeoutMs;
+    if (armedAt === undefined) return;
+    this.disarm();
+    if (timeoutMs === undefined) return;
+    this.armedUntil = armedAt + timeoutMs;
+    this.handle = this.clock.setTimer(Math.max(0, this.armedUntil - this.clock.now()), () => {
       this.handle = undefined;
       this.armedUntil = undefined;
       this.onIdle();

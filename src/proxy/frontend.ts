@@ -9,7 +9,7 @@ import { describe, PortwakeError } from '../core/errors.ts';
 import { debugEnabled, type Logger } from '../core/logger.ts';
 import { Connection, describeEnd, type ConnectionEnd, type EarlyData, type Unconnected, isFdLimit } from './connection.ts';
 import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection } from './held.ts';
-import { listen, type BoundListener, type ListenTarget } from './listen.ts';
+import { listen, type BoundListener, type ListenOptions, type ListenTarget } from './listen.ts';
 import { LogLimit } from './log-limit.ts';
 import { systemErrorText } from './sockets.ts';
 import { adoptSocket, closeDescriptor, type NativePolicy } from './native.ts';
@@ -165,6 +165,60 @@ export class Frontend {
     this.#state = { kind: 'listening' };
   }
 
+  /** The options listen() passes for each target (there inline), for listeners a reload binds or hands over. */
+  #listenOptions(text: string): ListenOptions {
+    return {
+      service: this.#backend.name,
+      ...(this.#options.backlog === undefined ? {} : { backlog: this.#options.backlog }),
+      onConnection: this.#onAccept,
+      onDescriptor: this.#options.native === undefined ? undefined : this.#onAcceptFd,
+      onError: (err, refused) => this.#onAcceptError(text, err, refused),
+    };
+  }
+
+  // ---- a reload changes a running frontend in place ----
+
+  /** New connection limits; connections already admitted stay. */
+  setLimits(limits: { maxConnections: number; maxPending: number }): void {
+    this.#options.maxConnections = limits.maxConnections;
+    this.#options.maxPending = limits.maxPending;
+  }
+
+  /**
+   * Binds more addresses while listening (a reload adding them); all or nothing: when one fails,
+   * those this call bound are closed and the PortwakeError('LISTEN_FAILED') is thrown.
+   */
+  async bind(targets: readonly ListenTarget[]): Promise<BoundListener[]> {
+    if (this.#state.kind !== 'listening') throw new Error(`frontend for "${this.#backend.name}" is ${this.#state.kind}, cannot bind more`);
+    const bound: BoundListener[] = [];
+    try {
+      for (const target of targets) bound.push(await listen(target, this.#listenOptions(target.text)));
+    } catch (err) {
+      await Promise.all(bound.map((l) => l.close()));
+      throw err;
+    }
+    this.#listeners.push(...bound);
+    return bound;
+  }
+
+  /**
+   * Gives up the listeners that match: they are no longer this frontend's to close, and keep
+   * accepting into it until the caller closes them or another frontend adopt()s them.
+   */
+  detach(match: (listener: BoundListener) => boolean): BoundListener[] {
+    const out = this.#listeners.filter(match);
+    for (const l of out) this.#listeners.splice(this.#listeners.indexOf(l), 1);
+    return out;
+  }
+
+  /** Takes over listeners another frontend detach()ed: they accept into this one from now on. */
+  adopt(listeners: readonly BoundListener[]): void {
+    for (const l of listeners) {
+      l.retarget(this.#listenOptions(l.text));
+      this.#listeners.push(l);
+    }
+  }
+
   /**
    * Shuts down: stops accepting (closing the listeners and removing the socket files they created),
    * closes held connections at once — or, with `held: 'serve'` (a reload retiring the service), lets
@@ -190,6 +244,8 @@ export class Frontend {
         const n = this.#open.size + this.held;
         this.#logger.info({ open: this.#open.size, held: this.held, graceMs: options.graceMs }, `service "${this.#backend.name}": waiting up to ${options.graceMs}ms for ${n} connection(s)`);
         closing.graceTimer = this.#clock.setTimer(options.graceMs, () => {
+          const left = this.#open.size + this.held;
+          if (left > 0) this.#logger.warn({ open: this.#open.size, held: this.held, graceMs: options.graceMs }, `service "${this.#backend.name}": ${left} connection(s) still open after the ${options.graceMs}ms grace period, closing them`);
           this.#closeHeld();
           for (const connection of [...this.#open]) connection.close('shutdown');
         });

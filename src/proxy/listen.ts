@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import type { ListenSpec } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
-import { listenNative, nativeLoaded, socketFd } from './native.ts';
+import { adoptSocket, closeDescriptor, listenNative, nativeLoaded, socketFd } from './native.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS, systemErrorText } from './sockets.ts';
 
 export type TcpListen = Extract<ListenSpec, { kind: 'tcp' }>;
@@ -52,6 +52,12 @@ export interface BoundListener {
   /** Node's server, while Node accepts (undefined for a native listener). */
   readonly server: net.Server | undefined;
   /**
+   * Sends the connections accepted from now on to other receivers (a reload handing the listening
+   * socket to a successor service: nothing in its backlog is lost, the address is never closed).
+   * A native listener keeps accepting natively; without onDescriptor its connections become sockets.
+   */
+  retarget(handlers: ListenHandlers): void;
+  /**
    * Stops accepting and closes the listening socket; removes the socket file this listener created
    * (only if it is still the one it created). Idempotent; never rejects. Accepted sockets are
    * untouched: they belong to the receiver of onConnection.
@@ -59,16 +65,37 @@ export interface BoundListener {
   close(): Promise<void>;
 }
 
+/** Where a listener's accepted connections and accept errors go (see ListenOptions). */
+export type ListenHandlers = Pick<ListenOptions, 'onConnection' | 'onDescriptor' | 'onError'>;
+
+type Unrouted = Omit<BoundListener, 'retarget'>;
+
 /** Binds a TCP address, a Unix socket path or an inherited fd. Rejects with PortwakeError('LISTEN_FAILED'). */
 export async function listen(target: ListenTarget, options: ListenOptions): Promise<BoundListener> {
+  // The receivers are looked up per connection, so that retarget() can move them.
+  let h: ListenHandlers = options;
+  const routed: ListenOptions = {
+    ...options,
+    onConnection: (socket) => h.onConnection(socket),
+    onError: (err, refused) => h.onError(err, refused),
+    onDescriptor: options.onDescriptor === undefined ? undefined : (fd) => {
+      if (h.onDescriptor !== undefined) h.onDescriptor(fd);
+      else h.onConnection(adoptSocket(fd));
+    },
+  };
+  let bound: Unrouted;
   switch (target.kind) {
     case 'tcp':
-      return listenTcp(target, options);
+      bound = await listenTcp(target, routed);
+      break;
     case 'unix':
-      return listenUnix(target, options);
+      bound = await listenUnix(target, routed);
+      break;
     case 'fd':
-      return listenFd(target, options);
+      bound = await listenFd(target, routed);
+      break;
   }
+  return { ...bound, retarget: (next) => { h = next; } };
 }
 
 /**
@@ -76,7 +103,7 @@ export async function listen(target: ListenTarget, options: ListenOptions): Prom
  * IPV6_V6ONLY off; Node falls back to 0.0.0.0 where IPv6 is unavailable). `[::1]` and `::1` both work.
  * An explicit `[::]` is IPv6 only, so that `["0.0.0.0:80", "[::]:80"]` binds both without a clash.
  */
-export async function listenTcp(spec: TcpListen, options: ListenOptions): Promise<BoundListener> {
+export async function listenTcp(spec: TcpListen, options: ListenOptions): Promise<Unrouted> {
   const server = createServer(options);
   const bindOptions: net.ListenOptions = { port: spec.port, backlog: options.backlog ?? DEFAULT_BACKLOG, ipv6Only: spec.host !== undefined };
   if (spec.host !== undefined) bindOptions.host = unbracket(spec.host);
@@ -84,8 +111,27 @@ export async function listenTcp(spec: TcpListen, options: ListenOptions): Promis
   return bound(server, spec.text, options);
 }
 
-/** A socket that is already bound and listening (systemd socket activation), by fd number. */
-export async function listenFd(target: { fd: number; text: string }, options: ListenOptions): Promise<BoundListener> {
+/**
+ * A socket that is already bound and listening (systemd socket activation), by fd number. With the
+ * native addon it is accepted on as it is — no listen(2) again, so the backlog systemd gave it
+ * (Backlog=) stays; the addon works on a duplicate and the passed descriptor is closed. Node's own
+ * listener (no addon) must call listen(2) again, with options.backlog.
+ */
+export async function listenFd(target: { fd: number; text: string }, options: ListenOptions): Promise<Unrouted> {
+  if (options.onDescriptor !== undefined && nativeLoaded()) {
+    let unlisten: (() => void) | undefined;
+    try {
+      unlisten = listenNative(target.fd, options.onDescriptor, options.onError);
+    } catch {
+      // No descriptor left for the duplicate (EMFILE), or not a socket: Node takes it below (and
+      // says what is wrong with it).
+    }
+    if (unlisten !== undefined) {
+      closeDescriptor(target.fd);
+      const close = unlisten;
+      return { text: target.text, address: null, native: true, server: undefined, close: () => { close(); return Promise.resolve(); } };
+    }
+  }
   const server = createServer(options);
   await bind(server, { fd: target.fd, backlog: options.backlog ?? DEFAULT_BACKLOG }, target.text, options);
   return bound(server, target.text, options);
@@ -96,7 +142,7 @@ export async function listenFd(target: { fd: number; text: string }, options: Li
  * native code: the addon accepts on a duplicate of the listening descriptor and Node's server is
  * closed (the socket stays open through the duplicate; nothing waiting in its backlog is lost).
  */
-function bound(server: net.Server, text: string, options: ListenOptions): BoundListener {
+function bound(server: net.Server, text: string, options: ListenOptions): Unrouted {
   const fd = socketFd(server);
   if (options.onDescriptor === undefined || fd === undefined || !nativeLoaded()) return keptByNode(server, text);
   let unlisten: () => void;
@@ -121,7 +167,7 @@ function bound(server: net.Server, text: string, options: ListenOptions): BoundL
 }
 
 /** A listener Node accepts on. */
-function keptByNode(server: net.Server, text: string): BoundListener {
+function keptByNode(server: net.Server, text: string): Unrouted {
   return { text, address: server.address(), native: false, server, close: () => closeServer(server) };
 }
 
@@ -130,7 +176,7 @@ function keptByNode(server: net.Server, text: string): BoundListener {
  * refused means nobody listens); a file a live process listens on, or a file that is not a socket,
  * is an error. With spec.mode the file is chmod'ed right after the bind.
  */
-export async function listenUnix(spec: UnixListen, options: ListenOptions): Promise<BoundListener> {
+export async function listenUnix(spec: UnixListen, options: ListenOptions): Promise<Unrouted> {
   const fail = (reason: string, cause?: unknown): PortwakeError =>
     new PortwakeError('LISTEN_FAILED', `service "${options.service}": cannot listen on ${spec.text}: ${reason}`, { cause });
   await removeStaleSocket(spec.path, fail);

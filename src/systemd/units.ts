@@ -72,6 +72,8 @@ export function generatePortwakeUnits(config: PortwakeConfig, o: PortwakeUnitOpt
     // Without the optional datagram addon, sd_notify messages come from systemd-notify's PID.
     setting('NotifyAccess', 'all'),
     setting('ExecStart', commandLine(argv)),
+    // SIGHUP re-reads the config file (`portwake run`; a `proxy` has none): systemctl reload.
+    ...(o.args[0] === 'run' ? [setting('ExecReload', 'kill -HUP $MAINPID')] : []),
     setting('Sockets', socketUnits.join(' ')),
     setting('Restart', 'on-failure'),
     setting('RestartSec', '2s'),

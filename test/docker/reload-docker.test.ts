@@ -1,6 +1,8 @@
 // Reloading a running daemon against the real engine, through POST /reload and through SIGHUP to
 // the CLI: added services listen, removed ones stop listening and drain, changed ones apply (on the
-// same address), unchanged ones keep their open transfers, and a bad file changes nothing.
+// same address), unchanged ones keep their open transfers, and a bad file changes nothing. A reload
+// keeps the listening socket of an unchanged address (no connection refused) and applies timeouts and
+// limits in place (no open connection cut); only a new container or upstream drains and then cuts.
 
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -120,7 +122,10 @@ describe('reloading a running daemon against a real Docker engine', { timeout: 3
     const [keepEnd, goneEnd] = [await keepDl.done, await goneDl.done];
     assert.equal(keepEnd.complete, true, `the unchanged service's transfer survived the reload (${keepEnd.bytes}/${BIG}, ${keepEnd.how})`);
     assert.equal(goneEnd.complete, true, `the removed service's transfer drained (${goneEnd.bytes}/${BIG}, ${goneEnd.how})`);
-    assert.equal(d.provider.starts, 5);
+    // tweak's new idleTimeout (1s) may stop it again while the added service starts: count per service.
+    const startsOf = (name: string): number => d.logs.filter((l) => l.msg.startsWith(`service "${name}": started container`)).length;
+    assert.deepEqual([startsOf('keep'), startsOf('gone'), startsOf('added')], [1, 1, 1]);
+    assert.ok(startsOf('tweak') >= 2, 'tweak was started again on demand after its idle stop');
   });
 
   it('POST /reload with a bad file: 400 with the FILE:LINE:COL errors, the running config stays in force', { timeout: 60_000 }, async (t) => {
@@ -249,6 +254,81 @@ describe('reloading a running daemon against a real Docker engine', { timeout: 3
     assert.equal(await running(goneC.name), false, 'so is the one the removed service started');
     assert.equal(await running(foundC.name), true, 'the one it found running is left running');
     await assert.rejects(d.daemon.reload(), /shutting down; reload refused/);
+  });
+
+  it('20 reloads that change only idleTimeout: a connection loop meanwhile sees no failure (the listening socket is kept)', { timeout: 120_000 }, async (t) => {
+    const { web, port, d } = await servingWeb(t, 'rl-loop');
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const deadline = Date.now() + 60_000;
+    const MAX = 20_000;
+    const worker = async (): Promise<void> => {
+      while (!stop && ok + failures.length < MAX && Date.now() < deadline) {
+        try {
+          const r = await httpGet({ host: '127.0.0.1', port }, '/', 10_000);
+          if (r.status === 200) ok++;
+          else failures.push(`status ${r.status}`);
+        } catch (err) {
+          failures.push((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+        }
+      }
+    };
+    const workers = Array.from({ length: 8 }, () => worker());
+    for (let i = 0; i < 20; i++) {
+      // Reloads spread over the loop: each after 50 more connections.
+      const mark = ok + failures.length;
+      await eventually('the loop moves on', () => ok + failures.length >= mark + 50 || Date.now() > deadline, 30_000);
+      await d.rewrite({ web: { ...web, extra: `    idleTimeout: ${10 + i}m\n` } });
+      const r = await d.reload();
+      assert.equal(r.status, 200, r.body);
+      assert.deepEqual(json<ReloadResult>(r).changed, ['web']);
+    }
+    stop = true;
+    await Promise.all(workers);
+    assert.ok(ok > 100, `the loop ran (${ok} connections)`);
+    assert.deepEqual(failures, [], `${failures.length} of ${ok + failures.length} connections failed during the reloads`);
+    assert.equal((await d.status())[0]?.idleDeadline === undefined, false, 'the last idleTimeout is armed');
+  });
+
+  it('a reload that changes only timeouts and limits keeps a download in flight, even past the grace period', { timeout: 120_000 }, async (t) => {
+    const c = await server(t, 'rl-dl', true);
+    const port = await freePort();
+    const web: Svc = { container: c.name, listen: `127.0.0.1:${port}` };
+    const d = await reloadable(t, { web }, { graceMs: 300 });
+    const dl = await slowDownload(t, { host: '127.0.0.1', port }, '/big', { startedAfterBytes: 256 * 1024 });
+    await d.rewrite({ web: { ...web, extra: '    idleTimeout: 10m\n    maxConnections: 100\n    startTimeout: 30s\n' } });
+    const r = await d.reload();
+    assert.equal(r.status, 200, r.body);
+    const at = dl.bytes();
+    // Well past the grace period a retired service's connections would get.
+    await eventually('the download moves on after the reload', () => dl.bytes() > at + 1024 * 1024, 20_000);
+    await new Promise((res) => setTimeout(res, 1_000));
+    dl.fast();
+    const end = await dl.done;
+    assert.equal(end.complete, true, `the download survived the reload (${end.bytes}/${BIG}, ${end.how})`);
+    assert.equal(d.logs.some((l) => /closing them/.test(l.msg)), false, 'no connection was cut');
+    assert.equal((await d.status())[0]?.state, 'ready');
+  });
+
+  it('a reload that changes the container drains the old connections for the grace period, then cuts them and says so', { timeout: 120_000 }, async (t) => {
+    const [a, b] = [await server(t, 'rl-swap-a', true), await server(t, 'rl-swap-b')];
+    const port = await freePort();
+    const web: Svc = { container: a.name, listen: `127.0.0.1:${port}` };
+    const d = await reloadable(t, { web }, { graceMs: 500 });
+    const dl = await slowDownload(t, { host: '127.0.0.1', port }, '/big', { startedAfterBytes: 256 * 1024 });
+    dl.stall();
+    await d.rewrite({ web: { ...web, container: b.name } });
+    const r = await d.reload();
+    assert.deepEqual(json<ReloadResult>(r).changed, ['web']);
+    assert.equal((await httpGet({ host: '127.0.0.1', port })).status, 200, 'the new container answers on the same address');
+    assert.equal(await running(b.name), true);
+    await eventually('the grace period ends', () => d.logs.some((l) => /closing them$/.test(l.msg)), 20_000);
+    dl.fast();
+    const end = await dl.done;
+    assert.equal(end.complete, false, 'the old container\'s download was cut after the grace period');
+    assert.ok(d.logs.some((l) => /^reload: service "web" changed its container .*1 open connection\(s\) may finish within 500ms, then are closed$/.test(l.msg)), JSON.stringify(d.logs.map((l) => l.msg)));
+    assert.ok(d.logs.some((l) => l.msg === 'service "web": 1 connection(s) still open after the 500ms grace period, closing them'));
   });
 
   it('SIGHUP to `portwake run`: applies added/removed/changed, keeps an unchanged transfer, rejects a bad file with FILE:LINE:COL', { timeout: 120_000 }, async (t) => {

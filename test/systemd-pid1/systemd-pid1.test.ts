@@ -175,6 +175,53 @@ describe('generated units under systemd as PID 1', { timeout: 15 * 60_000 }, () 
     assert.notEqual((await running(app.id)).startedAt, started1.startedAt, 'the app container was started again');
   });
 
+  it('systemctl reload (ExecReload=): portwake keeps the socket systemd passed and applies the file; a changed listen: is left for a restart', async (t) => {
+    const { m, etc } = await machine(t, 'pid1-reload');
+    const app = await createContainer(engine, { image: busybox, cmd: SERVE, nameHint: 'pid1-reload-app' });
+    t.after(() => app.remove());
+    const units = ['portwake.socket', 'portwake.service'];
+    const explain = (): Promise<string> => m.describe(units);
+    const config = (listen: number, idle: string): void => writeFileSync(join(etc, 'portwake.yaml'), [
+      'services:', '  web:', `    listen: ${listen}`, `    container: ${app.name}`, `    idleTimeout: ${idle}`, '',
+    ].join('\n'));
+
+    config(8082, '10m');
+    await m.sh([INSIDE.node, PORTWAKE_MAIN, 'generate', 'systemd', '--config', CONFIG, '--output', '/etc/systemd/system']);
+    const unit = await m.sh(['systemctl', 'cat', 'portwake.service']);
+    assert.match(unit, /^ExecReload=kill -HUP \$MAINPID$/m);
+    await verify(m, units);
+    await m.sh(['systemctl', 'daemon-reload']);
+    await m.sh(['systemctl', 'enable', '--now', 'portwake.socket']);
+    await get(t, m, 8082, 'first connection (portwake and the container started)', units);
+    const first = await active(m, 'portwake.service', explain);
+
+    // Only the idle timeout changes: applied in place, on the same socket, by the same process.
+    config(8082, '1s');
+    await m.sh(['systemctl', 'reload', 'portwake.service']);
+    const reloaded = await until('the reload in the journal', async () => {
+      const text = (await m.journal('portwake.service')).map(message).join('\n');
+      return /config reloaded|reload rejected/.test(text) ? text : undefined;
+    }, 10_000, explain);
+    assert.doesNotMatch(reloaded, /reload rejected/);
+    assert.match(reloaded, /config reloaded: 0 added, 0 removed, 1 changed \(1 in place\)/);
+    await until('the container stopped after the new idleTimeout', async () => ((await running(app.id)).running ? undefined : true), 20_000, explain);
+    await get(t, m, 8082, 'after the reload (same socket, container started again)', units);
+    const after = await active(m, 'portwake.service', explain);
+    assert.equal(after.MainPID, first.MainPID, 'the same portwake process: reloaded, not restarted');
+    assert.equal(after.NRestarts, '0');
+
+    // A new address needs new socket units: the reload says so and keeps serving the old socket.
+    config(8083, '1s');
+    await m.sh(['systemctl', 'reload', 'portwake.service']);
+    const warned = await until('the listen warning in the journal', async () => {
+      const text = (await m.journal('portwake.service')).map(message).join('\n');
+      return /listen changed/.test(text) ? text : undefined;
+    }, 10_000, explain);
+    assert.match(warned, /service "web": listen changed \(8082 → 8083\), but its sockets come from systemd \(--listen-from-systemd\) and stay as they are\. To apply it: "portwake generate systemd" again/);
+    await get(t, m, 8082, 'after a reload that changed listen: (still the socket systemd passed)', units);
+    assert.equal((await active(m, 'portwake.service', explain)).MainPID, first.MainPID);
+  });
+
   it('style recipe: socket → systemd-socket-proxyd → container unit (wait-port); all stop when idle and start again', async (t) => {
     const { m, etc } = await machine(t, 'pid1-recipe');
     // systemd-socket-proxyd forwards to one fixed address. The app container's own address can

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { freePort, nodeTs, startChild, tempDir, type Child } from './helpers.ts';
+import { freePort, listenBacklog, nodeTs, startChild, tempDir, type Child } from './helpers.ts';
 
 interface Received { pid: number | null; message: string }
 
@@ -40,6 +40,16 @@ function knock(port: number): Promise<string> {
 }
 
 describe('portwake started by its socket', { timeout: 60_000 }, () => {
+  it('leaves the backlog of the socket systemd passed alone (Backlog=)', async (t) => {
+    const { port, daemon } = await activated(t, []);
+    const given = listenBacklog(port);
+    // systemd-socket-activate listens with SOMAXCONN; the old code re-listened with 1024.
+    assert.notEqual(given, 1024, 'precondition: the passed socket\'s backlog is not the one portwake used to set');
+    assert.equal(await knock(port), 'closed');
+    await daemon.waitFor(/listening: web on systemd:web \(fd 3\)/);
+    assert.equal(listenBacklog(port), given, 'the same backlog after portwake took the socket');
+  });
+
   it('accepts the connection that started it, notifies, and stops on SIGTERM', async (t) => {
     const { port, daemon, received, receiver } = await activated(t, []);
     assert.equal(await knock(port), 'closed');

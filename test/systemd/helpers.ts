@@ -1,7 +1,8 @@
 // Shared by the systemd tests: free loopback ports, temp dirs, child processes that are killed on
 // cleanup, and waiting for a line of their output with a deadline.
 
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -81,4 +82,12 @@ export function startChild(t: TestContext, command: string, args: readonly strin
 /** Node running a TypeScript file of this repo (same process, so LISTEN_PID matches). */
 export function nodeTs(file: string): string[] {
   return [process.execPath, '--import', 'tsx', resolve(REPO, file)];
+}
+
+/** The backlog of the socket listening on 127.0.0.1:port, as `ss -ltn` shows it (Send-Q). */
+export function listenBacklog(port: number): number {
+  const r = spawnSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' });
+  const line = r.stdout.split('\n').find((l) => l.includes(`127.0.0.1:${port}`));
+  assert.ok(line !== undefined, `ss shows no listener on 127.0.0.1:${port}: ${r.stdout}${r.stderr}`);
+  return Number(line.trim().split(/\s+/)[2]);
 }

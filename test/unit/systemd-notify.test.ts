@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { Logger } from '../../src/core/logger.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import type { NotifyTransport } from '../../src/systemd/notify-transports.ts';
-import { createNotifier, noopNotifier, TransportNotifier } from '../../src/systemd/notify.ts';
+import { createNotifier, noopNotifier, STATUS_INTERVAL_MS, TransportNotifier } from '../../src/systemd/notify.ts';
 import { formatStatusLine } from '../../src/systemd/status-line.ts';
 import { startWatchdog, watchdogIntervalMs } from '../../src/systemd/watchdog.ts';
 import { ManualClock } from '../support/manual-clock.ts';
@@ -58,6 +58,7 @@ describe('TransportNotifier', () => {
     const logger = recordingLogger();
     const n = new TransportNotifier(transport, logger);
     n.watchdog();
+    await n.flush();
     n.watchdog();
     await n.flush();
     fail = false;
@@ -67,6 +68,72 @@ describe('TransportNotifier', () => {
     n.watchdog();
     await n.flush();
     assert.deepEqual(logger.lines, [['warn', 'sd_notify failed, ignoring'], ['debug', 'sd_notify failed again, ignoring'], ['warn', 'sd_notify failed, ignoring']]);
+  });
+});
+
+describe('TransportNotifier pacing', () => {
+  function recording(): NotifyTransport & { sent: string[] } {
+    const sent: string[] = [];
+    return { description: 'test', sent, send: async (lines) => { sent.push(lines.join('\n')); } };
+  }
+
+  it('coalesces a burst of STATUS= lines: the latest wins, at most one send per interval', async () => {
+    const clock = new ManualClock();
+    const transport = recording();
+    const n = new TransportNotifier(transport, silentLogger, clock);
+    n.status('starting');
+    await clock.settle();
+    assert.deepEqual(transport.sent, ['STATUS=starting'], 'the first goes out at once');
+    for (let i = 0; i < 1000; i++) n.status(`${i} running`);
+    await clock.advance(STATUS_INTERVAL_MS - 1);
+    assert.equal(transport.sent.length, 1, 'the burst waits for the interval');
+    await clock.advance(1);
+    assert.deepEqual(transport.sent, ['STATUS=starting', 'STATUS=999 running']);
+    await clock.advance(10 * STATUS_INTERVAL_MS);
+    assert.equal(transport.sent.length, 2, 'nothing more to send');
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('a waiting STATUS= holds back neither WATCHDOG=1 nor STOPPING=1; flush() sends it at once', async () => {
+    const clock = new ManualClock();
+    const transport = recording();
+    const n = new TransportNotifier(transport, silentLogger, clock);
+    n.status('a');
+    await clock.settle();
+    n.status('b');
+    n.watchdog();
+    n.watchdog();
+    n.stopping();
+    await clock.settle();
+    assert.deepEqual(transport.sent, ['STATUS=a', 'WATCHDOG=1', 'STOPPING=1']);
+    n.status('c');
+    await n.flush();
+    assert.deepEqual(transport.sent, ['STATUS=a', 'WATCHDOG=1', 'STOPPING=1', 'STATUS=c']);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('keeps at most one message of each kind waiting behind a slow send', async () => {
+    let release!: () => void;
+    const sent: string[] = [];
+    const transport: NotifyTransport = {
+      description: 'slow',
+      send: async (lines) => {
+        sent.push(lines.join('\n'));
+        if (sent.length === 1) await new Promise<void>((r) => { release = r; });
+      },
+    };
+    const clock = new ManualClock();
+    const n = new TransportNotifier(transport, silentLogger, clock);
+    n.ready();
+    await clock.settle();
+    for (let i = 0; i < 10_000; i++) {
+      n.watchdog();
+      n.status(`s${i}`);
+    }
+    assert.equal((n as unknown as { waiting: unknown[] }).waiting.length, 2, 'the queue stays bounded');
+    release();
+    await n.flush();
+    assert.deepEqual(sent, ['READY=1', 'WATCHDOG=1', 'STATUS=s9999']);
   });
 });
 
