@@ -33,7 +33,7 @@ export function createServiceUnit(
     clock: deps.clock,
     native,
     onConnection: (e) => deps.emit(e.change === 'close'
-      ? { type: 'connection', service: config.name, change: 'close', at: deps.clock.now(), spliced: e.end.spliced }
+      ? { type: 'connection', service: config.name, change: 'close', at: deps.clock.now(), spliced: e.end.spliced, reason: e.end.reason }
       : { type: 'connection', service: config.name, change: 'open', at: deps.clock.now() }),
   });
   activation.listeners = listen.map((l) => l.text);

@@ -23,7 +23,7 @@
 //   probe(host, port, path) -> 0 | 1 | -errno
 //     one connect, closed at once: 0 connected, -errno failed (refused, as a rule), 1 still
 //     connecting (a peer that is not local: the caller probes the slow way).
-//   abort(id, handBack)  resets both sockets and finishes; no-op once finished. With handBack and
+//   abort(id, handBack, orderly)  resets both sockets (orderly: closes them) and finishes; no-op once finished. With handBack and
 //     the upstream still connecting, the client is returned instead (ECONNABORTED, clientReturned).
 //   counts(id, f64[2]) bytes delivered so far client→upstream and upstream→client.
 //   changed(f64[3n]) -> count
@@ -293,20 +293,23 @@ napi_value pw_conn_pump(napi_env env, napi_callback_info info) {
 }
 
 /*
- * abort(id, handBack): resets both sockets — or, with handBack and the upstream still connecting
+ * abort(id, handBack, orderly): resets both sockets (orderly: closes them, a FIN where nothing is
+ * unread) — or, with handBack and the upstream still connecting
  * (nothing of the client's has gone anywhere), gives up the connect and returns the client's
  * descriptor untouched (the end reports ECONNABORTED with the client returned).
  */
 napi_value pw_conn_abort(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2] = {NULL, NULL};
+  size_t argc = 3;
+  napi_value argv[3] = {NULL, NULL, NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   conn_t *c = argc < 1 ? NULL : conn_by_id(env, argv[0]);
   bool hand_back = false;
+  bool orderly = false;
   if (argc >= 2) napi_get_value_bool(env, argv[1], &hand_back);
+  if (argc >= 3) napi_get_value_bool(env, argv[2], &orderly);
   if (c == NULL) return NULL;
   if (hand_back && c->connecting) conn_finish(c, ECONNABORTED, 1, 0);
-  else conn_finish(c, ECANCELED, -1, 1);
+  else conn_finish(c, ECANCELED, -1, !orderly);
   return NULL;
 }
 

@@ -2,7 +2,7 @@
 // and the lease that keeps the service awake. One owner, one idempotent close() (STYLE.md habit 6).
 
 import net from 'node:net';
-import type { Lease } from '../core/backend.ts';
+import type { Lease, RevokeHow } from '../core/backend.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { Endpoint } from '../core/provider.ts';
 import { formatMs } from '../core/errors.ts';
@@ -23,7 +23,11 @@ export type CloseReason =
   /** lease.signal aborted (the container went away): both sides are reset. */
   | 'lease_aborted'
   /** The owner closed it (shutdown after the grace period): both sides are reset. */
-  | 'shutdown';
+  | 'shutdown'
+  /** The service stopped for want of traffic (idleOn: traffic): closed in order, a FIN each way. */
+  | 'idle'
+  /** The client half-closed and the upstream sent nothing for halfCloseTimeout: both sides are reset. */
+  | 'half_closed_timeout';
 
 export interface ConnectionEnd {
   reason: CloseReason;
@@ -221,7 +225,7 @@ export class Connection {
       // The pump owns the sockets now; its end (after both are closed) finishes the connection.
       this.#countSpliced(state);
       this.#lease.release();
-      state.pump.abort();
+      state.pump.abort(reason === 'idle');
       this.#maybeFinished();
       return;
     }
@@ -233,6 +237,7 @@ export class Connection {
 
     switch (reason) {
       case 'done':
+      case 'idle':
         this.#client.destroy();
         this.#upstream.destroy();
         break;
@@ -433,9 +438,9 @@ export class Connection {
    * The service stopped underneath (the lease is revoked). Still connecting, the client has sent
    * nothing anywhere: it is handed back to be held for the next start, as for a refused connect.
    */
-  #onLeaseAbort = (): void => {
+  #onLeaseAbort = (how: RevokeHow): void => {
     if (this.#state.kind === 'connecting' && this.#onUnconnected !== undefined) this.close('upstream_unreachable', stoppedWhileConnecting());
-    else this.close('lease_aborted');
+    else this.close(how === 'idle' ? 'idle' : 'lease_aborted');
   };
 
   /**
@@ -499,6 +504,10 @@ export function describeEnd(connection: { readonly upstream: string }, end: Conn
       return `upstream ${connection.upstream} went away`;
     case 'shutdown':
       return 'closed for shutdown';
+    case 'idle':
+      return 'closed in order: the service stopped for want of traffic';
+    case 'half_closed_timeout':
+      return `the client half-closed and upstream ${connection.upstream} sent nothing since`;
     case 'done':
       return 'done';
   }
