@@ -3,7 +3,7 @@
 
 import { Activation, type ActivationDeps } from './core/activation.ts';
 import type { Logger } from './core/logger.ts';
-import type { ServiceConfig } from './config/types.ts';
+import { DEFAULTS, type ServiceConfig } from './config/types.ts';
 import { Frontend } from './proxy/frontend.ts';
 import type { NativePolicy } from './proxy/native.ts';
 import type { ListenTarget } from './proxy/listen.ts';
@@ -29,6 +29,9 @@ export function createServiceUnit(
     listen,
     maxConnections: config.maxConnections,
     maxPending: config.maxPending,
+    holdTimeoutMs: config.holdTimeoutMs ?? config.startTimeoutMs,
+    maxHeldBytes: config.maxHeldBytes ?? DEFAULTS.maxHeldBytes,
+    halfCloseTimeoutMs: config.halfCloseTimeoutMs === null ? undefined : config.halfCloseTimeoutMs ?? DEFAULTS.halfCloseTimeoutMs,
     logger,
     clock: deps.clock,
     native,

@@ -82,6 +82,13 @@ export interface ConnectionOptions {
    * it has moved native.spliceAfterBytes (see native.ts); undefined: every byte goes through JavaScript.
    */
   native?: NativePolicy | undefined;
+  /**
+   * Once the client has half-closed, the upstream must send something at least every timeoutMs
+   * (or finish), else the connection is reset ('half_closed_timeout'): an app that accepted but
+   * never answers would otherwise keep it open for good. `count` hears +1 when the client
+   * half-closes and -1 when the upstream finishes or the connection closes. Undefined: no bound.
+   */
+  halfClose?: { timeoutMs: number; count: (delta: number) => void } | undefined;
 }
 
 type State =
@@ -126,6 +133,9 @@ export class Connection {
   /** The client (upstream) stopped reading until its bytes queued on the other socket are out. */
   #clientWaits = false;
   #upstreamWaits = false;
+  readonly #halfClose: ConnectionOptions['halfClose'];
+  /** The client half-closed and the upstream has not finished: the check and the upstream's bytes at the last one. */
+  #halfClosed: { timer: TimerHandle; bytesOut: number } | undefined;
 
 
   constructor(options: ConnectionOptions) {
@@ -137,6 +147,7 @@ export class Connection {
     this.#early = options.early ?? NO_EARLY;
     this.#startedAt = options.clock.now();
     this.#splicePolicy = options.native;
+    this.#halfClose = options.halfClose;
 
     const upstream = options.lease.upstream;
     // Each direction reads into one buffer of this connection's, reused for every read (see
@@ -190,6 +201,7 @@ export class Connection {
     // socket with nothing buffered still emits 'end', to nobody then) — the socket says so.
     if (client.readableEnded) {
       up.end();
+      this.#watchHalfClosed();
       return;
     }
     // Bytes the client stream already queued still come as 'data', before any read into the buffer.
@@ -221,6 +233,7 @@ export class Connection {
     if (state.kind === 'connecting') state.timer.cancel();
     this.#state = { kind: 'closed', reason, error };
     this.#lease.onRevoke = undefined;
+    this.#unwatchHalfClosed();
     if (state.kind === 'spliced') {
       // The pump owns the sockets now; its end (after both are closed) finishes the connection.
       this.#countSpliced(state);
@@ -328,12 +341,44 @@ export class Connection {
 
   /** Client half-closed: pass the FIN on after the queued bytes; the reply keeps flowing back. */
   #onClientEnd = (): void => {
-    if (this.#state.kind === 'open') this.#upstream.end();
+    if (this.#state.kind !== 'open') return;
+    this.#upstream.end();
+    this.#watchHalfClosed();
   };
 
   #onUpstreamEnd = (): void => {
+    this.#unwatchHalfClosed();
     if (this.#state.kind === 'open') this.#client.end();
   };
+
+  // ---- a half-closed client waiting for its upstream ----
+
+  #watchHalfClosed(): void {
+    const halfClose = this.#halfClose;
+    if (halfClose === undefined || this.#halfClosed !== undefined || this.#upstream.readableEnded) return;
+    halfClose.count(+1);
+    this.#halfClosed = { timer: this.#clock.setTimer(halfClose.timeoutMs, this.#checkHalfClosed), bytesOut: this.#lease.bytesOut };
+  }
+
+  /** Nothing per byte: the check compares the upstream's byte count with the last check's. */
+  #checkHalfClosed = (): void => {
+    const watch = this.#halfClosed;
+    if (watch === undefined || this.#halfClose === undefined) return;
+    if (this.#lease.bytesOut === watch.bytesOut) {
+      this.close('half_closed_timeout');
+      return;
+    }
+    watch.bytesOut = this.#lease.bytesOut;
+    watch.timer = this.#clock.setTimer(this.#halfClose.timeoutMs, this.#checkHalfClosed);
+  };
+
+  #unwatchHalfClosed(): void {
+    const watch = this.#halfClosed;
+    if (watch === undefined) return;
+    this.#halfClosed = undefined;
+    watch.timer.cancel();
+    this.#halfClose?.count(-1);
+  }
 
   // ---- the hand-over to the splice pump ----
 
