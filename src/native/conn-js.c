@@ -25,7 +25,8 @@
 //     connecting (a peer that is not local: the caller probes the slow way).
 //   abort(id, handBack, orderly)  resets both sockets (orderly: closes them) and finishes; no-op once finished. With handBack and
 //     the upstream still connecting, the client is returned instead (ECONNABORTED, clientReturned).
-//   counts(id, f64[2]) bytes delivered so far client→upstream and upstream→client.
+//   counts(id, f64[2]) bytes delivered so far client→upstream and upstream→client; given f64[4],
+//     also whether the client and the upstream have sent their EOF (1) or not (0).
 //   changed(f64[3n]) -> count
 //     the connections that moved bytes since the last call, as (id, bytesIn, bytesOut) triples,
 //     at most n per call (call again while it returns n): idle connections cost nothing to watch.
@@ -317,12 +318,17 @@ napi_value pw_conn_counts(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2] = {NULL, NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  double *out = pw_typed_arg(env, argv[1], napi_float64_array, 2, "counts(id, out): out must be a Float64Array of length 2", NULL);
+  size_t length = 0;
+  double *out = pw_typed_arg(env, argv[1], napi_float64_array, 2, "counts(id, out): out must be a Float64Array of length 2", &length);
   if (out == NULL) return NULL;
   conn_t *c = conn_by_id(env, argv[0]);
   if (c != NULL) {
     out[0] = c->moved[0];
     out[1] = c->moved[1];
+    if (length >= 4) {
+      out[2] = c->dir[0].eof; /* the client half-closed */
+      out[3] = c->dir[1].eof; /* the upstream did */
+    }
   }
   return NULL;
 }

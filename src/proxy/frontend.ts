@@ -8,6 +8,7 @@ import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
 import { debugEnabled, type Logger } from '../core/logger.ts';
 import { Connection, describeEnd, type ConnectionEnd, type EarlyData, type Unconnected, isFdLimit } from './connection.ts';
+import { HalfCloseSweep } from './half-close.ts';
 import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection, HoldBudget } from './held.ts';
 import { listen, type BoundListener, type ListenTarget } from './listen.ts';
 import { LogLimit } from './log-limit.ts';
@@ -95,6 +96,8 @@ export class Frontend {
   /** Forwarded connections whose client half-closed and whose upstream has not finished. */
   #halfClosed = 0;
   readonly #halfClose: { timeoutMs: number; count: (delta: number) => void } | undefined;
+  /** The same bound for connections forwarded natively from the first byte. */
+  readonly #halfCloseSweep: HalfCloseSweep | undefined;
   /**
    * Natively accepted descriptors that will be held, their sockets made in this turn's check phase
    * (the service's start request goes out first). They count as held, so close() does not finish
@@ -126,6 +129,8 @@ export class Frontend {
         this.#halfClosed += delta;
       },
     };
+    this.#halfCloseSweep = this.#halfClose === undefined || options.native === undefined ? undefined
+      : new HalfCloseSweep(this.#clock, this.#halfClose.timeoutMs, this.#halfClose.count, () => this.#nativeOpen());
     // Whole milliseconds, at least one: native code takes an integer deadline.
     this.#connectTimeoutMs = Math.max(1, Math.round(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS));
     this.#acceptErrors = new LogLimit(this.#clock, LOG_INTERVAL_MS);
@@ -238,6 +243,7 @@ export class Frontend {
       this.#checkAllGone();
       await gone;
       closing.graceTimer?.cancel();
+      this.#halfCloseSweep?.stop();
       this.#state = { kind: 'closed' };
     })();
     return closing.done;
@@ -394,7 +400,12 @@ export class Frontend {
       onUnconnected: this.#retry,
     }, upstream);
     this.#open.add(connection);
+    this.#halfCloseSweep?.ensure();
     this.#options.onConnection?.({ change: 'open', upstream: connection.upstream });
+  }
+
+  *#nativeOpen(): Generator<NativeConnection> {
+    for (const c of this.#open) if (c instanceof NativeConnection) yield c;
   }
 
   #forward(socket: Socket, lease: Lease, early: EarlyData | undefined, retry = true): void {
@@ -415,6 +426,7 @@ export class Frontend {
 
   #onConnectionClosed = (connection: Forwarded, end: ConnectionEnd): void => {
     this.#open.delete(connection);
+    if (connection instanceof NativeConnection) this.#halfCloseSweep?.forget(connection);
     if (end.handedBack) {
       this.#logger.debug({ upstream: connection.upstream }, `service "${this.#backend.name}": ${describeEnd(connection, end)}; holding the client while the service re-checks its container`);
     } else if (end.reason === 'upstream_unreachable') {

@@ -104,6 +104,16 @@ export class NativeConnection implements NativeEnd {
     if (this.#id !== undefined) abortNative(this.#id, false, reason === 'idle');
   }
 
+  /**
+   * The counts and EOF flags as nativeCounts() fills a Float64Array(4), for the half-close check
+   * (half-close.ts); false, `out` untouched, once the connection is closed or ended.
+   */
+  sample(out: Float64Array): boolean {
+    if (this.#id === undefined || this.#closedAs !== undefined || this.#ended) return false;
+    nativeCounts(this.#id, out);
+    return true;
+  }
+
   onNativeCounts(bytesIn: number, bytesOut: number): void {
     if (this.#closedAs !== undefined || this.#ended) return; // the lease is released: its bytes are counted
     this.#lease.bytesIn = bytesIn;

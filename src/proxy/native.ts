@@ -237,7 +237,10 @@ export function abortNative(id: NativeId, handBack = false, orderly = false): vo
   addon().abort(id, handBack, orderly);
 }
 
-/** Bytes a native connection has delivered so far, into `out`: [client→upstream, upstream→client]. */
+/**
+ * Bytes a native connection has delivered so far, into `out`: [client→upstream, upstream→client];
+ * with a Float64Array(4), also [2] the client's and [3] the upstream's EOF seen (1) or not (0).
+ */
 export function nativeCounts(id: NativeId, out: Float64Array): void {
   addon().counts(id, out);
 }
