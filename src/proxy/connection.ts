@@ -213,6 +213,15 @@ export class Connection {
     else this.#clientWaits = true;
   }
 
+  /**
+   * For the half-close sweep (half-close.ts): once handed to the splice pump, the half-close
+   * happens in native code; before that, this connection's own timer watches it (false here).
+   */
+  sample(out: Float64Array): boolean {
+    const state = this.#state;
+    return state.kind === 'spliced' && state.pump.sample(out);
+  }
+
   /** Upstream address as text, for logs. */
   get upstream(): string {
     return formatEndpoint(this.#lease.upstream);

@@ -404,8 +404,9 @@ export class Frontend {
     this.#options.onConnection?.({ change: 'open', upstream: connection.upstream });
   }
 
-  *#nativeOpen(): Generator<NativeConnection> {
-    for (const c of this.#open) if (c instanceof NativeConnection) yield c;
+  /** What the half-close sweep samples: every open connection (a JavaScript one only while spliced). */
+  *#nativeOpen(): Generator<Forwarded> {
+    yield* this.#open;
   }
 
   #forward(socket: Socket, lease: Lease, early: EarlyData | undefined, retry = true): void {
@@ -421,12 +422,13 @@ export class Frontend {
       halfClose: this.#halfClose,
     });
     this.#open.add(connection);
+    this.#halfCloseSweep?.ensure();
     this.#options.onConnection?.({ change: 'open', upstream: connection.upstream });
   }
 
   #onConnectionClosed = (connection: Forwarded, end: ConnectionEnd): void => {
     this.#open.delete(connection);
-    if (connection instanceof NativeConnection) this.#halfCloseSweep?.forget(connection);
+    this.#halfCloseSweep?.forget(connection);
     if (end.handedBack) {
       this.#logger.debug({ upstream: connection.upstream }, `service "${this.#backend.name}": ${describeEnd(connection, end)}; holding the client while the service re-checks its container`);
     } else if (end.reason === 'upstream_unreachable') {

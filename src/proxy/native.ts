@@ -36,6 +36,8 @@ export interface SpliceEnd {
 export interface SplicePump {
   /** Bytes moved so far by the pump: [client→upstream, upstream→client]. */
   counts(): Float64Array;
+  /** As nativeCounts() into a Float64Array(4) (with the EOF flags); false once the pump ended. */
+  sample(out: Float64Array): boolean;
   /** Resets both sockets (RST) and ends the pump — or, `orderly`, closes them with a FIN. Its onEnd still follows. Idempotent. */
   abort(orderly?: boolean): void;
 }
@@ -190,6 +192,11 @@ export function startSplice(clientFd: number, upstreamFd: number, onEnd: (end: S
     counts: () => {
       if (!done) a.counts(id, out);
       return out;
+    },
+    sample: (into) => {
+      if (done) return false;
+      a.counts(id, into);
+      return true;
     },
     abort: (orderly = false) => {
       if (!done) a.abort(id, false, orderly);

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type net from 'node:net';
 import { describe, it } from 'node:test';
-import { connect, delay, FakeBackend, howItEnds, startFrontend, startUpstream, waitFor } from './proxy-support.ts';
+import type { ConnectionEnd } from '../../src/proxy/connection.ts';
+import { connect, delay, FakeBackend, howItEnds, nativeDataPath, startFrontend, startUpstream, waitFor } from './proxy-support.ts';
 
 const KiB = 1024;
 
@@ -101,6 +102,31 @@ describe('halfCloseTimeout', () => {
       assert.equal(frontend.halfClosed, 0);
     });
   }
+
+  it('resets a connection handed to the splice pump whose client half-closes later while the upstream stays silent', { skip: nativeDataPath() === undefined ? 'only the native data path splices' : false }, async (t) => {
+    let received = 0;
+    const { endpoint } = await startUpstream(t, (s) => s.on('data', (c: Buffer) => { received += c.length; })); // reads, never answers
+    const backend = new FakeBackend(endpoint); // held first: the JavaScript connection, then the pump
+    const ends: ConnectionEnd[] = [];
+    const { frontend, port } = await startFrontend(t, backend, {
+      halfCloseTimeoutMs: 1_000,
+      native: { spliceAfterBytes: 64 * KiB },
+      onConnection: (e) => { if (e.change === 'close') ends.push(e.end); },
+    });
+    const client = await connect(t, { port });
+    const ending = howItEnds(client);
+    await waitFor('held', () => frontend.held === 1);
+    backend.becomeReady();
+    const bulk = Buffer.alloc(4 * 1024 * KiB, 7);
+    client.write(bulk);
+    await waitFor('the upstream got the bulk', () => received === bulk.length, 10_000);
+    client.end();
+    await waitFor('counted as half-closed', () => frontend.halfClosed === 1, 10_000);
+    assert.match(await within(10_000, ending), /ECONNRESET|close|end/, 'the client sees the connection end');
+    await waitFor('closed', () => frontend.open === 0, 10_000);
+    assert.deepEqual(ends.map((e) => [e.reason, e.spliced]), [['half_closed_timeout', true]]);
+    assert.equal(frontend.halfClosed, 0);
+  });
 
   it('leaves a half-closed connection alone while the upstream keeps sending', async (t) => {
     const { endpoint } = await startUpstream(t, (s) => {
