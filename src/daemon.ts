@@ -263,7 +263,7 @@ export class Daemon implements DaemonControl {
   status(): ServiceStatus[] {
     return [...this.units.values()].map((u) => {
       const s = u.activation.status();
-      return { ...s, listeners: u.frontend.listeners, heldConnections: u.frontend.held };
+      return { ...s, listeners: u.frontend.listeners, heldConnections: u.frontend.held, halfClosedConnections: u.frontend.halfClosed };
     });
   }
 

@@ -3,7 +3,7 @@
 
 import { Activation, type ActivationDeps } from './core/activation.ts';
 import type { Logger } from './core/logger.ts';
-import type { ServiceConfig } from './config/types.ts';
+import { DEFAULTS, type ServiceConfig } from './config/types.ts';
 import { Frontend } from './proxy/frontend.ts';
 import type { NativePolicy } from './proxy/native.ts';
 import type { ListenTarget } from './proxy/listen.ts';
@@ -32,11 +32,14 @@ export function createServiceUnit(
     listen,
     maxConnections: config.maxConnections,
     maxPending: config.maxPending,
+    holdTimeoutMs: config.holdTimeoutMs ?? config.startTimeoutMs,
+    maxHeldBytes: config.maxHeldBytes ?? DEFAULTS.maxHeldBytes,
+    halfCloseTimeoutMs: config.halfCloseTimeoutMs === null ? undefined : config.halfCloseTimeoutMs ?? DEFAULTS.halfCloseTimeoutMs,
     logger,
     clock: deps.clock,
     native,
     onConnection: (e) => deps.emit(e.change === 'close'
-      ? { type: 'connection', service: config.name, change: 'close', at: deps.clock.now(), spliced: e.end.spliced }
+      ? { type: 'connection', service: config.name, change: 'close', at: deps.clock.now(), spliced: e.end.spliced, reason: e.end.reason }
       : { type: 'connection', service: config.name, change: 'open', at: deps.clock.now() }),
   });
   activation.listeners = listen.map((l) => l.text);

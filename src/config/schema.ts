@@ -63,6 +63,10 @@ const duration = (opts: Parameters<typeof parseDuration>[1] = {}): z.ZodType<num
 
 const idleTimeout = field((v): Parsed<number | undefined> => (v === 'never' ? ok(undefined) : parseDuration(v)));
 
+const idleOn = field((v): Parsed<'connections' | 'traffic'> => (v === 'connections' || v === 'traffic'
+  ? ok(v)
+  : fail(`expected "connections" (idle when none is open) or "traffic" (idle when no bytes move), got ${show(v)}`)));
+
 function serviceShape(options: SchemaOptions) {
   return {
     listen: listenSchema(options),
@@ -76,6 +80,10 @@ function serviceShape(options: SchemaOptions) {
     stopTimeout: duration({ zero: true, wholeSeconds: true }).optional(),
     maxConnections: field(parsePositiveInteger).optional(),
     maxPending: field(parsePositiveInteger).optional(),
+    idleOn: idleOn.optional(),
+    holdTimeout: duration().optional(),
+    maxHeldBytes: field(parsePositiveInteger).optional(),
+    halfCloseTimeout: field((v): Parsed<number | null> => (v === 'never' ? ok(null) : parseDuration(v))).optional(),
   };
 }
 
@@ -92,6 +100,11 @@ function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'n
     stopTimeoutMs: s.stopTimeout ?? DEFAULTS.stopTimeoutMs,
     maxConnections: s.maxConnections ?? DEFAULTS.maxConnections,
     maxPending: s.maxPending ?? DEFAULTS.maxPending,
+    // Set only when given (the defaults are applied where they are used: see DEFAULTS).
+    ...(s.idleOn === undefined ? {} : { idleOn: s.idleOn }),
+    ...(s.holdTimeout === undefined ? {} : { holdTimeoutMs: s.holdTimeout }),
+    ...(s.maxHeldBytes === undefined ? {} : { maxHeldBytes: s.maxHeldBytes }),
+    ...(s.halfCloseTimeout === undefined ? {} : { halfCloseTimeoutMs: s.halfCloseTimeout }),
   }));
 }
 

@@ -25,9 +25,17 @@ export interface ServiceConfig {
   startTimeoutMs: number;
   /** undefined: never stop for idleness. */
   idleTimeoutMs: number | undefined;
+  /** What idleTimeout counts: 'connections' (none open, the default) or 'traffic' (no bytes either way). */
+  idleOn?: 'connections' | 'traffic' | undefined;
   stopTimeoutMs: number;
   maxConnections: number;
   maxPending: number;
+  /** How long one connection may be held waiting for the service (undefined: startTimeoutMs). */
+  holdTimeoutMs?: number | undefined;
+  /** Early bytes held in memory for all of the service's held connections together (undefined: the default). */
+  maxHeldBytes?: number | undefined;
+  /** A client half-closed with no upstream byte since is reset after this; null: never, undefined: the default. */
+  halfCloseTimeoutMs?: number | null | undefined;
 }
 
 export interface ControlConfig {
@@ -51,4 +59,6 @@ export const DEFAULTS = {
   stopTimeoutMs: 10_000,
   maxConnections: 4096,
   maxPending: 1024,
+  maxHeldBytes: 16 * 1024 * 1024,
+  halfCloseTimeoutMs: 30_000,
 } as const;

@@ -2,10 +2,10 @@
 // waiting connection joins, connection leases that keep the service awake, and the idle stop.
 
 import { raceAbort } from './abort.ts';
-import type { Backend, Lease, RefusalReason } from './backend.ts';
+import type { Backend, Lease, RefusalReason, RevokeHow } from './backend.ts';
 import type { Clock } from './clock.ts';
 import { AbortedError, ContainerExitedError, PortwakeError, ReadyTimeoutError, describe, forService } from './errors.ts';
-import { IdleTimer } from './idle.ts';
+import { IdleTimer, TrafficIdle } from './idle.ts';
 import type { Logger } from './logger.ts';
 import type { ContainerEvent, Endpoint, Provider } from './provider.ts';
 import { RateLimitedReporter } from './rate-limit.ts';
@@ -18,6 +18,8 @@ export interface ActivationSpec extends UpstreamSpec {
   ready: ReadySpec;
   startTimeoutMs: number;
   idleTimeoutMs: number | undefined;
+  /** What idleTimeoutMs counts (default 'connections': no lease open; 'traffic': no bytes moved). */
+  idleOn?: 'connections' | 'traffic' | undefined;
   stopTimeoutMs: number;
 }
 
@@ -42,7 +44,7 @@ class ServiceLease implements Lease {
   bytesIn = 0;
   bytesOut = 0;
   revoked = false;
-  onRevoke: (() => void) | undefined = undefined;
+  onRevoke: ((how: RevokeHow) => void) | undefined = undefined;
   private released = false;
   constructor(
     readonly upstream: Endpoint,
@@ -53,10 +55,10 @@ class ServiceLease implements Lease {
     this.released = true;
     this.owner.releaseLease(this);
   }
-  revoke(): void {
+  revoke(how: RevokeHow = 'gone'): void {
     if (this.revoked || this.released) return;
     this.revoked = true;
-    this.onRevoke?.();
+    this.onRevoke?.(how);
   }
 }
 
@@ -76,6 +78,8 @@ export class Activation implements Backend {
   private runStartedAt: number | undefined;
   private startedByUs = false;
   private readonly idle: IdleTimer;
+  /** Set for `idleOn: traffic` with an idle timeout; the IdleTimer then stays unused. */
+  private readonly traffic: TrafficIdle | undefined;
   private readonly refusals: RateLimitedReporter;
   private readonly log: Logger;
   /** Listener descriptions, filled in by the daemon for status. */
@@ -89,6 +93,9 @@ export class Activation implements Backend {
     this.name = spec.name;
     this.log = deps.logger.child({ service: spec.name, container: spec.container });
     this.idle = new IdleTimer(deps.clock, spec.idleTimeoutMs, () => this.onIdle());
+    this.traffic = spec.idleOn === 'traffic' && spec.idleTimeoutMs !== undefined
+      ? new TrafficIdle(deps.clock, spec.idleTimeoutMs, () => this.bytesMoved(), () => this.onIdle())
+      : undefined;
     this.refusals = new RateLimitedReporter(deps.clock, REFUSAL_LOG_INTERVAL_MS, (reason, suppressed) => {
       this.log.warn({ reason, suppressed }, `service "${this.name}": refused a connection (${reason})${suppressed > 0 ? `; ${suppressed} more since the last report` : ''}`);
     });
@@ -135,7 +142,7 @@ export class Activation implements Backend {
   /** Starts the service if needed and waits until it is ready (POST /services/NAME/start). */
   async ensureReady(signal: AbortSignal): Promise<void> {
     await this.untilReady(signal);
-    if (this.leases.size === 0) this.idle.arm();
+    this.armIdle();
   }
 
   /**
@@ -174,7 +181,7 @@ export class Activation implements Backend {
 
   /** Cancels timers and a start in flight; connections are the frontend's to close. */
   dispose(): void {
-    this.idle.disarm();
+    this.disarmIdle();
     if (this.state.kind === 'starting') this.state.abort.abort(new AbortedError(`service "${this.name}": start (shutting down)`));
   }
 
@@ -229,7 +236,7 @@ export class Activation implements Backend {
     }
     const open = this.leases.size;
     this.log.warn({ cause, open }, `service "${this.name}": container "${this.spec.container}" stopped outside portwake (${cause}); closing ${open} open connection(s)`);
-    this.idle.disarm();
+    this.disarmIdle();
     this.startedByUs = false;
     this.setState({ kind: 'stopped' });
     this.revokeAll();
@@ -270,7 +277,8 @@ export class Activation implements Backend {
       bytesOut,
       lastActivity: this.lastActivity,
       lastStart: this.lastStart,
-      idleDeadline: this.idle.deadline,
+      idleDeadline: this.traffic === undefined ? this.idle.deadline : this.traffic.deadline,
+      idleOn: this.spec.idleOn ?? 'connections',
     };
   }
 
@@ -302,7 +310,8 @@ export class Activation implements Backend {
     const l = new ServiceLease(state.targets.data, this);
     this.leases.add(l);
     this.lastActivity = this.deps.clock.now();
-    this.idle.disarm();
+    if (this.traffic !== undefined) this.traffic.touch();
+    else this.idle.disarm();
     return l;
   }
 
@@ -312,8 +321,9 @@ export class Activation implements Backend {
     this.closedBytesIn += l.bytesIn;
     this.closedBytesOut += l.bytesOut;
     this.lastActivity = this.deps.clock.now();
+    this.traffic?.touch();
     if (this.leases.size > 0) return;
-    if (this.state.kind === 'ready') this.idle.arm();
+    if (this.state.kind === 'ready' && this.traffic === undefined) this.idle.arm();
     for (const finish of this.drained.splice(0)) finish();
   }
 
@@ -360,7 +370,7 @@ export class Activation implements Backend {
       this.startedByUs = startedByUs;
       this.lastStart = { at: t0, containerStartMs: t1 - t0, readinessMs: t2 - t1, startedByUs };
       this.setState({ kind: 'ready', targets });
-      if (this.leases.size === 0) this.idle.arm();
+      this.armIdle();
       // The log line and the event wait for the next turn: the held connections go on first (they
       // resume when this returns), so formatting and writing them is not on the first byte's path.
       const timings = this.lastStart;
@@ -392,15 +402,57 @@ export class Activation implements Backend {
   }
 
   private onIdle(): void {
+    if (this.traffic !== undefined) {
+      this.onTrafficIdle(this.traffic);
+      return;
+    }
     if (this.state.kind !== 'ready' || this.leases.size > 0 || this.held > 0) return;
     this.log.info({ idleMs: this.spec.idleTimeoutMs }, `service "${this.name}": idle for ${this.spec.idleTimeoutMs}ms, stopping container "${this.spec.container}"`);
     void this.beginStop('idle', false);
   }
 
+  /**
+   * No byte moved for idleTimeout: the open (silent) connections are closed in order first — a
+   * FIN each way, so that a reverse proxy's keep-alive connection ends cleanly rather than with a
+   * reset when the container goes — then the container is stopped.
+   */
+  private onTrafficIdle(traffic: TrafficIdle): void {
+    if (this.state.kind !== 'ready') return;
+    if (this.held > 0) {
+      traffic.start(); // a connection is being handed over: not idle
+      return;
+    }
+    const open = this.leases.size;
+    this.log.info({ idleMs: this.spec.idleTimeoutMs, open }, `service "${this.name}": no traffic for ${this.spec.idleTimeoutMs}ms, closing ${open} silent connection(s) and stopping container "${this.spec.container}"`);
+    void this.beginStop('idle', false);
+    for (const l of [...this.leases]) l.revoke('idle');
+  }
+
+  /** The service became ready (or was asked to be): the idle clock starts. */
+  private armIdle(): void {
+    if (this.traffic !== undefined) {
+      if (this.state.kind === 'ready') this.traffic.start();
+    } else if (this.leases.size === 0) {
+      this.idle.arm();
+    }
+  }
+
+  private disarmIdle(): void {
+    this.idle.disarm();
+    this.traffic?.stop();
+  }
+
+  /** Bytes moved by every connection so far, both ways (natively forwarded ones: within a second). */
+  private bytesMoved(): number {
+    let total = this.closedBytesIn + this.closedBytesOut;
+    for (const l of this.leases) total += l.bytesIn + l.bytesOut;
+    return total;
+  }
+
   /** Enters 'stopping'; the returned promise is the stop's `done`, which never rejects. */
   private beginStop(reason: 'idle' | 'control' | 'shutdown', drain: boolean): Promise<void> {
     const { provider, clock } = this.deps;
-    this.idle.disarm();
+    this.disarmIdle();
     const done = Promise.resolve().then(async () => {
       const t0 = clock.now();
       if (drain) await this.drain(this.spec.stopTimeoutMs);

@@ -3,7 +3,14 @@
 
 import type { Endpoint } from './provider.ts';
 
-export type RefusalReason = 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit';
+export type RefusalReason = 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit' | 'hold_timeout';
+
+/**
+ * Why a lease is revoked: 'gone', the upstream went away (the holder resets its connection);
+ * 'idle', the service is stopped for want of traffic and the connection has been silent (the
+ * holder closes it in order, a FIN each way, so that a keep-alive peer sees a clean close).
+ */
+export type RevokeHow = 'gone' | 'idle';
 
 /**
  * Permission to forward one connection to a ready upstream. The holder must call release() exactly
@@ -20,7 +27,7 @@ export interface Lease {
    * container would make every close O(open connections).)
    */
   readonly revoked: boolean;
-  onRevoke: (() => void) | undefined;
+  onRevoke: ((how: RevokeHow) => void) | undefined;
   /** Byte counters the connection increments as it forwards (client→upstream and upstream→client). */
   bytesIn: number;
   bytesOut: number;

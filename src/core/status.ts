@@ -23,6 +23,13 @@ export interface ServiceStatus {
   listeners: string[];
   openConnections: number;
   heldConnections: number;
+  /**
+   * Of openConnections, those whose client has half-closed while the upstream has sent nothing
+   * since (closed after halfCloseTimeout without upstream progress).
+   */
+  halfClosedConnections?: number;
+  /** What idleTimeout counts: 'connections' (none open) or 'traffic' (no bytes moved). */
+  idleOn?: 'connections' | 'traffic';
   bytesIn: number;
   bytesOut: number;
   /** Epoch ms of the last connection open/close or byte, undefined if none yet. */
@@ -37,9 +44,9 @@ export type DaemonEvent =
   | { type: 'state'; service: string; from: ServiceStateKind; to: ServiceStateKind; at: number }
   | { type: 'activated'; service: string; timings: StartTimings; firstWaitMs: number | undefined; at: number }
   | { type: 'failed'; service: string; code: string; message: string; at: number }
-  | { type: 'refused'; service: string; reason: 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit'; at: number }
+  | { type: 'refused'; service: string; reason: 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit' | 'hold_timeout'; at: number }
   /** spliced: on close, whether the connection's bulk bytes went through the zero-copy pump. */
-  | { type: 'connection'; service: string; change: 'open' | 'close'; at: number; spliced?: boolean };
+  | { type: 'connection'; service: string; change: 'open' | 'close'; at: number; spliced?: boolean; reason?: string };
 
 export interface ReloadResult {
   added: string[];

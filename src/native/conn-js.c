@@ -23,9 +23,10 @@
 //   probe(host, port, path) -> 0 | 1 | -errno
 //     one connect, closed at once: 0 connected, -errno failed (refused, as a rule), 1 still
 //     connecting (a peer that is not local: the caller probes the slow way).
-//   abort(id, handBack)  resets both sockets and finishes; no-op once finished. With handBack and
+//   abort(id, handBack, orderly)  resets both sockets (orderly: closes them) and finishes; no-op once finished. With handBack and
 //     the upstream still connecting, the client is returned instead (ECONNABORTED, clientReturned).
-//   counts(id, f64[2]) bytes delivered so far client→upstream and upstream→client.
+//   counts(id, f64[2]) bytes delivered so far client→upstream and upstream→client; given f64[4],
+//     also whether the client and the upstream have sent their EOF (1) or not (0).
 //   changed(f64[3n]) -> count
 //     the connections that moved bytes since the last call, as (id, bytesIn, bytesOut) triples,
 //     at most n per call (call again while it returns n): idle connections cost nothing to watch.
@@ -293,20 +294,23 @@ napi_value pw_conn_pump(napi_env env, napi_callback_info info) {
 }
 
 /*
- * abort(id, handBack): resets both sockets — or, with handBack and the upstream still connecting
+ * abort(id, handBack, orderly): resets both sockets (orderly: closes them, a FIN where nothing is
+ * unread) — or, with handBack and the upstream still connecting
  * (nothing of the client's has gone anywhere), gives up the connect and returns the client's
  * descriptor untouched (the end reports ECONNABORTED with the client returned).
  */
 napi_value pw_conn_abort(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2] = {NULL, NULL};
+  size_t argc = 3;
+  napi_value argv[3] = {NULL, NULL, NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   conn_t *c = argc < 1 ? NULL : conn_by_id(env, argv[0]);
   bool hand_back = false;
+  bool orderly = false;
   if (argc >= 2) napi_get_value_bool(env, argv[1], &hand_back);
+  if (argc >= 3) napi_get_value_bool(env, argv[2], &orderly);
   if (c == NULL) return NULL;
   if (hand_back && c->connecting) conn_finish(c, ECONNABORTED, 1, 0);
-  else conn_finish(c, ECANCELED, -1, 1);
+  else conn_finish(c, ECANCELED, -1, !orderly);
   return NULL;
 }
 
@@ -314,12 +318,17 @@ napi_value pw_conn_counts(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2] = {NULL, NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  double *out = pw_typed_arg(env, argv[1], napi_float64_array, 2, "counts(id, out): out must be a Float64Array of length 2", NULL);
+  size_t length = 0;
+  double *out = pw_typed_arg(env, argv[1], napi_float64_array, 2, "counts(id, out): out must be a Float64Array of length 2", &length);
   if (out == NULL) return NULL;
   conn_t *c = conn_by_id(env, argv[0]);
   if (c != NULL) {
     out[0] = c->moved[0];
     out[1] = c->moved[1];
+    if (length >= 4) {
+      out[2] = c->dir[0].eof; /* the client half-closed */
+      out[3] = c->dir[1].eof; /* the upstream did */
+    }
   }
   return NULL;
 }

@@ -2,7 +2,7 @@
 // and the lease that keeps the service awake. One owner, one idempotent close() (STYLE.md habit 6).
 
 import net from 'node:net';
-import type { Lease } from '../core/backend.ts';
+import type { Lease, RevokeHow } from '../core/backend.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { Endpoint } from '../core/provider.ts';
 import { formatMs } from '../core/errors.ts';
@@ -23,7 +23,11 @@ export type CloseReason =
   /** lease.signal aborted (the container went away): both sides are reset. */
   | 'lease_aborted'
   /** The owner closed it (shutdown after the grace period): both sides are reset. */
-  | 'shutdown';
+  | 'shutdown'
+  /** The service stopped for want of traffic (idleOn: traffic): closed in order, a FIN each way. */
+  | 'idle'
+  /** The client half-closed and the upstream sent nothing for halfCloseTimeout: both sides are reset. */
+  | 'half_closed_timeout';
 
 export interface ConnectionEnd {
   reason: CloseReason;
@@ -78,6 +82,13 @@ export interface ConnectionOptions {
    * it has moved native.spliceAfterBytes (see native.ts); undefined: every byte goes through JavaScript.
    */
   native?: NativePolicy | undefined;
+  /**
+   * Once the client has half-closed, the upstream must send something at least every timeoutMs
+   * (or finish), else the connection is reset ('half_closed_timeout'): an app that accepted but
+   * never answers would otherwise keep it open for good. `count` hears +1 when the client
+   * half-closes and -1 when the upstream finishes or the connection closes. Undefined: no bound.
+   */
+  halfClose?: { timeoutMs: number; count: (delta: number) => void } | undefined;
 }
 
 type State =
@@ -122,6 +133,9 @@ export class Connection {
   /** The client (upstream) stopped reading until its bytes queued on the other socket are out. */
   #clientWaits = false;
   #upstreamWaits = false;
+  readonly #halfClose: ConnectionOptions['halfClose'];
+  /** The client half-closed and the upstream has not finished: the check and the upstream's bytes at the last one. */
+  #halfClosed: { timer: TimerHandle; bytesOut: number } | undefined;
 
 
   constructor(options: ConnectionOptions) {
@@ -133,6 +147,7 @@ export class Connection {
     this.#early = options.early ?? NO_EARLY;
     this.#startedAt = options.clock.now();
     this.#splicePolicy = options.native;
+    this.#halfClose = options.halfClose;
 
     const upstream = options.lease.upstream;
     // Each direction reads into one buffer of this connection's, reused for every read (see
@@ -186,6 +201,7 @@ export class Connection {
     // socket with nothing buffered still emits 'end', to nobody then) — the socket says so.
     if (client.readableEnded) {
       up.end();
+      this.#watchHalfClosed();
       return;
     }
     // Bytes the client stream already queued still come as 'data', before any read into the buffer.
@@ -195,6 +211,15 @@ export class Connection {
     // Otherwise #onUpstreamFlushed resumes the client once the early bytes are out.
     if (up.writableLength === 0) client.resume();
     else this.#clientWaits = true;
+  }
+
+  /**
+   * For the half-close sweep (half-close.ts): once handed to the splice pump, the half-close
+   * happens in native code; before that, this connection's own timer watches it (false here).
+   */
+  sample(out: Float64Array): boolean {
+    const state = this.#state;
+    return state.kind === 'spliced' && state.pump.sample(out);
   }
 
   /** Upstream address as text, for logs. */
@@ -217,11 +242,12 @@ export class Connection {
     if (state.kind === 'connecting') state.timer.cancel();
     this.#state = { kind: 'closed', reason, error };
     this.#lease.onRevoke = undefined;
+    this.#unwatchHalfClosed();
     if (state.kind === 'spliced') {
       // The pump owns the sockets now; its end (after both are closed) finishes the connection.
       this.#countSpliced(state);
       this.#lease.release();
-      state.pump.abort();
+      state.pump.abort(reason === 'idle');
       this.#maybeFinished();
       return;
     }
@@ -233,6 +259,7 @@ export class Connection {
 
     switch (reason) {
       case 'done':
+      case 'idle':
         this.#client.destroy();
         this.#upstream.destroy();
         break;
@@ -323,12 +350,44 @@ export class Connection {
 
   /** Client half-closed: pass the FIN on after the queued bytes; the reply keeps flowing back. */
   #onClientEnd = (): void => {
-    if (this.#state.kind === 'open') this.#upstream.end();
+    if (this.#state.kind !== 'open') return;
+    this.#upstream.end();
+    this.#watchHalfClosed();
   };
 
   #onUpstreamEnd = (): void => {
+    this.#unwatchHalfClosed();
     if (this.#state.kind === 'open') this.#client.end();
   };
+
+  // ---- a half-closed client waiting for its upstream ----
+
+  #watchHalfClosed(): void {
+    const halfClose = this.#halfClose;
+    if (halfClose === undefined || this.#halfClosed !== undefined || this.#upstream.readableEnded) return;
+    halfClose.count(+1);
+    this.#halfClosed = { timer: this.#clock.setTimer(halfClose.timeoutMs, this.#checkHalfClosed), bytesOut: this.#lease.bytesOut };
+  }
+
+  /** Nothing per byte: the check compares the upstream's byte count with the last check's. */
+  #checkHalfClosed = (): void => {
+    const watch = this.#halfClosed;
+    if (watch === undefined || this.#halfClose === undefined) return;
+    if (this.#lease.bytesOut === watch.bytesOut) {
+      this.close('half_closed_timeout');
+      return;
+    }
+    watch.bytesOut = this.#lease.bytesOut;
+    watch.timer = this.#clock.setTimer(this.#halfClose.timeoutMs, this.#checkHalfClosed);
+  };
+
+  #unwatchHalfClosed(): void {
+    const watch = this.#halfClosed;
+    if (watch === undefined) return;
+    this.#halfClosed = undefined;
+    watch.timer.cancel();
+    this.#halfClose?.count(-1);
+  }
 
   // ---- the hand-over to the splice pump ----
 
@@ -433,9 +492,9 @@ export class Connection {
    * The service stopped underneath (the lease is revoked). Still connecting, the client has sent
    * nothing anywhere: it is handed back to be held for the next start, as for a refused connect.
    */
-  #onLeaseAbort = (): void => {
+  #onLeaseAbort = (how: RevokeHow): void => {
     if (this.#state.kind === 'connecting' && this.#onUnconnected !== undefined) this.close('upstream_unreachable', stoppedWhileConnecting());
-    else this.close('lease_aborted');
+    else this.close(how === 'idle' ? 'idle' : 'lease_aborted');
   };
 
   /**
@@ -499,6 +558,10 @@ export function describeEnd(connection: { readonly upstream: string }, end: Conn
       return `upstream ${connection.upstream} went away`;
     case 'shutdown':
       return 'closed for shutdown';
+    case 'idle':
+      return 'closed in order: the service stopped for want of traffic';
+    case 'half_closed_timeout':
+      return `the client half-closed and upstream ${connection.upstream} sent nothing since`;
     case 'done':
       return 'done';
   }

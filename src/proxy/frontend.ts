@@ -8,7 +8,8 @@ import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
 import { debugEnabled, type Logger } from '../core/logger.ts';
 import { Connection, describeEnd, type ConnectionEnd, type EarlyData, type Unconnected, isFdLimit } from './connection.ts';
-import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection } from './held.ts';
+import { HalfCloseSweep } from './half-close.ts';
+import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection, HoldBudget } from './held.ts';
 import { listen, type BoundListener, type ListenOptions, type ListenTarget } from './listen.ts';
 import { LogLimit } from './log-limit.ts';
 import { systemErrorText } from './sockets.ts';
@@ -16,6 +17,10 @@ import { adoptSocket, closeDescriptor, type NativePolicy } from './native.ts';
 import { NativeConnection, nativeUpstream } from './native-connection.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** How long one connection may be held (the daemon passes the service's holdTimeout, default its startTimeout). */
+export const DEFAULT_HOLD_TIMEOUT_MS = 60_000;
+/** Early bytes all held connections of a service keep in memory together. */
+export const DEFAULT_MAX_HELD_BYTES = 16 * 1024 * 1024;
 const LOG_INTERVAL_MS = 10_000;
 
 /** A forwarded connection of either path. */
@@ -37,6 +42,15 @@ export interface FrontendOptions {
   clock?: Clock;
   /** Early bytes kept per held connection before reading pauses (default 64 KiB). */
   holdBufferBytes?: number;
+  /** Early bytes kept by all held connections together; past it every held connection stops reading (default 16 MiB). */
+  maxHeldBytes?: number;
+  /** How long one connection may wait for the service before it is closed ('hold_timeout'; default 60 s). */
+  holdTimeoutMs?: number;
+  /**
+   * A forwarded connection whose client has half-closed is reset when the upstream has sent
+   * nothing for this long (an app that accepted but never answers); undefined: never.
+   */
+  halfCloseTimeoutMs?: number | undefined;
   backlog?: number;
   /** Deadline for connecting to the upstream once the service is ready (default 10 s). */
   connectTimeoutMs?: number;
@@ -73,7 +87,17 @@ export class Frontend {
   readonly #connectTimeoutMs: number;
   readonly #listeners: BoundListener[] = [];
   readonly #open = new Set<Forwarded>();
-  readonly #held = new Set<HeldConnection>();
+  /** Each held connection and its hold deadline. */
+  readonly #held = new Map<HeldConnection, TimerHandle>();
+  readonly #holdBudget: HoldBudget;
+  readonly #holdTimeoutMs: number;
+  readonly #holdTimeouts: LogLimit;
+  readonly #halfCloseTimeouts: LogLimit;
+  /** Forwarded connections whose client half-closed and whose upstream has not finished. */
+  #halfClosed = 0;
+  readonly #halfClose: { timeoutMs: number; count: (delta: number) => void } | undefined;
+  /** The same bound for connections forwarded natively from the first byte. */
+  readonly #halfCloseSweep: HalfCloseSweep | undefined;
   /**
    * Natively accepted descriptors that will be held, their sockets made in this turn's check phase
    * (the service's start request goes out first). They count as held, so close() does not finish
@@ -95,6 +119,18 @@ export class Frontend {
     this.#debug = debugEnabled(this.#logger);
     this.#clock = options.clock ?? systemClock;
     this.#holdBufferBytes = options.holdBufferBytes ?? DEFAULT_HOLD_BUFFER_BYTES;
+    this.#holdBudget = new HoldBudget(options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES);
+    this.#holdTimeoutMs = options.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS;
+    this.#holdTimeouts = new LogLimit(this.#clock, LOG_INTERVAL_MS);
+    this.#halfCloseTimeouts = new LogLimit(this.#clock, LOG_INTERVAL_MS);
+    this.#halfClose = options.halfCloseTimeoutMs === undefined ? undefined : {
+      timeoutMs: options.halfCloseTimeoutMs,
+      count: (delta) => {
+        this.#halfClosed += delta;
+      },
+    };
+    this.#halfCloseSweep = this.#halfClose === undefined || options.native === undefined ? undefined
+      : new HalfCloseSweep(this.#clock, this.#halfClose.timeoutMs, this.#halfClose.count, () => this.#nativeOpen());
     // Whole milliseconds, at least one: native code takes an integer deadline.
     this.#connectTimeoutMs = Math.max(1, Math.round(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS));
     this.#acceptErrors = new LogLimit(this.#clock, LOG_INTERVAL_MS);
@@ -110,6 +146,16 @@ export class Frontend {
   /** Connections waiting for the service to become ready. */
   get held(): number {
     return this.#held.size + this.#adopting.size;
+  }
+
+  /** Early bytes the held connections keep in memory, all together. */
+  get heldBytes(): number {
+    return this.#holdBudget.used;
+  }
+
+  /** Of the open connections, those whose client half-closed while the upstream has not finished. */
+  get halfClosed(): number {
+    return this.#halfClosed;
   }
 
   /** The configured text of every bound listener. */
@@ -253,13 +299,14 @@ export class Frontend {
       this.#checkAllGone();
       await gone;
       closing.graceTimer?.cancel();
+      this.#halfCloseSweep?.stop();
       this.#state = { kind: 'closed' };
     })();
     return closing.done;
   }
 
   #closeHeld(): void {
-    for (const held of [...this.#held]) {
+    for (const held of [...this.#held.keys()]) {
       held.close('shutting down');
       this.#backend.refused('shutting_down');
     }
@@ -325,8 +372,8 @@ export class Frontend {
 
   /** Holds the client until a lease arrives (after `first`, when given); `retry`: see #retry. */
   #hold(socket: Socket, early?: EarlyData, retry = true, first?: Promise<void>): void {
-    const held = new HeldConnection(socket, this.#holdBufferBytes, this.#onHeldGone, early);
-    this.#held.add(held);
+    const held = new HeldConnection(socket, this.#holdBufferBytes, this.#onHeldGone, early, this.#holdBudget);
+    this.#held.set(held, this.#clock.setTimer(this.#holdTimeoutMs, () => this.#holdExpired(held)));
     this.#backend.setHeld(+1);
     void this.#acquireFor(held, retry, first);
   }
@@ -371,8 +418,22 @@ export class Frontend {
     this.#releaseHeld(held);
   };
 
+  /** holdTimeout passed and the service is still not ready for this connection: it is closed. */
+  #holdExpired(held: HeldConnection): void {
+    if (!held.holding) return;
+    const suppressed = this.#holdTimeouts.take();
+    if (suppressed !== undefined) {
+      this.#logger.warn({ holdTimeoutMs: this.#holdTimeoutMs, suppressed }, `service "${this.#backend.name}": a connection waited ${this.#holdTimeoutMs}ms (holdTimeout) for the service to become ready, closing it${suppressedSuffix(suppressed)}`);
+    }
+    held.close('hold timeout');
+    this.#backend.refused('hold_timeout');
+  }
+
   #releaseHeld(held: HeldConnection): void {
-    if (!this.#held.delete(held)) return;
+    const timer = this.#held.get(held);
+    if (timer === undefined) return;
+    timer.cancel();
+    this.#held.delete(held);
     this.#backend.setHeld(-1);
     this.#checkAllGone();
   }
@@ -395,7 +456,13 @@ export class Frontend {
       onUnconnected: this.#retry,
     }, upstream);
     this.#open.add(connection);
+    this.#halfCloseSweep?.ensure();
     this.#options.onConnection?.({ change: 'open', upstream: connection.upstream });
+  }
+
+  /** What the half-close sweep samples: every open connection (a JavaScript one only while spliced). */
+  *#nativeOpen(): Generator<Forwarded> {
+    yield* this.#open;
   }
 
   #forward(socket: Socket, lease: Lease, early: EarlyData | undefined, retry = true): void {
@@ -408,13 +475,16 @@ export class Frontend {
       onClosed: this.#onConnectionClosed,
       onUnconnected: retry ? this.#retry : undefined,
       native: this.#options.native,
+      halfClose: this.#halfClose,
     });
     this.#open.add(connection);
+    this.#halfCloseSweep?.ensure();
     this.#options.onConnection?.({ change: 'open', upstream: connection.upstream });
   }
 
   #onConnectionClosed = (connection: Forwarded, end: ConnectionEnd): void => {
     this.#open.delete(connection);
+    this.#halfCloseSweep?.forget(connection);
     if (end.handedBack) {
       this.#logger.debug({ upstream: connection.upstream }, `service "${this.#backend.name}": ${describeEnd(connection, end)}; holding the client while the service re-checks its container`);
     } else if (end.reason === 'upstream_unreachable') {
@@ -425,6 +495,11 @@ export class Frontend {
       const suppressed = (fdLimit ? this.#fdLimitErrors : this.#upstreamErrors).take();
       if (suppressed !== undefined) {
         this.#logger.warn({ upstream: connection.upstream, suppressed }, `service "${this.#backend.name}": ${describeEnd(connection, end)}, closing the client connection${fdLimit ? FD_LIMIT_HINT : ''}${suppressedSuffix(suppressed)}`);
+      }
+    } else if (end.reason === 'half_closed_timeout') {
+      const suppressed = this.#halfCloseTimeouts.take();
+      if (suppressed !== undefined) {
+        this.#logger.warn({ upstream: connection.upstream, halfCloseTimeoutMs: this.#halfClose?.timeoutMs, suppressed }, `service "${this.#backend.name}": ${describeEnd(connection, end)} for ${this.#halfClose?.timeoutMs}ms (halfCloseTimeout), resetting the connection${suppressedSuffix(suppressed)}`);
       }
     } else if (this.#debug) {
       this.#logger.debug({ reason: end.reason, bytesIn: end.bytesIn, bytesOut: end.bytesOut, durationMs: end.durationMs }, `service "${this.#backend.name}": connection closed: ${describeEnd(connection, end)}`);

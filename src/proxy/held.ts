@@ -8,6 +8,23 @@ import type { EarlyData } from './connection.ts';
 export const DEFAULT_HOLD_BUFFER_BYTES = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * The early bytes all of a service's held connections keep in memory together. Past `limit`, every
+ * held connection stops reading (the rest waits in the kernel, flow control holds the client back)
+ * until it is forwarded, which delivers those bytes too: nothing is lost, nothing more is buffered.
+ * One read (up to 64 KiB) may land past the limit, never more.
+ */
+export class HoldBudget {
+  used = 0;
+  /** Held connections that read (and would pause once the budget is spent). */
+  readonly readers = new Set<HeldConnection>();
+  constructor(readonly limit: number) {}
+
+  get spent(): boolean {
+    return this.used >= this.limit;
+  }
+}
+
 type State =
   | { kind: 'holding'; chunks: Buffer[]; bytes: number }
   | { kind: 'handed_over' }
@@ -25,15 +42,22 @@ export class HeldConnection {
   readonly #limit: number;
   readonly #controller = new AbortController();
   readonly #onGone: (held: HeldConnection) => void;
+  readonly #budget: HoldBudget;
   #state: State = { kind: 'holding', chunks: [], bytes: 0 };
 
-  /** `early`: what the client already sent (a connection handed back for another try). */
-  constructor(socket: Socket, limit: number, onGone: (held: HeldConnection) => void, early?: EarlyData) {
+  /**
+   * `limit`: early bytes kept for this connection; `budget`: shared by the service's held
+   * connections; `early`: what the client already sent (a connection handed back for another try).
+   */
+  constructor(socket: Socket, limit: number, onGone: (held: HeldConnection) => void, early?: EarlyData, budget: HoldBudget = new HoldBudget(limit)) {
     this.#socket = socket;
     this.#limit = limit;
     this.#onGone = onGone;
+    this.#budget = budget;
     if (early !== undefined) {
-      this.#state = { kind: 'holding', chunks: [...early.chunks], bytes: early.chunks.reduce((n, c) => n + c.length, 0) };
+      const bytes = early.chunks.reduce((n, c) => n + c.length, 0);
+      this.#state = { kind: 'holding', chunks: [...early.chunks], bytes };
+      budget.used += bytes;
       if (socket.readableEnded) {
         // Nothing more will be read; still watch for the client going away.
         socket.on('error', this.#onError);
@@ -45,7 +69,8 @@ export class HeldConnection {
     socket.on('end', this.#onEnd);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
-    if (this.bufferedBytes < limit) socket.resume();
+    budget.readers.add(this);
+    if (this.bufferedBytes < limit && !budget.spent) socket.resume();
   }
 
   /** Aborted when the client went away or close() was called: pass it to Backend.acquire(). */
@@ -71,6 +96,7 @@ export class HeldConnection {
     const state = this.#state;
     if (state.kind !== 'holding') throw new Error(`held connection already ${state.kind}`);
     this.#state = { kind: 'handed_over' };
+    this.#giveBack(state.bytes);
     const socket = this.#socket;
     socket.pause();
     socket.off('data', this.#onData);
@@ -82,8 +108,10 @@ export class HeldConnection {
 
   /** Destroys the held socket (the client sees the connection close) and aborts the acquire. Idempotent. */
   close(why: string): void {
-    if (this.#state.kind !== 'holding') return;
+    const state = this.#state;
+    if (state.kind !== 'holding') return;
     this.#state = { kind: 'closed' };
+    this.#giveBack(state.bytes);
     this.#socket.destroy();
     this.#controller.abort(new AbortedError(`waiting for the service (${why})`));
     this.#onGone(this);
@@ -94,8 +122,20 @@ export class HeldConnection {
     if (state.kind !== 'holding') return;
     state.chunks.push(chunk);
     state.bytes += chunk.length;
+    const budget = this.#budget;
+    budget.used += chunk.length;
     if (state.bytes >= this.#limit) this.#socket.pause();
+    if (budget.spent) {
+      // Once, when the budget runs out: every held connection stops reading.
+      for (const held of budget.readers) held.#socket.pause();
+      budget.readers.clear();
+    }
   };
+
+  #giveBack(bytes: number): void {
+    this.#budget.used -= bytes;
+    this.#budget.readers.delete(this);
+  }
 
   #onEnd = (): void => {
     if (this.#state.kind !== 'holding') return;

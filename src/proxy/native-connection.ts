@@ -6,7 +6,7 @@
 
 import net from 'node:net';
 import { constants } from 'node:os';
-import type { Lease } from '../core/backend.ts';
+import type { Lease, RevokeHow } from '../core/backend.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Endpoint } from '../core/provider.ts';
 import { formatMs } from '../core/errors.ts';
@@ -101,7 +101,17 @@ export class NativeConnection implements NativeEnd {
       this.#lease.bytesOut = scratch[1] ?? 0;
     }
     this.#lease.release();
-    if (this.#id !== undefined) abortNative(this.#id);
+    if (this.#id !== undefined) abortNative(this.#id, false, reason === 'idle');
+  }
+
+  /**
+   * The counts and EOF flags as nativeCounts() fills a Float64Array(4), for the half-close check
+   * (half-close.ts); false, `out` untouched, once the connection is closed or ended.
+   */
+  sample(out: Float64Array): boolean {
+    if (this.#id === undefined || this.#closedAs !== undefined || this.#ended) return false;
+    nativeCounts(this.#id, out);
+    return true;
   }
 
   onNativeCounts(bytesIn: number, bytesOut: number): void {
@@ -115,10 +125,10 @@ export class NativeConnection implements NativeEnd {
    * connecting has sent nothing anywhere: it is handed back to be held for the next start, as a
    * refused connect is, instead of reset; one already connected is closed.
    */
-  #onLeaseAbort = (): void => {
+  #onLeaseAbort = (how: RevokeHow): void => {
     // (close() and the end both clear onRevoke: this runs only while the connection is live.)
-    if (this.#id === undefined || this.#onUnconnected === undefined) {
-      this.close('lease_aborted');
+    if (this.#id === undefined || this.#onUnconnected === undefined || how === 'idle') {
+      this.close(how === 'idle' ? 'idle' : 'lease_aborted');
       return;
     }
     this.#revoked = true;

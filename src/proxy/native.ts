@@ -36,8 +36,10 @@ export interface SpliceEnd {
 export interface SplicePump {
   /** Bytes moved so far by the pump: [client→upstream, upstream→client]. */
   counts(): Float64Array;
-  /** Resets both sockets (RST) and ends the pump; its onEnd still follows. Idempotent. */
-  abort(): void;
+  /** As nativeCounts() into a Float64Array(4) (with the EOF flags); false once the pump ended. */
+  sample(out: Float64Array): boolean;
+  /** Resets both sockets (RST) and ends the pump — or, `orderly`, closes them with a FIN. Its onEnd still follows. Idempotent. */
+  abort(orderly?: boolean): void;
 }
 
 /**
@@ -59,7 +61,7 @@ interface Addon {
   forward(clientFd: number, host: string, port: number, path: string | null, spliceAfter: number, connectTimeoutMs: number, keepAliveS: number): number;
   probe(host: string, port: number, path: string | null): number;
   pump(clientFd: number, upstreamFd: number): NativeId;
-  abort(id: NativeId, handBack?: boolean): void;
+  abort(id: NativeId, handBack?: boolean, orderly?: boolean): void;
   counts(id: NativeId, out: Float64Array): void;
   changed(out: Float64Array): number;
   listen(fd: number, fds: Int32Array, keepAliveS: number, onAccept: (count: number, errno: number, refused: number) => void): unknown;
@@ -191,8 +193,13 @@ export function startSplice(clientFd: number, upstreamFd: number, onEnd: (end: S
       if (!done) a.counts(id, out);
       return out;
     },
-    abort: () => {
-      if (!done) a.abort(id);
+    sample: (into) => {
+      if (done) return false;
+      a.counts(id, into);
+      return true;
+    },
+    abort: (orderly = false) => {
+      if (!done) a.abort(id, false, orderly);
     },
   };
 }
@@ -228,15 +235,19 @@ export function probeNative(upstream: NativeUpstream): 'connected' | 'pending' |
 }
 
 /**
- * Resets both sockets of a live native connection; its end follows. With `handBack`, a connection
+ * Resets both sockets of a live native connection (`orderly`: closes them with a FIN instead, for
+ * a silent connection closed when its service idles); its end follows. With `handBack`, a connection
  * whose upstream is still connecting returns the client's descriptor instead (its end reports
  * ECONNABORTED, client returned); one already connected is reset all the same.
  */
-export function abortNative(id: NativeId, handBack = false): void {
-  addon().abort(id, handBack);
+export function abortNative(id: NativeId, handBack = false, orderly = false): void {
+  addon().abort(id, handBack, orderly);
 }
 
-/** Bytes a native connection has delivered so far, into `out`: [client→upstream, upstream→client]. */
+/**
+ * Bytes a native connection has delivered so far, into `out`: [client→upstream, upstream→client];
+ * with a Float64Array(4), also [2] the client's and [3] the upstream's EOF seen (1) or not (0).
+ */
 export function nativeCounts(id: NativeId, out: Float64Array): void {
   addon().counts(id, out);
 }

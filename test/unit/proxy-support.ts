@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import type { Backend, Lease, RefusalReason } from '../../src/core/backend.ts';
+import type { Backend, Lease, RefusalReason, RevokeHow } from '../../src/core/backend.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import type { Endpoint } from '../../src/core/provider.ts';
 import { Frontend, type FrontendOptions } from '../../src/proxy/frontend.ts';
@@ -18,16 +18,16 @@ export class FakeLease implements Lease {
   bytesOut = 0;
   releases = 0;
   revoked = false;
-  onRevoke: (() => void) | undefined = undefined;
+  onRevoke: ((how: RevokeHow) => void) | undefined = undefined;
   constructor(readonly upstream: Endpoint) {}
   release(): void {
     this.releases += 1;
   }
   /** The container went away underneath: as the activation does it. */
-  revoke(): void {
+  revoke(how: RevokeHow = 'gone'): void {
     if (this.revoked || this.releases > 0) return;
     this.revoked = true;
-    this.onRevoke?.();
+    this.onRevoke?.(how);
   }
 }
 
