@@ -4,7 +4,8 @@
 import { raceAbort } from './abort.ts';
 import type { Backend, Lease, RefusalReason } from './backend.ts';
 import type { Clock } from './clock.ts';
-import { AbortedError, ContainerExitedError, PortwakeError, ReadyTimeoutError, describe, forService } from './errors.ts';
+import { deadline } from './deadline.ts';
+import { AbortedError, ContainerExitedError, EngineTimeoutError, PortwakeError, StartLimitedError, describe, forService, formatMs } from './errors.ts';
 import { IdleTimer } from './idle.ts';
 import type { Logger } from './logger.ts';
 import type { ContainerEvent, Endpoint, Provider } from './provider.ts';
@@ -19,7 +20,18 @@ export interface ActivationSpec extends UpstreamSpec {
   startTimeoutMs: number;
   idleTimeoutMs: number | undefined;
   stopTimeoutMs: number;
+  /** Start limit (systemd's StartLimitBurst=): this many failed starts within startLimitIntervalMs begin a back-off; 0 turns it off. */
+  startLimitBurst?: number;
+  startLimitIntervalMs?: number;
+  /** The back-off starts at startLimitIntervalMs and doubles with each failed retry, up to this. */
+  startBackoffMaxMs?: number;
 }
+
+export const START_LIMIT_DEFAULTS = { startLimitBurst: 5, startLimitIntervalMs: 10_000, startBackoffMaxMs: 300_000 } as const;
+/** How much longer than its grace period a stop may take (SIGKILL, the exit) before the engine counts as hung. */
+export const STOP_MARGIN_MS = 10_000;
+/** How long an inspection outside a start (resync) may take. */
+const QUERY_TIMEOUT_MS = 10_000;
 
 export interface ActivationDeps {
   provider: Provider;
@@ -29,10 +41,32 @@ export interface ActivationDeps {
   emit: (event: DaemonEvent) => void;
 }
 
+/**
+ * A start in flight. `stop`: a stop asked for meanwhile, which wins (the start is abandoned and the
+ * container stopped). `started`: the start request's answer — true: this start ran the container,
+ * false: it was running already; undefined while unanswered.
+ */
+interface Starting {
+  kind: 'starting';
+  ready: Promise<void>;
+  abort: AbortController;
+  stop: StopReason | undefined;
+  started: boolean | undefined;
+}
+
+/** `backoff`: after repeated failed starts, connections are refused without a start until `until`. */
+interface Failed {
+  kind: 'failed';
+  error: PortwakeError;
+  backoff: { until: number; refused: number } | undefined;
+}
+
+type StopReason = 'idle' | 'control' | 'shutdown' | 'start failed';
+
 type State =
   | { kind: 'stopped' }
-  | { kind: 'failed'; error: PortwakeError }
-  | { kind: 'starting'; ready: Promise<void>; abort: AbortController }
+  | Failed
+  | Starting
   | { kind: 'ready'; targets: Targets }
   | { kind: 'stopping'; done: Promise<void> };
 
@@ -75,6 +109,12 @@ export class Activation implements Backend {
   /** When the run portwake uses started (engine clock), once confirmed by inspect. */
   private runStartedAt: number | undefined;
   private startedByUs = false;
+  /** Failed starts within the current start-limit interval (epoch ms), and back-offs in a row. */
+  private startFailures: number[] = [];
+  private backoffs = 0;
+  /** The single flight of resync(): the inspection running, and whether another must follow it. */
+  private resyncing: Promise<void> | undefined;
+  private resyncAgain: Promise<void> | undefined;
   private readonly idle: IdleTimer;
   private readonly refusals: RateLimitedReporter;
   private readonly log: Logger;
@@ -117,7 +157,7 @@ export class Activation implements Backend {
 
   /** Starts the service if it is stopped or failed: what a waiter (acquire, untilReady) needs first. */
   prepare(): void {
-    if (this.state.kind === 'stopped' || this.state.kind === 'failed') this.beginStart();
+    if (this.state.kind === 'stopped' || (this.state.kind === 'failed' && !this.backingOff(this.state))) this.beginStart();
   }
 
   setHeld(delta: number): void {
@@ -125,14 +165,21 @@ export class Activation implements Backend {
   }
 
   refused(reason: RefusalReason): void {
-    this.refusals.hit(reason);
+    const s = this.state;
+    if (reason === 'backing_off') {
+      // Counted, and reported once when the back-off ends (not one line per connection).
+      if (s.kind === 'failed' && s.backoff !== undefined) s.backoff.refused++;
+    } else {
+      this.refusals.hit(reason);
+    }
     this.deps.emit({ type: 'refused', service: this.name, reason, at: this.deps.clock.now() });
   }
 
   // ---- control ----
 
-  /** Starts the service if needed and waits until it is ready (POST /services/NAME/start). */
+  /** Starts the service if needed and waits until it is ready (POST /services/NAME/start); clears a back-off. */
   async ensureReady(signal: AbortSignal): Promise<void> {
+    this.clearBackoff('a manual start');
     await this.untilReady(signal);
     if (this.leases.size === 0) this.idle.arm();
   }
@@ -146,6 +193,9 @@ export class Activation implements Backend {
       const s = this.state;
       if (s.kind === 'stopping') return s.done;
       if (s.kind === 'starting') {
+        // The stop wins: the start gives up waiting and, once the engine has answered the start
+        // request, enters 'stopping' itself; held connections are closed (the start fails for them).
+        s.stop ??= reason;
         s.abort.abort(new AbortedError(`service "${this.name}": start (stopped by ${reason})`));
         await s.ready.catch(() => undefined);
         continue;
@@ -155,9 +205,23 @@ export class Activation implements Backend {
     }
   }
 
-  /** Whether portwake itself started the running container (for --stop-on-exit). */
+  /**
+   * Whether portwake itself started the running container (for --stop-on-exit). A start in flight
+   * counts unless the engine answered that the container was running already.
+   */
   get ownsRunningContainer(): boolean {
-    return this.startedByUs && (this.state.kind === 'ready' || this.state.kind === 'starting');
+    const s = this.state;
+    return (this.startedByUs && s.kind === 'ready') || (s.kind === 'starting' && s.started !== false);
+  }
+
+  /** Ends a back-off (a manual start, a config reload): the next connection starts the container. */
+  clearBackoff(why: string): void {
+    this.startFailures = [];
+    this.backoffs = 0;
+    const s = this.state;
+    if (s.kind !== 'failed' || s.backoff === undefined) return;
+    this.log.info({ refused: s.backoff.refused }, `service "${this.name}": back-off cleared by ${why}${s.backoff.refused > 0 ? `; ${s.backoff.refused} connection(s) were refused during it` : ''}`);
+    this.state = { ...s, backoff: undefined };
   }
 
   /** Cancels timers and a start in flight; connections are the frontend's to close. */
@@ -194,12 +258,32 @@ export class Activation implements Backend {
    * adopts it: a container that is no longer running closes its connections and returns to stopped.
    */
   async resync(cause: string): Promise<void> {
+    // One inspection in flight per service: callers during it share the one that follows it (an
+    // inspection already under way may have been answered before what they saw happened).
+    if (this.resyncing === undefined) {
+      this.resyncing = this.resyncOnce(cause).finally(() => {
+        this.resyncing = undefined;
+      });
+      return this.resyncing;
+    }
+    this.resyncAgain ??= this.resyncing.then(() => {
+      this.resyncAgain = undefined;
+      return this.resync(cause);
+    });
+    return this.resyncAgain;
+  }
+
+  private async resyncOnce(cause: string): Promise<void> {
     const s = this.state;
     if (s.kind !== 'ready' && s.kind !== 'starting') return;
+    // A start not yet confirmed running notices a real exit through its own inspections: an
+    // inspection now could land before the engine has even run the start request.
+    if (s.kind === 'starting' && this.runStartedAt === undefined) return;
     let running: boolean;
     let exitCode: number | undefined;
+    const limit = deadline(this.deps.clock, QUERY_TIMEOUT_MS);
     try {
-      const info = await this.deps.provider.inspect(this.spec.container);
+      const info = await this.deps.provider.inspect(this.spec.container, limit.signal);
       running = info.running && (this.containerId === undefined || info.id === this.containerId);
       exitCode = info.exitCode;
     } catch (err) {
@@ -209,6 +293,8 @@ export class Activation implements Backend {
       }
       running = false;
       exitCode = undefined;
+    } finally {
+      limit.cancel();
     }
     if (running || this.state !== s) return;
     if (s.kind === 'starting') {
@@ -245,6 +331,7 @@ export class Activation implements Backend {
       bytesOut += l.bytesOut;
     }
     const failed = this.state.kind === 'failed' ? this.state.error : undefined;
+    const backoff = this.state.kind === 'failed' && this.backingOff(this.state) ? this.state.backoff : undefined;
     return {
       name: this.name,
       container: this.spec.container,
@@ -259,6 +346,7 @@ export class Activation implements Backend {
       lastActivity: this.lastActivity,
       lastStart: this.lastStart,
       idleDeadline: this.idle.deadline,
+      ...(backoff === undefined ? {} : { backoffUntil: backoff.until, backoffRefused: backoff.refused }),
     };
   }
 
@@ -278,8 +366,11 @@ export class Activation implements Backend {
         case 'stopping':
           await raceAbort(s.done, signal);
           break;
-        case 'stopped':
         case 'failed':
+          if (this.backingOff(s)) throw forService(this.name, new StartLimitedError(this.spec.container, s.backoff.until, s.error));
+          this.prepare();
+          break;
+        case 'stopped':
           this.prepare();
           break;
       }
@@ -306,23 +397,32 @@ export class Activation implements Backend {
   }
 
   private beginStart(): void {
-    const abort = new AbortController();
+    const s = this.state;
+    if (s.kind === 'failed' && s.backoff !== undefined) {
+      this.log.info({ refused: s.backoff.refused }, `service "${this.name}": back-off over${s.backoff.refused > 0 ? ` (${s.backoff.refused} connection(s) refused during it)` : ''}; trying a start`);
+    }
+    const starting: Starting = { kind: 'starting', ready: Promise.resolve(), abort: new AbortController(), stop: undefined, started: undefined };
     // Deferred by a microtask so that the state is 'starting' before the start runs.
-    const ready = Promise.resolve().then(() => this.runStart(abort.signal));
-    ready.catch(() => undefined); // waiters observe the rejection; nobody waiting is fine too
-    this.setState({ kind: 'starting', ready, abort });
+    starting.ready = Promise.resolve().then(() => this.runStart(starting));
+    starting.ready.catch(() => undefined); // waiters observe the rejection; nobody waiting is fine too
+    this.setState(starting);
   }
 
-  private async runStart(signal: AbortSignal): Promise<void> {
+  private async runStart(st: Starting): Promise<void> {
     const { provider, probes, clock } = this.deps;
     const container = this.spec.container;
     const t0 = clock.now();
-    let startedByUs = false;
     this.runStartedAt = undefined;
+    // The whole start, engine calls included, is bounded by startTimeout (a hung engine answers nothing).
+    const limit = deadline(clock, this.spec.startTimeoutMs);
+    const signal = AbortSignal.any([st.abort.signal, limit.signal]);
     try {
       // Start first (a running container answers "already started"), then one inspect: the
-      // cold start's critical path has two engine round trips, not three.
-      startedByUs = await provider.start(container, signal);
+      // cold start's critical path has two engine round trips, not three. A stop does not cancel
+      // the start request (that would not stop the engine's start, only hide its outcome): its
+      // answer is awaited, then the container stopped.
+      st.started = await provider.start(container, limit.signal);
+      signal.throwIfAborted();
       const info = await provider.inspect(container, signal);
       this.containerId = info.id;
       const specProblem = checkReadySpec(this.spec.ready, info);
@@ -331,6 +431,7 @@ export class Activation implements Backend {
       this.runStartedAt = info.startedAt;
       const t1 = clock.now();
       const targets = resolveTargets(this.spec, info);
+      limit.cancel(); // waitReady has its own deadline, for its own message
       await waitReady({
         spec: this.spec.ready,
         container,
@@ -341,11 +442,14 @@ export class Activation implements Backend {
         clock,
         timeoutMs: Math.max(0, this.spec.startTimeoutMs - (t1 - t0)),
         budgetMs: this.spec.startTimeoutMs,
-        signal,
+        signal: st.abort.signal,
       });
-      signal.throwIfAborted();
+      st.abort.signal.throwIfAborted();
       const t2 = clock.now();
+      const startedByUs = st.started;
       this.startedByUs = startedByUs;
+      this.startFailures = [];
+      this.backoffs = 0;
       this.lastStart = { at: t0, containerStartMs: t1 - t0, readinessMs: t2 - t1, startedByUs };
       this.setState({ kind: 'ready', targets });
       if (this.leases.size === 0) this.idle.arm();
@@ -361,22 +465,83 @@ export class Activation implements Backend {
         this.deps.emit({ type: 'activated', service: this.name, timings, firstWaitMs: t2 - t0, at: t2 });
       });
     } catch (err) {
-      const error = forService(this.name, signal.aborted ? signal.reason : err);
-      this.setState({ kind: 'failed', error });
-      this.log.error({ code: error.code }, error.message);
-      this.deps.emit({ type: 'failed', service: this.name, code: error.code, message: error.message, at: clock.now() });
-      const unready = err instanceof ReadyTimeoutError || signal.reason instanceof ReadyTimeoutError || (err instanceof PortwakeError && err.code === 'CONFIG_INVALID');
-      if (startedByUs && unready) this.stopAbandoned();
-      throw error;
+      limit.cancel();
+      throw this.startFailed(st, st.abort.signal.aborted ? st.abort.signal.reason : err);
     }
   }
 
-  /** A container we started that never became ready is not left running. */
+  /**
+   * After a failed start: a stop asked for meanwhile stops the container (it wins); otherwise the
+   * failure is logged (once, here), counted against the start limit, and a container this start
+   * ran is stopped again. Returns the error for the waiters.
+   */
+  private startFailed(st: Starting, cause: unknown): PortwakeError {
+    const { clock } = this.deps;
+    const error = forService(this.name, cause);
+    // An answered start ran the container; an unanswered one (the engine hung) may yet run it.
+    const unanswered = st.started === undefined && cause instanceof EngineTimeoutError;
+    const ours = st.started === true || unanswered;
+    if (st.stop !== undefined) {
+      this.log.info({ reason: st.stop }, `service "${this.name}": start abandoned (${st.stop} stop); stopping container "${this.spec.container}"`);
+      void this.beginStop(st.stop, false);
+      return error;
+    }
+    if (this.state !== st) return error; // disposed meanwhile (shutdown): nothing more to do
+    const backoff = error.code === 'ABORTED' ? undefined : this.countFailure();
+    const failed: Failed = { kind: 'failed', error, backoff: backoff === undefined ? undefined : { until: backoff, refused: 0 } };
+    this.log.error({ code: error.code }, error.message);
+    if (backoff !== undefined) {
+      const burst = this.spec.startLimitBurst ?? START_LIMIT_DEFAULTS.startLimitBurst;
+      this.log.warn(
+        { until: new Date(backoff).toISOString(), backoffMs: backoff - clock.now() },
+        `service "${this.name}": ${this.backoffs > 1 ? 'the retry after a back-off failed' : `${burst} starts failed within ${formatMs(this.spec.startLimitIntervalMs ?? START_LIMIT_DEFAULTS.startLimitIntervalMs)}`}; ` +
+          `refusing connections without a start until ${new Date(backoff).toISOString()} (back-off ${formatMs(backoff - clock.now())})`,
+      );
+    }
+    this.deps.emit({ type: 'failed', service: this.name, code: error.code, message: error.message, at: clock.now() });
+    if (ours && unanswered) {
+      // The engine is not answering: new connections need not wait for this stop.
+      this.setState(failed);
+      this.stopAbandoned();
+    } else if (ours) {
+      void this.beginStop('start failed', false, failed);
+    } else {
+      this.setState(failed);
+    }
+    return error;
+  }
+
+  /** Records a failed start; returns the end of the back-off it begins, if it does. */
+  private countFailure(): number | undefined {
+    const burst = this.spec.startLimitBurst ?? START_LIMIT_DEFAULTS.startLimitBurst;
+    const intervalMs = this.spec.startLimitIntervalMs ?? START_LIMIT_DEFAULTS.startLimitIntervalMs;
+    if (burst <= 0) return undefined;
+    const now = this.deps.clock.now();
+    this.startFailures = this.startFailures.filter((t) => now - t < intervalMs);
+    this.startFailures.push(now);
+    // After a back-off one start is tried; its failure backs off again, for twice as long.
+    if (this.backoffs === 0 && this.startFailures.length < burst) return undefined;
+    const ms = Math.min(intervalMs * 2 ** this.backoffs, this.spec.startBackoffMaxMs ?? START_LIMIT_DEFAULTS.startBackoffMaxMs);
+    this.backoffs++;
+    this.startFailures = [];
+    return now + ms;
+  }
+
+  private backingOff(s: Failed): s is Failed & { backoff: { until: number; refused: number } } {
+    return s.backoff !== undefined && this.deps.clock.now() < s.backoff.until;
+  }
+
+  /** A container whose start the engine never answered is stopped in the background, best effort. */
   private stopAbandoned(): void {
     const graceS = Math.ceil(this.spec.stopTimeoutMs / 1000);
-    this.deps.provider.stop(this.spec.container, graceS).catch((err: unknown) => {
-      this.log.warn({ err: describe(err) }, `service "${this.name}": stopping the unready container failed: ${describe(err)}, ignoring`);
-    });
+    const limit = deadline(this.deps.clock, this.spec.stopTimeoutMs + STOP_MARGIN_MS);
+    this.deps.provider.stop(this.spec.container, graceS, limit.signal).then(
+      () => limit.cancel(),
+      (err: unknown) => {
+        limit.cancel();
+        this.log.warn({ err: describe(err) }, `service "${this.name}": stopping container "${this.spec.container}" after its unanswered start failed: ${describe(err)}; it may be running`);
+      },
+    );
   }
 
   private onIdle(): void {
@@ -385,21 +550,27 @@ export class Activation implements Backend {
     void this.beginStop('idle', false);
   }
 
-  /** Enters 'stopping'; the returned promise is the stop's `done`, which never rejects. */
-  private beginStop(reason: 'idle' | 'control' | 'shutdown', drain: boolean): Promise<void> {
+  /**
+   * Enters 'stopping', then `after` (default 'stopped'); the returned promise is the stop's `done`,
+   * which never rejects. The stop request has a deadline (stopTimeout plus a margin): a hung engine
+   * does not keep the service, nor connections waiting for it, in 'stopping'.
+   */
+  private beginStop(reason: StopReason, drain: boolean, after: State = { kind: 'stopped' }): Promise<void> {
     const { provider, clock } = this.deps;
     this.idle.disarm();
     const done = Promise.resolve().then(async () => {
       const t0 = clock.now();
       if (drain) await this.drain(this.spec.stopTimeoutMs);
+      const limit = deadline(clock, this.spec.stopTimeoutMs + STOP_MARGIN_MS);
       try {
-        await provider.stop(this.spec.container, Math.ceil(this.spec.stopTimeoutMs / 1000));
+        await provider.stop(this.spec.container, Math.ceil(this.spec.stopTimeoutMs / 1000), limit.signal);
         this.log.info({ reason, stopMs: clock.now() - t0 }, `service "${this.name}": stopped container "${this.spec.container}" (${reason}) in ${clock.now() - t0}ms`);
       } catch (err) {
         this.log.warn({ err: describe(err) }, `service "${this.name}": stopping container "${this.spec.container}" failed: ${describe(err)}; the next connection re-inspects it`);
       } finally {
+        limit.cancel();
         this.startedByUs = false;
-        this.setState({ kind: 'stopped' });
+        this.setState(after);
         this.revokeAll();
       }
     });

@@ -3,7 +3,7 @@
 
 import type { Endpoint } from './provider.ts';
 
-export type RefusalReason = 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit';
+export type RefusalReason = 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit' | 'backing_off';
 
 /**
  * Permission to forward one connection to a ready upstream. The holder must call release() exactly

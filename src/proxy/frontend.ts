@@ -298,7 +298,7 @@ export class Frontend {
       if (!held.holding) return; // the client went away (or shutdown closed it) first
       this.#logger.debug({ err: describe(err) }, `service "${this.#backend.name}": closing a held connection: ${describe(err)}`);
       held.close('start failed');
-      this.#backend.refused('start_failed');
+      this.#backend.refused(err instanceof PortwakeError && err.code === 'START_LIMITED' ? 'backing_off' : 'start_failed');
       return;
     }
     if (!held.holding) {
