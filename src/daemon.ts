@@ -311,6 +311,8 @@ export class Daemon implements DaemonControl {
     const fresh = new Map([...early, ...late].map((u) => [u.config.name, u]));
     this.units = new Map(next.services.map((s) => [s.name, fresh.get(s.name) ?? this.units.get(s.name)] as const).filter((e): e is [string, ServiceUnit] => e[1] !== undefined));
     this.warnRestartOnly(next);
+    // A reload is a retry: services backing off after failed starts try again on the next connection.
+    for (const u of this.units.values()) u.activation.clearBackoff('a config reload');
     this.config = { ...next, engineHost: this.config.engineHost, control: this.config.control };
     this.notifyStatus();
     const { result } = plan;
@@ -387,11 +389,13 @@ export class Daemon implements DaemonControl {
     await this.reloads;
     const units = [...this.units.values()];
     await Promise.all([...units.map((u) => u.frontend.close({ graceMs: this.o.graceMs })), ...this.draining.values()]);
-    for (const u of units) u.activation.dispose();
+    const owners = this.o.stopOnExit ? units.map((u) => u.activation).filter((a) => a.ownsRunningContainer || (this.inherited.has(a) && a.stateKind === 'ready')) : [];
+    // A start in flight that --stop-on-exit stops is not cancelled by dispose(): stop() ends it stopped.
+    for (const u of units) if (!owners.includes(u.activation)) u.activation.dispose();
     this.lifetime.abort(new PortwakeError('ABORTED', 'daemon shut down'));
     if (this.o.stopOnExit) {
-      const owners = units.map((u) => u.activation).filter((a) => a.ownsRunningContainer || (this.inherited.has(a) && a.stateKind === 'ready'));
       await Promise.all([...owners, ...this.orphans].map((a) => a.stop('shutdown')));
+      for (const a of owners) a.dispose();
     }
     await this.notifier.flush();
     this.o.logger.info({}, 'stopped');
