@@ -30,8 +30,8 @@ export interface ServiceConfig {
   maxPending: number;
   /**
    * Start limit (systemd's StartLimitBurst=/StartLimitIntervalSec=): this many failed starts within
-   * the interval begin a back-off, which doubles per failed retry up to startBackoffMaxMs. Unset:
-   * 5, 10 s, 5 m (the activation's START_LIMIT_DEFAULTS); a burst of 0 turns it off.
+   * the interval begin a back-off (10 s), which doubles per failed retry up to startBackoffMaxMs.
+   * Unset: 5, 60 s, 5 m (the activation's START_LIMIT_DEFAULTS); a burst of 0 turns it off.
    */
   startLimitBurst?: number;
   startLimitIntervalMs?: number;

@@ -23,11 +23,16 @@ export interface ActivationSpec extends UpstreamSpec {
   /** Start limit (systemd's StartLimitBurst=): this many failed starts within startLimitIntervalMs begin a back-off; 0 turns it off. */
   startLimitBurst?: number;
   startLimitIntervalMs?: number;
-  /** The back-off starts at startLimitIntervalMs and doubles with each failed retry, up to this. */
+  /** The back-off starts at FIRST_BACKOFF_MS and doubles with each failed retry, up to this. */
   startBackoffMaxMs?: number;
 }
 
-export const START_LIMIT_DEFAULTS = { startLimitBurst: 5, startLimitIntervalMs: 10_000, startBackoffMaxMs: 300_000 } as const;
+/**
+ * systemd's burst (5), over a longer interval than its 10 s: a failed start on a busy engine takes
+ * seconds (start, then noticing the exit), and 5 in 10 s would only catch the fastest loops.
+ */
+export const START_LIMIT_DEFAULTS = { startLimitBurst: 5, startLimitIntervalMs: 60_000, startBackoffMaxMs: 300_000 } as const;
+export const FIRST_BACKOFF_MS = 10_000;
 /** How much longer than its grace period a stop may take (SIGKILL, the exit) before the engine counts as hung. */
 export const STOP_MARGIN_MS = 10_000;
 /** How long an inspection outside a start (resync) may take. */
@@ -521,7 +526,7 @@ export class Activation implements Backend {
     this.startFailures.push(now);
     // After a back-off one start is tried; its failure backs off again, for twice as long.
     if (this.backoffs === 0 && this.startFailures.length < burst) return undefined;
-    const ms = Math.min(intervalMs * 2 ** this.backoffs, this.spec.startBackoffMaxMs ?? START_LIMIT_DEFAULTS.startBackoffMaxMs);
+    const ms = Math.min(FIRST_BACKOFF_MS * 2 ** this.backoffs, this.spec.startBackoffMaxMs ?? START_LIMIT_DEFAULTS.startBackoffMaxMs);
     this.backoffs++;
     this.startFailures = [];
     return now + ms;

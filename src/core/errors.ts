@@ -61,7 +61,7 @@ export class DeadlineError extends PortwakeError {
 /** The engine took a request but did not answer it in time (a hung or overloaded dockerd). */
 export class EngineTimeoutError extends PortwakeError {
   constructor(readonly endpoint: string, readonly operation: string, readonly timeoutMs: number, options?: { cause?: unknown }) {
-    super('PROVIDER_TIMEOUT', `${operation}: engine did not answer within ${formatSeconds(timeoutMs)} (${endpoint}); is the engine hung? ("docker info" tells)`, options);
+    super('PROVIDER_TIMEOUT', `${operation}: engine did not answer within ${formatSeconds(timeoutMs)} (${endpoint}); check that it responds ("docker info")`, options);
   }
 }
 

@@ -297,7 +297,7 @@ export class Frontend {
     } catch (err) {
       if (!held.holding) return; // the client went away (or shutdown closed it) first
       this.#logger.debug({ err: describe(err) }, `service "${this.#backend.name}": closing a held connection: ${describe(err)}`);
-      held.close('start failed');
+      held.close('start failed', true);
       this.#backend.refused(err instanceof PortwakeError && err.code === 'START_LIMITED' ? 'backing_off' : 'start_failed');
       return;
     }
