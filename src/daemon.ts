@@ -22,7 +22,7 @@ import { createDockerProvider } from './providers/docker/provider.ts';
 import type { BoundListener, ListenTarget } from './proxy/listen.ts';
 import { DEFAULT_NATIVE_POLICY, nativeSupport, type NativePolicy } from './proxy/native.ts';
 import { listenKey, planReload, type BindSpec, type ReloadPlan, type Released } from './reload-plan.ts';
-import { createServiceUnit, listenAll, type ServiceUnit } from './service-unit.ts';
+import { createServiceUnit, frontendLimits, listenAll, type ServiceUnit } from './service-unit.ts';
 import { adoptSystemdListeners } from './systemd/adopt.ts';
 import { ExitIdleTimer } from './systemd/exit-idle.ts';
 import { takeListenFds } from './systemd/listen-fds.ts';
@@ -392,7 +392,7 @@ export class Daemon implements DaemonControl {
       if (p.action === 'update') {
         unit.config = p.config;
         unit.activation.update(p.config);
-        unit.frontend.setLimits(p.config);
+        unit.frontend.setLimits(frontendLimits(p.config));
       }
     }
     for (const r of plan.release.filter((x) => !x.early)) void this.closeListeners(r.service, r.key);
@@ -409,6 +409,8 @@ export class Daemon implements DaemonControl {
     }
     this.warnRestartOnly(next);
     this.warnSystemdListen(file);
+    // A reload is a retry: services backing off after failed starts try again on the next connection.
+    for (const u of this.units.values()) u.activation.clearBackoff('a config reload');
     this.config = { ...next, engineHost: this.config.engineHost, control: this.config.control };
     this.notifyStatus();
     const { result } = plan;
@@ -495,11 +497,13 @@ export class Daemon implements DaemonControl {
     await this.reloads;
     const units = [...this.units.values()];
     await Promise.all([...units.map((u) => u.frontend.close({ graceMs: this.o.graceMs })), ...this.draining.values()]);
-    for (const u of units) u.activation.dispose();
+    const owners = this.o.stopOnExit ? units.map((u) => u.activation).filter((a) => a.ownsRunningContainer || (this.inherited.has(a) && a.stateKind === 'ready')) : [];
+    // A start in flight that --stop-on-exit stops is not cancelled by dispose(): stop() ends it stopped.
+    for (const u of units) if (!owners.includes(u.activation)) u.activation.dispose();
     this.lifetime.abort(new PortwakeError('ABORTED', 'daemon shut down'));
     if (this.o.stopOnExit) {
-      const owners = units.map((u) => u.activation).filter((a) => a.ownsRunningContainer || (this.inherited.has(a) && a.stateKind === 'ready'));
       await Promise.all([...owners, ...this.orphans].map((a) => a.stop('shutdown')));
+      for (const a of owners) a.dispose();
     }
     await this.notifier.flush();
     this.o.logger.info({}, 'stopped');

@@ -30,11 +30,7 @@ export function createServiceUnit(
   const frontend = new Frontend({
     backend: activation,
     listen,
-    maxConnections: config.maxConnections,
-    maxPending: config.maxPending,
-    holdTimeoutMs: config.holdTimeoutMs ?? config.startTimeoutMs,
-    maxHeldBytes: config.maxHeldBytes ?? DEFAULTS.maxHeldBytes,
-    halfCloseTimeoutMs: config.halfCloseTimeoutMs === null ? undefined : config.halfCloseTimeoutMs ?? DEFAULTS.halfCloseTimeoutMs,
+    ...frontendLimits(config),
     logger,
     clock: deps.clock,
     native,
@@ -44,6 +40,17 @@ export function createServiceUnit(
   });
   activation.listeners = listen.map((l) => l.text);
   return { config, activation, frontend, keys };
+}
+
+/** A service's limits and timeouts as its frontend takes them (at creation, and on a reload's update). */
+export function frontendLimits(config: ServiceConfig): { maxConnections: number; maxPending: number; holdTimeoutMs: number; maxHeldBytes: number; halfCloseTimeoutMs: number | undefined } {
+  return {
+    maxConnections: config.maxConnections,
+    maxPending: config.maxPending,
+    holdTimeoutMs: config.holdTimeoutMs ?? config.startTimeoutMs,
+    maxHeldBytes: config.maxHeldBytes ?? DEFAULTS.maxHeldBytes,
+    halfCloseTimeoutMs: config.halfCloseTimeoutMs === null ? undefined : config.halfCloseTimeoutMs ?? DEFAULTS.halfCloseTimeoutMs,
+  };
 }
 
 /** Binds every unit's listeners; on any failure closes those bound and rethrows (all or nothing). */

@@ -55,7 +55,7 @@ export function formatStatusTable(services: ServiceStatus[], now: number, c: Pal
   const header = ['SERVICE', 'STATE', 'CONNECTIONS', 'LAST ACTIVITY', 'LAST COLD START'];
   const rows = services.map((s) => [
     { text: s.name, shown: s.name },
-    { text: s.state, shown: colourState(s.state, c) },
+    { text: stateText(s), shown: colourState(s.state, c) + (stateText(s) === s.state ? '' : c.red(stateText(s).slice(s.state.length))) },
     { text: connections(s), shown: connections(s) },
     { text: formatAgo(s.lastActivity ?? undefined, now), shown: formatAgo(s.lastActivity ?? undefined, now) },
     { text: lastStart(s, now), shown: lastStart(s, now) },
@@ -69,8 +69,17 @@ export function formatStatusTable(services: ServiceStatus[], now: number, c: Pal
     if (s.lastError !== undefined && s.lastError !== null) {
       out.push(c.red(`${s.name}: ${s.lastErrorCode ?? 'ERROR'} ${s.lastError}`));
     }
+    if (s.backoffUntil !== undefined && s.backoffUntil !== null) {
+      out.push(c.red(`${s.name}: backing off until ${new Date(s.backoffUntil).toISOString().slice(11, 19)} UTC (${formatDuration(Math.max(0, s.backoffUntil - now))} more), ` +
+        `${s.backoffRefused ?? 0} connection(s) refused meanwhile; "portwake start ${s.name}" retries now`));
+    }
   }
   return out.join('\n') + '\n';
+}
+
+/** The state, and a back-off after repeated failed starts. */
+function stateText(s: ServiceStatus): string {
+  return s.backoffUntil === undefined || s.backoffUntil === null ? s.state : `${s.state}, backing off`;
 }
 
 function connections(s: ServiceStatus): string {

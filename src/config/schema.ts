@@ -40,6 +40,13 @@ export function parsePositiveInteger(value: unknown): Parsed<number> {
   return fail(`expected a positive whole number, got ${show(value)}`);
 }
 
+/** `startLimitBurst:` — failed starts that begin a back-off; 0 turns the start limit off. */
+function parseStartLimitBurst(value: unknown): Parsed<number> {
+  if (value === 0 || value === '0') return ok(0);
+  const n = parsePositiveInteger(value);
+  return n.ok ? n : fail(`expected a whole number (0 turns the start limit off), got ${show(value)}`);
+}
+
 /** `listen:` — one address or a non-empty list; each problem is reported at its list index. */
 export function listenSchema(options: SchemaOptions): z.ZodType<ListenSpec[], unknown> {
   return z.unknown().transform((value, ctx): ListenSpec[] => {
@@ -84,6 +91,9 @@ function serviceShape(options: SchemaOptions) {
     holdTimeout: duration().optional(),
     maxHeldBytes: field(parsePositiveInteger).optional(),
     halfCloseTimeout: field((v): Parsed<number | null> => (v === 'never' ? ok(null) : parseDuration(v))).optional(),
+    startLimitBurst: field(parseStartLimitBurst).optional(),
+    startLimitInterval: duration().optional(),
+    startBackoffMax: duration().optional(),
   };
 }
 
@@ -105,6 +115,10 @@ function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'n
     ...(s.holdTimeout === undefined ? {} : { holdTimeoutMs: s.holdTimeout }),
     ...(s.maxHeldBytes === undefined ? {} : { maxHeldBytes: s.maxHeldBytes }),
     ...(s.halfCloseTimeout === undefined ? {} : { halfCloseTimeoutMs: s.halfCloseTimeout }),
+    // Set only when given: the activation applies the defaults (START_LIMIT_DEFAULTS).
+    ...(s.startLimitBurst === undefined ? {} : { startLimitBurst: s.startLimitBurst }),
+    ...(s.startLimitInterval === undefined ? {} : { startLimitIntervalMs: s.startLimitInterval }),
+    ...(s.startBackoffMax === undefined ? {} : { startBackoffMaxMs: s.startBackoffMax }),
   }));
 }
 

@@ -36,6 +36,14 @@ export interface ServiceConfig {
   maxHeldBytes?: number | undefined;
   /** A client half-closed with no upstream byte since is reset after this; null: never, undefined: the default. */
   halfCloseTimeoutMs?: number | null | undefined;
+  /**
+   * Start limit (systemd's StartLimitBurst=/StartLimitIntervalSec=): this many failed starts within
+   * the interval begin a back-off (10 s), which doubles per failed retry up to startBackoffMaxMs.
+   * Unset: 5, 60 s, 5 m (the activation's START_LIMIT_DEFAULTS); a burst of 0 turns it off.
+   */
+  startLimitBurst?: number;
+  startLimitIntervalMs?: number;
+  startBackoffMaxMs?: number;
 }
 
 export interface ControlConfig {

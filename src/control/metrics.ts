@@ -89,6 +89,7 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
     });
   };
   perService('portwake_open_connections', 'Client connections currently forwarded to the upstream.', (s) => s.openConnections);
+  perService('portwake_start_backoff_until_timestamp_seconds', 'While failed starts back off (start limit): when the back-off ends, else 0.', (s) => (s.backoffUntil ?? 0) / 1000);
   perService('portwake_held_connections', 'Client connections accepted and waiting for the service to become ready.', (s) => s.heldConnections);
   new Counter({
     name: 'portwake_proxied_bytes_total',

@@ -4,7 +4,8 @@
 import { raceAbort } from './abort.ts';
 import type { Backend, Lease, RefusalReason, RevokeHow } from './backend.ts';
 import type { Clock } from './clock.ts';
-import { AbortedError, ContainerExitedError, PortwakeError, ReadyTimeoutError, describe, forService } from './errors.ts';
+import { deadline } from './deadline.ts';
+import { AbortedError, ContainerExitedError, EngineTimeoutError, PortwakeError, StartLimitedError, describe, forService, formatMs } from './errors.ts';
 import { IdleTimer, TrafficIdle } from './idle.ts';
 import type { Logger } from './logger.ts';
 import type { ContainerEvent, Endpoint, Provider } from './provider.ts';
@@ -21,7 +22,23 @@ export interface ActivationSpec extends UpstreamSpec {
   /** What idleTimeoutMs counts (default 'connections': no lease open; 'traffic': no bytes moved). */
   idleOn?: 'connections' | 'traffic' | undefined;
   stopTimeoutMs: number;
+  /** Start limit (systemd's StartLimitBurst=): this many failed starts within startLimitIntervalMs begin a back-off; 0 turns it off. */
+  startLimitBurst?: number;
+  startLimitIntervalMs?: number;
+  /** The back-off starts at FIRST_BACKOFF_MS and doubles with each failed retry, up to this. */
+  startBackoffMaxMs?: number;
 }
+
+/**
+ * systemd's burst (5), over a longer interval than its 10 s: a failed start on a busy engine takes
+ * seconds (start, then noticing the exit), and 5 in 10 s would only catch the fastest loops.
+ */
+export const START_LIMIT_DEFAULTS = { startLimitBurst: 5, startLimitIntervalMs: 60_000, startBackoffMaxMs: 300_000 } as const;
+export const FIRST_BACKOFF_MS = 10_000;
+/** How much longer than its grace period a stop may take (SIGKILL, the exit) before the engine counts as hung. */
+export const STOP_MARGIN_MS = 10_000;
+/** How long an inspection outside a start (resync) may take. */
+const QUERY_TIMEOUT_MS = 10_000;
 
 export interface ActivationDeps {
   provider: Provider;
@@ -31,10 +48,32 @@ export interface ActivationDeps {
   emit: (event: DaemonEvent) => void;
 }
 
+/**
+ * A start in flight. `stop`: a stop asked for meanwhile, which wins (the start is abandoned and the
+ * container stopped). `started`: the start request's answer — true: this start ran the container,
+ * false: it was running already; undefined while unanswered.
+ */
+interface Starting {
+  kind: 'starting';
+  ready: Promise<void>;
+  abort: AbortController;
+  stop: StopReason | undefined;
+  started: boolean | undefined;
+}
+
+/** `backoff`: after repeated failed starts, connections are refused without a start until `until`. */
+interface Failed {
+  kind: 'failed';
+  error: PortwakeError;
+  backoff: { until: number; refused: number } | undefined;
+}
+
+type StopReason = 'idle' | 'control' | 'shutdown' | 'start failed';
+
 type State =
   | { kind: 'stopped' }
-  | { kind: 'failed'; error: PortwakeError }
-  | { kind: 'starting'; ready: Promise<void>; abort: AbortController }
+  | Failed
+  | Starting
   | { kind: 'ready'; targets: Targets }
   | { kind: 'stopping'; done: Promise<void> };
 
@@ -77,9 +116,15 @@ export class Activation implements Backend {
   /** When the run portwake uses started (engine clock), once confirmed by inspect. */
   private runStartedAt: number | undefined;
   private startedByUs = false;
+  /** Failed starts within the current start-limit interval (epoch ms), and back-offs in a row. */
+  private startFailures: number[] = [];
+  private backoffs = 0;
+  /** The single flight of resync(): the inspection running, and whether another must follow it. */
+  private resyncing: Promise<void> | undefined;
+  private resyncAgain: Promise<void> | undefined;
   private readonly idle: IdleTimer;
   /** Set for `idleOn: traffic` with an idle timeout; the IdleTimer then stays unused. */
-  private readonly traffic: TrafficIdle | undefined;
+  private traffic: TrafficIdle | undefined;
   private readonly refusals: RateLimitedReporter;
   private readonly log: Logger;
   /** Listener descriptions, filled in by the daemon for status. */
@@ -93,9 +138,7 @@ export class Activation implements Backend {
     this.name = spec.name;
     this.log = deps.logger.child({ service: spec.name, container: spec.container });
     this.idle = new IdleTimer(deps.clock, spec.idleTimeoutMs, () => this.onIdle());
-    this.traffic = spec.idleOn === 'traffic' && spec.idleTimeoutMs !== undefined
-      ? new TrafficIdle(deps.clock, spec.idleTimeoutMs, () => this.bytesMoved(), () => this.onIdle())
-      : undefined;
+    this.traffic = this.trafficIdle(spec);
     this.refusals = new RateLimitedReporter(deps.clock, REFUSAL_LOG_INTERVAL_MS, (reason, suppressed) => {
       this.log.warn({ reason, suppressed }, `service "${this.name}": refused a connection (${reason})${suppressed > 0 ? `; ${suppressed} more since the last report` : ''}`);
     });
@@ -125,7 +168,7 @@ export class Activation implements Backend {
 
   /** Starts the service if it is stopped or failed: what a waiter (acquire, untilReady) needs first. */
   prepare(): void {
-    if (this.state.kind === 'stopped' || this.state.kind === 'failed') this.beginStart();
+    if (this.state.kind === 'stopped' || (this.state.kind === 'failed' && !this.backingOff(this.state))) this.beginStart();
   }
 
   setHeld(delta: number): void {
@@ -133,14 +176,21 @@ export class Activation implements Backend {
   }
 
   refused(reason: RefusalReason): void {
-    this.refusals.hit(reason);
+    const s = this.state;
+    if (reason === 'backing_off') {
+      // Counted, and reported once when the back-off ends (not one line per connection).
+      if (s.kind === 'failed' && s.backoff !== undefined) s.backoff.refused++;
+    } else {
+      this.refusals.hit(reason);
+    }
     this.deps.emit({ type: 'refused', service: this.name, reason, at: this.deps.clock.now() });
   }
 
   // ---- control ----
 
-  /** Starts the service if needed and waits until it is ready (POST /services/NAME/start). */
+  /** Starts the service if needed and waits until it is ready (POST /services/NAME/start); clears a back-off. */
   async ensureReady(signal: AbortSignal): Promise<void> {
+    this.clearBackoff('a manual start');
     await this.untilReady(signal);
     this.armIdle();
   }
@@ -154,6 +204,9 @@ export class Activation implements Backend {
       const s = this.state;
       if (s.kind === 'stopping') return s.done;
       if (s.kind === 'starting') {
+        // The stop wins: the start gives up waiting and, once the engine has answered the start
+        // request, enters 'stopping' itself; held connections are closed (the start fails for them).
+        s.stop ??= reason;
         s.abort.abort(new AbortedError(`service "${this.name}": start (stopped by ${reason})`));
         await s.ready.catch(() => undefined);
         continue;
@@ -169,14 +222,43 @@ export class Activation implements Backend {
    * next start uses the new readiness check; an armed idle timer keeps its start (retime()).
    */
   update(spec: ActivationSpec): void {
+    const before = this.spec;
     this.spec = spec;
+    if ((spec.idleOn ?? 'connections') !== (before.idleOn ?? 'connections') || (this.traffic !== undefined && spec.idleTimeoutMs !== before.idleTimeoutMs)) {
+      // A new idle rule (or a traffic rule's new timeout): its quiet period starts now.
+      this.disarmIdle();
+      this.traffic = this.trafficIdle(spec);
+      if (this.traffic === undefined) this.idle.retime(spec.idleTimeoutMs);
+      if (this.state.kind === 'ready') this.armIdle();
+      return;
+    }
     this.idle.retime(spec.idleTimeoutMs);
     if (this.state.kind === 'ready' && this.leases.size === 0 && this.idle.deadline === undefined) this.idle.arm();
   }
 
-  /** Whether portwake itself started the running container (for --stop-on-exit). */
+  private trafficIdle(spec: ActivationSpec): TrafficIdle | undefined {
+    return spec.idleOn === 'traffic' && spec.idleTimeoutMs !== undefined
+      ? new TrafficIdle(this.deps.clock, spec.idleTimeoutMs, () => this.bytesMoved(), () => this.onIdle())
+      : undefined;
+  }
+
+  /**
+   * Whether portwake itself started the running container (for --stop-on-exit). A start in flight
+   * counts unless the engine answered that the container was running already.
+   */
   get ownsRunningContainer(): boolean {
-    return this.startedByUs && (this.state.kind === 'ready' || this.state.kind === 'starting');
+    const s = this.state;
+    return (this.startedByUs && s.kind === 'ready') || (s.kind === 'starting' && s.started !== false);
+  }
+
+  /** Ends a back-off (a manual start, a config reload): the next connection starts the container. */
+  clearBackoff(why: string): void {
+    this.startFailures = [];
+    this.backoffs = 0;
+    const s = this.state;
+    if (s.kind !== 'failed' || s.backoff === undefined) return;
+    this.log.info({ refused: s.backoff.refused }, `service "${this.name}": back-off cleared by ${why}${s.backoff.refused > 0 ? `; ${s.backoff.refused} connection(s) were refused during it` : ''}`);
+    this.state = { ...s, backoff: undefined };
   }
 
   /** Cancels timers and a start in flight; connections are the frontend's to close. */
@@ -213,12 +295,32 @@ export class Activation implements Backend {
    * adopts it: a container that is no longer running closes its connections and returns to stopped.
    */
   async resync(cause: string): Promise<void> {
+    // One inspection in flight per service: callers during it share the one that follows it (an
+    // inspection already under way may have been answered before what they saw happened).
+    if (this.resyncing === undefined) {
+      this.resyncing = this.resyncOnce(cause).finally(() => {
+        this.resyncing = undefined;
+      });
+      return this.resyncing;
+    }
+    this.resyncAgain ??= this.resyncing.then(() => {
+      this.resyncAgain = undefined;
+      return this.resync(cause);
+    });
+    return this.resyncAgain;
+  }
+
+  private async resyncOnce(cause: string): Promise<void> {
     const s = this.state;
     if (s.kind !== 'ready' && s.kind !== 'starting') return;
+    // A start not yet confirmed running notices a real exit through its own inspections: an
+    // inspection now could land before the engine has even run the start request.
+    if (s.kind === 'starting' && this.runStartedAt === undefined) return;
     let running: boolean;
     let exitCode: number | undefined;
+    const limit = deadline(this.deps.clock, QUERY_TIMEOUT_MS);
     try {
-      const info = await this.deps.provider.inspect(this.spec.container);
+      const info = await this.deps.provider.inspect(this.spec.container, limit.signal);
       running = info.running && (this.containerId === undefined || info.id === this.containerId);
       exitCode = info.exitCode;
     } catch (err) {
@@ -228,6 +330,8 @@ export class Activation implements Backend {
       }
       running = false;
       exitCode = undefined;
+    } finally {
+      limit.cancel();
     }
     if (running || this.state !== s) return;
     if (s.kind === 'starting') {
@@ -264,6 +368,7 @@ export class Activation implements Backend {
       bytesOut += l.bytesOut;
     }
     const failed = this.state.kind === 'failed' ? this.state.error : undefined;
+    const backoff = this.state.kind === 'failed' && this.backingOff(this.state) ? this.state.backoff : undefined;
     return {
       name: this.name,
       container: this.spec.container,
@@ -279,6 +384,7 @@ export class Activation implements Backend {
       lastStart: this.lastStart,
       idleDeadline: this.traffic === undefined ? this.idle.deadline : this.traffic.deadline,
       idleOn: this.spec.idleOn ?? 'connections',
+      ...(backoff === undefined ? {} : { backoffUntil: backoff.until, backoffRefused: backoff.refused }),
     };
   }
 
@@ -298,8 +404,11 @@ export class Activation implements Backend {
         case 'stopping':
           await raceAbort(s.done, signal);
           break;
-        case 'stopped':
         case 'failed':
+          if (this.backingOff(s)) throw forService(this.name, new StartLimitedError(this.spec.container, s.backoff.until, s.error));
+          this.prepare();
+          break;
+        case 'stopped':
           this.prepare();
           break;
       }
@@ -328,23 +437,32 @@ export class Activation implements Backend {
   }
 
   private beginStart(): void {
-    const abort = new AbortController();
+    const s = this.state;
+    if (s.kind === 'failed' && s.backoff !== undefined) {
+      this.log.info({ refused: s.backoff.refused }, `service "${this.name}": back-off over${s.backoff.refused > 0 ? ` (${s.backoff.refused} connection(s) refused during it)` : ''}; trying a start`);
+    }
+    const starting: Starting = { kind: 'starting', ready: Promise.resolve(), abort: new AbortController(), stop: undefined, started: undefined };
     // Deferred by a microtask so that the state is 'starting' before the start runs.
-    const ready = Promise.resolve().then(() => this.runStart(abort.signal));
-    ready.catch(() => undefined); // waiters observe the rejection; nobody waiting is fine too
-    this.setState({ kind: 'starting', ready, abort });
+    starting.ready = Promise.resolve().then(() => this.runStart(starting));
+    starting.ready.catch(() => undefined); // waiters observe the rejection; nobody waiting is fine too
+    this.setState(starting);
   }
 
-  private async runStart(signal: AbortSignal): Promise<void> {
+  private async runStart(st: Starting): Promise<void> {
     const { provider, probes, clock } = this.deps;
     const container = this.spec.container;
     const t0 = clock.now();
-    let startedByUs = false;
     this.runStartedAt = undefined;
+    // The whole start, engine calls included, is bounded by startTimeout (a hung engine answers nothing).
+    const limit = deadline(clock, this.spec.startTimeoutMs);
+    const signal = AbortSignal.any([st.abort.signal, limit.signal]);
     try {
       // Start first (a running container answers "already started"), then one inspect: the
-      // cold start's critical path has two engine round trips, not three.
-      startedByUs = await provider.start(container, signal);
+      // cold start's critical path has two engine round trips, not three. A stop does not cancel
+      // the start request (that would not stop the engine's start, only hide its outcome): its
+      // answer is awaited, then the container stopped.
+      st.started = await provider.start(container, limit.signal);
+      signal.throwIfAborted();
       const info = await provider.inspect(container, signal);
       this.containerId = info.id;
       const specProblem = checkReadySpec(this.spec.ready, info);
@@ -353,6 +471,7 @@ export class Activation implements Backend {
       this.runStartedAt = info.startedAt;
       const t1 = clock.now();
       const targets = resolveTargets(this.spec, info);
+      limit.cancel(); // waitReady has its own deadline, for its own message
       await waitReady({
         spec: this.spec.ready,
         container,
@@ -363,11 +482,14 @@ export class Activation implements Backend {
         clock,
         timeoutMs: Math.max(0, this.spec.startTimeoutMs - (t1 - t0)),
         budgetMs: this.spec.startTimeoutMs,
-        signal,
+        signal: st.abort.signal,
       });
-      signal.throwIfAborted();
+      st.abort.signal.throwIfAborted();
       const t2 = clock.now();
+      const startedByUs = st.started;
       this.startedByUs = startedByUs;
+      this.startFailures = [];
+      this.backoffs = 0;
       this.lastStart = { at: t0, containerStartMs: t1 - t0, readinessMs: t2 - t1, startedByUs };
       this.setState({ kind: 'ready', targets });
       this.armIdle();
@@ -383,22 +505,83 @@ export class Activation implements Backend {
         this.deps.emit({ type: 'activated', service: this.name, timings, firstWaitMs: t2 - t0, at: t2 });
       });
     } catch (err) {
-      const error = forService(this.name, signal.aborted ? signal.reason : err);
-      this.setState({ kind: 'failed', error });
-      this.log.error({ code: error.code }, error.message);
-      this.deps.emit({ type: 'failed', service: this.name, code: error.code, message: error.message, at: clock.now() });
-      const unready = err instanceof ReadyTimeoutError || signal.reason instanceof ReadyTimeoutError || (err instanceof PortwakeError && err.code === 'CONFIG_INVALID');
-      if (startedByUs && unready) this.stopAbandoned();
-      throw error;
+      limit.cancel();
+      throw this.startFailed(st, st.abort.signal.aborted ? st.abort.signal.reason : err);
     }
   }
 
-  /** A container we started that never became ready is not left running. */
+  /**
+   * After a failed start: a stop asked for meanwhile stops the container (it wins); otherwise the
+   * failure is logged (once, here), counted against the start limit, and a container this start
+   * ran is stopped again. Returns the error for the waiters.
+   */
+  private startFailed(st: Starting, cause: unknown): PortwakeError {
+    const { clock } = this.deps;
+    const error = forService(this.name, cause);
+    // An answered start ran the container; an unanswered one (the engine hung) may yet run it.
+    const unanswered = st.started === undefined && cause instanceof EngineTimeoutError;
+    const ours = st.started === true || unanswered;
+    if (st.stop !== undefined) {
+      this.log.info({ reason: st.stop }, `service "${this.name}": start abandoned (${st.stop} stop); stopping container "${this.spec.container}"`);
+      void this.beginStop(st.stop, false);
+      return error;
+    }
+    if (this.state !== st) return error; // disposed meanwhile (shutdown): nothing more to do
+    const backoff = error.code === 'ABORTED' ? undefined : this.countFailure();
+    const failed: Failed = { kind: 'failed', error, backoff: backoff === undefined ? undefined : { until: backoff, refused: 0 } };
+    this.log.error({ code: error.code }, error.message);
+    if (backoff !== undefined) {
+      const burst = this.spec.startLimitBurst ?? START_LIMIT_DEFAULTS.startLimitBurst;
+      this.log.warn(
+        { until: new Date(backoff).toISOString(), backoffMs: backoff - clock.now() },
+        `service "${this.name}": ${this.backoffs > 1 ? 'the retry after a back-off failed' : `${burst} starts failed within ${formatMs(this.spec.startLimitIntervalMs ?? START_LIMIT_DEFAULTS.startLimitIntervalMs)}`}; ` +
+          `refusing connections without a start until ${new Date(backoff).toISOString()} (back-off ${formatMs(backoff - clock.now())})`,
+      );
+    }
+    this.deps.emit({ type: 'failed', service: this.name, code: error.code, message: error.message, at: clock.now() });
+    if (ours && unanswered) {
+      // The engine is not answering: new connections need not wait for this stop.
+      this.setState(failed);
+      this.stopAbandoned();
+    } else if (ours) {
+      void this.beginStop('start failed', false, failed);
+    } else {
+      this.setState(failed);
+    }
+    return error;
+  }
+
+  /** Records a failed start; returns the end of the back-off it begins, if it does. */
+  private countFailure(): number | undefined {
+    const burst = this.spec.startLimitBurst ?? START_LIMIT_DEFAULTS.startLimitBurst;
+    const intervalMs = this.spec.startLimitIntervalMs ?? START_LIMIT_DEFAULTS.startLimitIntervalMs;
+    if (burst <= 0) return undefined;
+    const now = this.deps.clock.now();
+    this.startFailures = this.startFailures.filter((t) => now - t < intervalMs);
+    this.startFailures.push(now);
+    // After a back-off one start is tried; its failure backs off again, for twice as long.
+    if (this.backoffs === 0 && this.startFailures.length < burst) return undefined;
+    const ms = Math.min(FIRST_BACKOFF_MS * 2 ** this.backoffs, this.spec.startBackoffMaxMs ?? START_LIMIT_DEFAULTS.startBackoffMaxMs);
+    this.backoffs++;
+    this.startFailures = [];
+    return now + ms;
+  }
+
+  private backingOff(s: Failed): s is Failed & { backoff: { until: number; refused: number } } {
+    return s.backoff !== undefined && this.deps.clock.now() < s.backoff.until;
+  }
+
+  /** A container whose start the engine never answered is stopped in the background, best effort. */
   private stopAbandoned(): void {
     const graceS = Math.ceil(this.spec.stopTimeoutMs / 1000);
-    this.deps.provider.stop(this.spec.container, graceS).catch((err: unknown) => {
-      this.log.warn({ err: describe(err) }, `service "${this.name}": stopping the unready container failed: ${describe(err)}, ignoring`);
-    });
+    const limit = deadline(this.deps.clock, this.spec.stopTimeoutMs + STOP_MARGIN_MS);
+    this.deps.provider.stop(this.spec.container, graceS, limit.signal).then(
+      () => limit.cancel(),
+      (err: unknown) => {
+        limit.cancel();
+        this.log.warn({ err: describe(err) }, `service "${this.name}": stopping container "${this.spec.container}" after its unanswered start failed: ${describe(err)}; it may be running`);
+      },
+    );
   }
 
   private onIdle(): void {
@@ -449,21 +632,27 @@ export class Activation implements Backend {
     return total;
   }
 
-  /** Enters 'stopping'; the returned promise is the stop's `done`, which never rejects. */
-  private beginStop(reason: 'idle' | 'control' | 'shutdown', drain: boolean): Promise<void> {
+  /**
+   * Enters 'stopping', then `after` (default 'stopped'); the returned promise is the stop's `done`,
+   * which never rejects. The stop request has a deadline (stopTimeout plus a margin): a hung engine
+   * does not keep the service, nor connections waiting for it, in 'stopping'.
+   */
+  private beginStop(reason: StopReason, drain: boolean, after: State = { kind: 'stopped' }): Promise<void> {
     const { provider, clock } = this.deps;
     this.disarmIdle();
     const done = Promise.resolve().then(async () => {
       const t0 = clock.now();
       if (drain) await this.drain(this.spec.stopTimeoutMs);
+      const limit = deadline(clock, this.spec.stopTimeoutMs + STOP_MARGIN_MS);
       try {
-        await provider.stop(this.spec.container, Math.ceil(this.spec.stopTimeoutMs / 1000));
+        await provider.stop(this.spec.container, Math.ceil(this.spec.stopTimeoutMs / 1000), limit.signal);
         this.log.info({ reason, stopMs: clock.now() - t0 }, `service "${this.name}": stopped container "${this.spec.container}" (${reason}) in ${clock.now() - t0}ms`);
       } catch (err) {
         this.log.warn({ err: describe(err) }, `service "${this.name}": stopping container "${this.spec.container}" failed: ${describe(err)}; the next connection re-inspects it`);
       } finally {
+        limit.cancel();
         this.startedByUs = false;
-        this.setState({ kind: 'stopped' });
+        this.setState(after);
         this.revokeAll();
       }
     });

@@ -3,7 +3,7 @@
 
 import type { Endpoint } from './provider.ts';
 
-export type RefusalReason = 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit' | 'hold_timeout';
+export type RefusalReason = 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit' | 'hold_timeout' | 'backing_off';
 
 /**
  * Why a lease is revoked: 'gone', the upstream went away (the holder resets its connection);

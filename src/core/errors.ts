@@ -6,6 +6,9 @@ export type ErrorCode =
   | 'CONTAINER_NOT_FOUND'
   | 'PROVIDER_UNREACHABLE'
   | 'PROVIDER_FAILED'
+  | 'PROVIDER_TIMEOUT'
+  | 'DEADLINE'
+  | 'START_LIMITED'
   | 'CONTAINER_EXITED'
   | 'READY_TIMEOUT'
   | 'UPSTREAM_UNRESOLVED'
@@ -42,6 +45,45 @@ export class ProviderUnreachableError extends PortwakeError {
 export class ProviderError extends PortwakeError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('PROVIDER_FAILED', message, options);
+  }
+}
+
+/**
+ * The reason a deadline signal (deadline.ts) aborts with: the wait it bounds took longer than
+ * timeoutMs. A provider turns it into EngineTimeoutError, naming the call and the engine.
+ */
+export class DeadlineError extends PortwakeError {
+  constructor(readonly timeoutMs: number) {
+    super('DEADLINE', `no answer within ${formatMs(timeoutMs)}`);
+  }
+}
+
+/** The engine took a request but did not answer it in time (a hung or overloaded dockerd). */
+export class EngineTimeoutError extends PortwakeError {
+  constructor(readonly endpoint: string, readonly operation: string, readonly timeoutMs: number, options?: { cause?: unknown }) {
+    super('PROVIDER_TIMEOUT', `${operation}: engine did not answer within ${formatSeconds(timeoutMs)} (${endpoint}); check that it responds ("docker info")`, options);
+  }
+}
+
+/**
+ * What a provider throws when its call's signal aborted: an EngineTimeoutError when the signal was
+ * a deadline (naming the call and the engine), else the caller's own reason.
+ */
+export function abortedCall(signal: AbortSignal, endpoint: string, operation: string): unknown {
+  const reason: unknown = signal.reason;
+  return reason instanceof DeadlineError ? new EngineTimeoutError(endpoint, operation, reason.timeoutMs, { cause: reason }) : reason;
+}
+
+/** Starts keep failing: none is tried until the back-off ends (systemd's start limit). */
+export class StartLimitedError extends PortwakeError {
+  constructor(readonly container: string, readonly until: number, last: PortwakeError) {
+    const cause = last.cause instanceof Error ? last.cause : last;
+    super(
+      'START_LIMITED',
+      `not starting container "${container}": its starts keep failing (last: ${describe(cause)}); backing off until ${new Date(until).toISOString()}, ` +
+        '"portwake start" or a config reload retries at once',
+      { cause: last },
+    );
   }
 }
 
@@ -90,6 +132,11 @@ export function describe(err: unknown): string {
 
 function causeSuffix(cause: unknown): string {
   return cause === undefined ? '' : `: ${describe(cause)}`;
+}
+
+/** Whole seconds as "N s" (the unit spelled out, for messages about engine deadlines). */
+export function formatSeconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
 export function formatMs(ms: number): string {

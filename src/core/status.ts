@@ -37,6 +37,9 @@ export interface ServiceStatus {
   lastStart: StartTimings | undefined;
   /** Epoch ms when the idle stop will happen, undefined when not armed. */
   idleDeadline: number | undefined;
+  /** While failed starts back off (start limit): epoch ms until which connections are refused without a start, and how many were. */
+  backoffUntil?: number;
+  backoffRefused?: number;
 }
 
 /** Things that happen, for `GET /events`, metrics and logs. */
@@ -44,7 +47,7 @@ export type DaemonEvent =
   | { type: 'state'; service: string; from: ServiceStateKind; to: ServiceStateKind; at: number }
   | { type: 'activated'; service: string; timings: StartTimings; firstWaitMs: number | undefined; at: number }
   | { type: 'failed'; service: string; code: string; message: string; at: number }
-  | { type: 'refused'; service: string; reason: 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit' | 'hold_timeout'; at: number }
+  | { type: 'refused'; service: string; reason: 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit' | 'hold_timeout' | 'backing_off'; at: number }
   /** spliced: on close, whether the connection's bulk bytes went through the zero-copy pump. */
   | { type: 'connection'; service: string; change: 'open' | 'close'; at: number; spliced?: boolean; reason?: string };
 

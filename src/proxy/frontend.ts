@@ -90,7 +90,7 @@ export class Frontend {
   /** Each held connection and its hold deadline. */
   readonly #held = new Map<HeldConnection, TimerHandle>();
   readonly #holdBudget: HoldBudget;
-  readonly #holdTimeoutMs: number;
+  #holdTimeoutMs: number;
   readonly #holdTimeouts: LogLimit;
   readonly #halfCloseTimeouts: LogLimit;
   /** Forwarded connections whose client half-closed and whose upstream has not finished. */
@@ -224,10 +224,23 @@ export class Frontend {
 
   // ---- a reload changes a running frontend in place ----
 
-  /** New connection limits; connections already admitted stay. */
-  setLimits(limits: { maxConnections: number; maxPending: number }): void {
+  /**
+   * New limits and timeouts (a reload): connections already admitted stay. holdTimeout applies to
+   * connections held from now on, maxHeldBytes as held bytes come and go, a new halfCloseTimeout to
+   * the next check of each connection. Turning halfCloseTimeout on or off needs a restart (said).
+   */
+  setLimits(limits: { maxConnections: number; maxPending: number; holdTimeoutMs: number; maxHeldBytes: number; halfCloseTimeoutMs: number | undefined }): void {
     this.#options.maxConnections = limits.maxConnections;
     this.#options.maxPending = limits.maxPending;
+    this.#holdTimeoutMs = limits.holdTimeoutMs;
+    this.#holdBudget.limit = limits.maxHeldBytes;
+    const halfClose = this.#halfClose;
+    if (halfClose !== undefined && limits.halfCloseTimeoutMs !== undefined) {
+      halfClose.timeoutMs = limits.halfCloseTimeoutMs;
+      this.#halfCloseSweep?.retime(limits.halfCloseTimeoutMs);
+    } else if ((halfClose === undefined) !== (limits.halfCloseTimeoutMs === undefined)) {
+      this.#logger.warn({}, `service "${this.#backend.name}": reload: turning halfCloseTimeout on or off takes effect when portwake restarts, ignoring`);
+    }
   }
 
   /**
@@ -400,8 +413,8 @@ export class Frontend {
     } catch (err) {
       if (!held.holding) return; // the client went away (or shutdown closed it) first
       this.#logger.debug({ err: describe(err) }, `service "${this.#backend.name}": closing a held connection: ${describe(err)}`);
-      held.close('start failed');
-      this.#backend.refused('start_failed');
+      held.close('start failed', true);
+      this.#backend.refused(err instanceof PortwakeError && err.code === 'START_LIMITED' ? 'backing_off' : 'start_failed');
       return;
     }
     if (!held.holding) {

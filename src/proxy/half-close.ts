@@ -27,16 +27,22 @@ interface Watch {
 export class HalfCloseSweep {
   readonly #watches = new Map<Sampled, Watch>();
   readonly #out = new Float64Array(4);
-  readonly #periodMs: number;
+  #periodMs: number;
   #timer: TimerHandle | undefined;
 
   constructor(
     private readonly clock: Clock,
-    private readonly timeoutMs: number,
+    private timeoutMs: number,
     private readonly count: (delta: number) => void,
     /** The connections to look at (natively forwarded ones; others are skipped by the caller). */
     private readonly connections: () => Iterable<Sampled>,
   ) {
+    this.#periodMs = Math.max(250, Math.round(timeoutMs / 4));
+  }
+
+  /** A reload's new halfCloseTimeout: applies from the next sweep on. */
+  retime(timeoutMs: number): void {
+    this.timeoutMs = timeoutMs;
     this.#periodMs = Math.max(250, Math.round(timeoutMs / 4));
   }
 

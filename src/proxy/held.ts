@@ -18,7 +18,8 @@ export class HoldBudget {
   used = 0;
   /** Held connections that read (and would pause once the budget is spent). */
   readonly readers = new Set<HeldConnection>();
-  constructor(readonly limit: number) {}
+  /** Changed in place by a reload; held connections paused by it resume as bytes are given back. */
+  constructor(public limit: number) {}
 
   get spent(): boolean {
     return this.used >= this.limit;
@@ -106,13 +107,18 @@ export class HeldConnection {
     return { socket, early: { chunks: state.chunks } };
   }
 
-  /** Destroys the held socket (the client sees the connection close) and aborts the acquire. Idempotent. */
-  close(why: string): void {
+  /**
+   * Destroys the held socket and aborts the acquire. Idempotent. With `reset` (the start failed)
+   * a TCP client always sees a reset, never a clean close: whether the kernel sends one otherwise
+   * depends on whether its request bytes were read yet, so an empty reply and a reset came in turn.
+   */
+  close(why: string, reset = false): void {
     const state = this.#state;
     if (state.kind !== 'holding') return;
     this.#state = { kind: 'closed' };
     this.#giveBack(state.bytes);
-    this.#socket.destroy();
+    if (reset) resetOrDestroy(this.#socket);
+    else this.#socket.destroy();
     this.#controller.abort(new AbortedError(`waiting for the service (${why})`));
     this.#onGone(this);
   }
@@ -153,4 +159,13 @@ export class HeldConnection {
   #onClose = (): void => {
     this.close('client went away');
   };
+}
+
+/** A reset for a TCP socket (SO_LINGER 0); other sockets (Unix) have none and are just closed. */
+function resetOrDestroy(socket: Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy(); // ERR_INVALID_HANDLE_TYPE: not TCP
+  }
 }

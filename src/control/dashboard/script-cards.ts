@@ -142,10 +142,14 @@ export const cardsJs = `
     if (!c) { c = createCard(s.name); cards.set(s.name, c); }
     c.root.dataset.state = s.state;
     c.container.textContent = 'container ' + s.container;
-    c.state.textContent = LABEL[s.state] || s.state;
+    c.state.textContent = s.backoffUntil ? 'backing off' : (LABEL[s.state] || s.state);
     c.pill.title = s.state;
-    c.error.hidden = !s.lastError;
+    c.error.hidden = !s.lastError && !s.backoffUntil;
     c.error.textContent = '';
+    if (s.backoffUntil) {
+      c.error.appendChild(el('strong', null, 'backing off until ' + new Date(s.backoffUntil).toLocaleTimeString() +
+        ' (' + (s.backoffRefused || 0) + ' refused); Start retries now. '));
+    }
     if (s.lastError) {
       if (s.lastErrorCode) c.error.appendChild(el('code', null, s.lastErrorCode));
       c.error.appendChild(document.createTextNode(s.lastError));

@@ -2,6 +2,7 @@
 
 import type { ContainerInfo, ContainerNetwork, ContainerStatus, HealthStatus, PublishedPort } from '../../core/provider.ts';
 import type { DockerClient } from './client.ts';
+import { engineCall, INSPECT_TIMEOUT_MS } from './deadlines.ts';
 import { mapDockerError } from './errors.ts';
 
 /** The parts of the engine's inspect JSON that portwake reads (API 1.41 field names). */
@@ -19,11 +20,15 @@ export interface InspectJson {
 
 interface PortBinding { HostIp?: string; HostPort?: string }
 
-/** Inspects a container by name or id. Rejects with ContainerNotFoundError on 404. */
-export async function inspectContainer(client: DockerClient, endpoint: string, container: string, signal?: AbortSignal): Promise<ContainerInfo> {
+/** Inspects a container by name or id. Rejects with ContainerNotFoundError on 404, EngineTimeoutError after INSPECT_TIMEOUT_MS. */
+export function inspectContainer(client: DockerClient, endpoint: string, container: string, caller?: AbortSignal): Promise<ContainerInfo> {
+  return engineCall(INSPECT_TIMEOUT_MS, caller, (signal) => inspectOnce(client, endpoint, container, signal));
+}
+
+async function inspectOnce(client: DockerClient, endpoint: string, container: string, signal: AbortSignal): Promise<ContainerInfo> {
   try {
     const api = await client();
-    signal?.throwIfAborted();
+    signal.throwIfAborted();
     const { json } = await api.call('GET', `/containers/${encodeURIComponent(container)}/json`, undefined, signal);
     if (typeof json !== 'object' || json === null || typeof (json as { State?: unknown }).State !== 'object') {
       throw new Error(`the engine's inspect answer is not a container's JSON: ${JSON.stringify(json)?.slice(0, 200) ?? 'no body'}`);

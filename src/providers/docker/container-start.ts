@@ -1,13 +1,21 @@
 // POST /containers/{name}/start. Already running (HTTP 304) is success.
 
 import type { DockerClient } from './client.ts';
+import { engineCall, START_TIMEOUT_MS } from './deadlines.ts';
 import { mapDockerError } from './errors.ts';
 
-/** Resolves once the engine reports the container started: true, or false when it already ran (304). */
-export async function startContainer(client: DockerClient, endpoint: string, container: string, signal?: AbortSignal): Promise<boolean> {
+/**
+ * Resolves once the engine reports the container started: true, or false when it already ran (304).
+ * Bounded by the caller's signal (the activation's startTimeout) and at most START_TIMEOUT_MS.
+ */
+export function startContainer(client: DockerClient, endpoint: string, container: string, caller?: AbortSignal): Promise<boolean> {
+  return engineCall(START_TIMEOUT_MS, caller, (signal) => startOnce(client, endpoint, container, signal));
+}
+
+async function startOnce(client: DockerClient, endpoint: string, container: string, signal: AbortSignal): Promise<boolean> {
   try {
     const api = await client();
-    signal?.throwIfAborted();
+    signal.throwIfAborted();
     const { status } = await api.call('POST', `/containers/${encodeURIComponent(container)}/start`, undefined, signal);
     return status !== 304;
   } catch (err) {

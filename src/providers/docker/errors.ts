@@ -1,7 +1,7 @@
 // Maps what the engine client throws (socket errors, HTTP status errors) to portwake's error classes, so
 // callers see ContainerNotFoundError, ProviderUnreachableError or ProviderError and nothing else.
 
-import { ContainerNotFoundError, PortwakeError, ProviderError, ProviderUnreachableError } from '../../core/errors.ts';
+import { abortedCall, ContainerNotFoundError, PortwakeError, ProviderError, ProviderUnreachableError } from '../../core/errors.ts';
 import { EngineHttpError } from './engine-api.ts';
 
 /** Socket and TLS failures that mean "the engine cannot be reached", not "the engine said no". */
@@ -21,16 +21,17 @@ export interface ErrorContext {
 }
 
 /**
- * The error to throw for a failed engine call: the signal's reason when the caller aborted,
+ * The error to throw for a failed engine call: the signal's reason when the caller aborted (an
+ * EngineTimeoutError when that was a deadline),
  * otherwise the matching PortwakeError with the original error as its cause.
  */
 export function mapDockerError(err: unknown, ctx: ErrorContext): unknown {
-  if (ctx.signal?.aborted === true) return ctx.signal.reason;
+  const subject = ctx.container === undefined ? `docker ${ctx.operation}` : `docker ${ctx.operation} of container "${ctx.container}"`;
+  if (ctx.signal?.aborted === true) return abortedCall(ctx.signal, ctx.endpoint, subject);
   if (err instanceof PortwakeError) return err;
   const status = err instanceof EngineHttpError ? err.statusCode : undefined;
   if (status === 404 && ctx.container !== undefined) return new ContainerNotFoundError(ctx.container, { cause: err });
   if (status === undefined && isUnreachable(err)) return new ProviderUnreachableError(ctx.endpoint, { cause: err });
-  const subject = ctx.container === undefined ? `docker ${ctx.operation}` : `docker ${ctx.operation} of container "${ctx.container}"`;
   const detail = err instanceof EngineHttpError ? `${err.engineMessage} (HTTP ${err.statusCode})` : describeLowLevel(err);
   return new ProviderError(`${subject} failed: ${detail}`, { cause: err });
 }

@@ -2,9 +2,12 @@
 
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { systemClock } from '../../core/clock.ts';
+import { deadline } from '../../core/deadline.ts';
 import { PortwakeError, ProviderUnreachableError } from '../../core/errors.ts';
 import type { ContainerEvent, ContainerEventKind, HealthStatus } from '../../core/provider.ts';
 import type { DockerClient } from './client.ts';
+import { EVENTS_CONNECT_TIMEOUT_MS } from './deadlines.ts';
 import { mapDockerError } from './errors.ts';
 
 /**
@@ -20,12 +23,16 @@ const ACTIONS = ['start', 'die', 'stop', 'kill', 'destroy', 'pause', 'unpause', 
 export async function* containerEvents(client: DockerClient, endpoint: string, signal: AbortSignal): AsyncGenerator<ContainerEvent, void, undefined> {
   if (signal.aborted) return;
   let stream: Readable;
+  // A hung engine takes the request and never answers: the headers have a deadline, the stream none.
+  const connect = deadline(systemClock, EVENTS_CONNECT_TIMEOUT_MS, signal);
   try {
     const api = await client();
-    stream = await api.stream('/events', { filters: JSON.stringify({ type: ['container'], event: ACTIONS }) }, signal);
+    stream = await api.stream('/events', { filters: JSON.stringify({ type: ['container'], event: ACTIONS }) }, connect.signal);
   } catch (err) {
     if (signal.aborted) return;
-    throw asUnreachable(mapDockerError(err, { endpoint, operation: 'events', signal }), endpoint);
+    throw asUnreachable(mapDockerError(err, { endpoint, operation: 'events', signal: connect.signal }), endpoint);
+  } finally {
+    connect.cancel();
   }
   const onAbort = (): void => { stream.destroy(); };
   signal.addEventListener('abort', onAbort, { once: true });

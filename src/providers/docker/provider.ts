@@ -7,6 +7,7 @@ import { inspectContainer } from './container-inspect.ts';
 import { startContainer } from './container-start.ts';
 import { stopContainer } from './container-stop.ts';
 import { resolveDockerHost, type DockerConnectOptions } from './docker-host.ts';
+import { engineCall, PING_TIMEOUT_MS } from './deadlines.ts';
 import { mapDockerError } from './errors.ts';
 import { containerEvents } from './events.ts';
 
@@ -28,15 +29,16 @@ export function createDockerProvider(options: DockerProviderOptions): Provider {
     stop: (container: string, graceSeconds: number, signal?: AbortSignal): Promise<void> =>
       stopContainer(client, endpoint, container, graceSeconds, signal),
     events: (signal: AbortSignal): AsyncIterable<ContainerEvent> => containerEvents(client, endpoint, signal),
-    async ping(signal?: AbortSignal): Promise<void> {
-      try {
-        const api = await client();
-        signal?.throwIfAborted();
-        await api.call('GET', '/_ping', undefined, signal);
-      } catch (err) {
-        throw mapDockerError(err, { endpoint, operation: 'ping', signal });
-      }
-    },
+    ping: (caller?: AbortSignal): Promise<void> =>
+      engineCall(PING_TIMEOUT_MS, caller, async (signal) => {
+        try {
+          const api = await client();
+          signal.throwIfAborted();
+          await api.call('GET', '/_ping', undefined, signal);
+        } catch (err) {
+          throw mapDockerError(err, { endpoint, operation: 'ping', signal });
+        }
+      }),
   } satisfies Provider;
   return provider;
 }

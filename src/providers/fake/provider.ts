@@ -2,7 +2,7 @@
 // time to start and to "listen", counted start/stop calls, an events stream that can be broken.
 
 import type { Clock } from '../../core/clock.ts';
-import { ContainerNotFoundError, ProviderError, ProviderUnreachableError } from '../../core/errors.ts';
+import { abortedCall, ContainerNotFoundError, DeadlineError, ProviderError, ProviderUnreachableError } from '../../core/errors.ts';
 import type { ContainerEvent, ContainerInfo, Endpoint, HealthStatus, Provider } from '../../core/provider.ts';
 import type { ProbeOutcome, Probes } from '../../core/readiness.ts';
 
@@ -46,6 +46,13 @@ export class FakeProvider implements Provider {
   inspectCalls = 0;
   /** When set, every call rejects as an unreachable engine. */
   unreachable = false;
+  /**
+   * When set, every call (but events) hangs as on a hung engine: it takes the request and never
+   * answers, until the caller's signal aborts (a deadline: EngineTimeoutError).
+   */
+  wedged = false;
+  /** Calls that were hanging on the wedged engine (counted as they begin). */
+  wedgedCalls = 0;
   private readonly subscribers = new Set<Subscriber>();
   private nextId = 1;
 
@@ -76,6 +83,7 @@ export class FakeProvider implements Provider {
 
   async inspect(container: string, signal?: AbortSignal): Promise<ContainerInfo> {
     signal?.throwIfAborted();
+    await this.hang('docker inspect', signal);
     this.inspectCalls++;
     const c = this.find(container);
     return {
@@ -96,6 +104,7 @@ export class FakeProvider implements Provider {
 
   async start(container: string, signal?: AbortSignal): Promise<boolean> {
     signal?.throwIfAborted();
+    await this.hang('docker start', signal);
     const c = this.find(container);
     this.startCalls++;
     if (c.running) return false;
@@ -106,6 +115,7 @@ export class FakeProvider implements Provider {
 
   async stop(container: string, _graceSeconds: number, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
+    await this.hang('docker stop', signal);
     const c = this.find(container);
     this.stopCalls++;
     if (!c.running) return;
@@ -114,6 +124,7 @@ export class FakeProvider implements Provider {
 
   async ping(signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
+    await this.hang('docker ping', signal);
     if (this.unreachable) throw new ProviderUnreachableError(this.endpoint);
   }
 
@@ -217,11 +228,20 @@ export class FakeProvider implements Provider {
     return c;
   }
 
+  /** On a wedged engine: never settles, unless the signal aborts. */
+  private hang(operation: string, signal: AbortSignal | undefined): Promise<void> {
+    if (!this.wedged) return Promise.resolve();
+    this.wedgedCalls++;
+    return new Promise((_resolve, reject) => {
+      signal?.addEventListener('abort', () => { const err = abortedCall(signal, this.endpoint, operation); reject(err instanceof Error ? err : new Error(String(err))); }, { once: true });
+    });
+  }
+
   private wait(ms: number, signal?: AbortSignal): Promise<void> {
     if (ms <= 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const t = this.clock.setTimer(ms, resolve);
-      signal?.addEventListener('abort', () => { t.cancel(); reject(new ProviderError('start cancelled', { cause: signal.reason })); }, { once: true });
+      signal?.addEventListener('abort', () => { t.cancel(); reject(signal.reason instanceof DeadlineError ? abortedCall(signal, this.endpoint, 'docker start') as Error : new ProviderError('start cancelled', { cause: signal.reason })); }, { once: true });
     });
   }
 }
