@@ -4,6 +4,7 @@
 // `portwake run` holds only what running needs.
 
 import { Command, Option } from 'commander';
+import { searchConfigFile } from '../config/find-file.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import type { Logger } from '../core/logger.ts';
 import { LOG_LEVELS } from '../log.ts';
@@ -12,8 +13,7 @@ import { createDockerProvider } from '../providers/docker/provider.ts';
 import { registerCheck } from './check.ts';
 import type { CliDeps } from './deps.ts';
 import { register as registerGenerate } from './generate.ts';
-import { searchConfigFile } from '../config/find-file.ts';
-import { proxyConfigFromArgs, registerProxy, registerRun } from './run.ts';
+import { configSearch, proxyConfigFromArgs, registerProxy, registerRun } from './run.ts';
 import { register as registerStatus } from './status.ts';
 import { register as registerWaitPort } from './wait-port.ts';
 
@@ -54,7 +54,7 @@ export function buildProgram(deps: CliDeps): Command {
     loadConfig,
     // The file `run` would read, looked for only when neither --control nor -c is given.
     get defaultConfigPath() {
-      return searchConfigFile({ cwd: deps.cwd ?? process.cwd(), env: deps.env, ...(deps.systemConfigPath === undefined ? {} : { systemPath: deps.systemConfigPath }) })?.path;
+      return searchConfigFile(configSearch(deps))?.path;
     },
     stdout: deps.stdout,
     env: deps.env,

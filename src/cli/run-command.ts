@@ -33,10 +33,10 @@ export async function runDaemon(loaded: PortwakeConfig, configFile: FoundConfig 
     graceMs: durationFlag('--grace', o.grace) ?? 10_000,
     exitIdleMs: durationFlag('--exit-idle-time', o.exitIdleTime),
   });
-  // Not under socket activation: there a connection is already waiting for its cold start, and
-  // inspecting every container beside it would slow that start down (run `portwake check` instead).
-  // A client of its own: the daemon's kept-alive connection would otherwise carry a first start's
-  // request ahead of its events subscription, which must be asked for first.
+  // The start-up check: not under socket activation, where a connection is already waiting for its
+  // cold start and inspecting every container beside it would slow that down (`portwake check`
+  // does it there). With an engine client of its own: on the daemon's kept-alive connection a first
+  // start's request would go out ahead of its events subscription, which must be asked for first.
   const checking = new AbortController();
   if (o.listenFromSystemd !== true) {
     const provider = createDockerProvider({ host: loaded.engineHost ?? deps.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(deps.env) });

@@ -3,7 +3,7 @@
 // that the other commands do not load either. No business logic.
 
 import { Command, Option } from 'commander';
-import { findConfigFile, type FoundConfig } from '../config/find-file.ts';
+import { findConfigFile, type ConfigSearch, type FoundConfig } from '../config/find-file.ts';
 import type { ProxyFlags } from '../config/flags.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
@@ -13,9 +13,14 @@ import type { CliDeps, GlobalOptions } from './deps.ts';
 /** What -c says when it is left out. */
 export const CONFIG_HELP = 'config file (default: ./portwake.yaml, else $PORTWAKE_CONFIG, else /etc/portwake/portwake.yaml)';
 
+/** Where the commands look for a config file when -c is left out. */
+export function configSearch(deps: Pick<CliDeps, 'cwd' | 'env' | 'systemConfigPath'>): ConfigSearch {
+  return { cwd: deps.cwd ?? process.cwd(), env: deps.env, ...(deps.systemConfigPath === undefined ? {} : { systemPath: deps.systemConfigPath }) };
+}
+
 /** The file -c names, or the first of the default places that exists. */
 export function configFile(given: string | undefined, deps: CliDeps): FoundConfig {
-  return findConfigFile(given, { cwd: deps.cwd ?? process.cwd(), env: deps.env, ...(deps.systemConfigPath === undefined ? {} : { systemPath: deps.systemConfigPath }) });
+  return findConfigFile(given, configSearch(deps));
 }
 
 export interface DaemonFlags {

@@ -102,11 +102,12 @@ describe('check and run say which file they use', { timeout: 60_000 }, () => {
     assert.match(e.stdout, new RegExp(`^config: ${other} \\(\\$PORTWAKE_CONFIG\\)\\n`));
   });
 
-  it('run: logs the file it found, then listens', async (t) => {
+  it('run: logs the file it found, then listens and checks', async (t) => {
     const dir = scratch(t);
     const port = await freePort();
     const local = file(join(dir, 'portwake.yaml'), `services:\n  web: {listen: "127.0.0.1:${port}", container: web}\n`);
-    const r = await portwake(t, dir, ['run'], {}, /"msg":"listening:/);
+    // Stopped once the start-up check has spoken (no engine here): by then SIGTERM is handled.
+    const r = await portwake(t, dir, ['run'], {}, /"msg":"start-up check: /);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; config?: string });
     const said = lines.find((l) => l.msg.startsWith('config: '));
