@@ -30,6 +30,7 @@ export function readYaml(text: string): YamlSource {
     const position = pos(e.pos[0]);
     if (e.code === 'DUPLICATE_KEY') return { position, message: `duplicate key ${JSON.stringify(keyAt(text, e.pos[0]))}` };
     // The parser ran out of stack: say what is wrong with the file, not what broke in the library.
+    if (e.code === 'MULTIPLE_DOCS') return { position, message: 'a second YAML document starts here ("---"); portwake reads one document: put everything in the first' };
     if (e.code === 'RESOURCE_EXHAUSTION') return { position, message: 'nested too deeply to read (lists or maps inside each other hundreds of levels deep)' };
     return { position, message: `${e.message}${ipv6Hint(text.split('\n')[position.line - 1] ?? '')}` };
   });

@@ -286,3 +286,10 @@ describe('config input found by fuzzing: nesting', () => {
     });
   });
 });
+
+describe('config input found by fuzzing: documents', () => {
+  it('a second YAML document is refused in portwake\'s words, not the library\'s ("please use YAML.parseAllDocuments()")', () => {
+    assert.throws(() => parseConfig('services: {web: {listen: 80, container: a}}\n---\nservices: {}\n', 'portwake.yaml'),
+      { name: 'ConfigError', message: 'portwake.yaml:2:1: a second YAML document starts here ("---"); portwake reads one document: put everything in the first' });
+  });
+});
