@@ -261,7 +261,7 @@ describe('parseConfig: problems, each at its line:col', () => {
       '    container: c',
     )), ['portwake.yaml:4:5: duplicate key "listen"']);
     assert.match(problems('services:\n\tweb: 1\n')[0] ?? '', /^portwake\.yaml:2:1: /);
-    assert.match(problems('a: 1\n---\nb: 2\n')[0] ?? '', /^portwake\.yaml:\d+:\d+: Source contains multiple documents/);
+    assert.match(problems('a: 1\n---\nb: 2\n')[0] ?? '', /^portwake\.yaml:\d+:\d+: a second YAML document starts here/);
   });
 
   it('an unquoted [IPv6]:PORT gets a hint to quote it', () => {
