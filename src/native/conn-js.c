@@ -26,7 +26,8 @@
 //   abort(id, handBack, orderly)  resets both sockets (orderly: closes them) and finishes; no-op once finished. With handBack and
 //     the upstream still connecting, the client is returned instead (ECONNABORTED, clientReturned).
 //   counts(id, f64[2]) bytes delivered so far client→upstream and upstream→client; given f64[4],
-//     also whether the client and the upstream have sent their EOF (1) or not (0).
+//     also whether the client and the upstream have sent their EOF (1) or not (0); given f64[5],
+//     also the upstream's bytes read but not yet delivered to the client.
 //   changed(f64[3n]) -> count
 //     the connections that moved bytes since the last call, as (id, bytesIn, bytesOut) triples,
 //     at most n per call (call again while it returns n): idle connections cost nothing to watch.
@@ -329,6 +330,7 @@ napi_value pw_conn_counts(napi_env env, napi_callback_info info) {
       out[2] = c->dir[0].eof; /* the client half-closed */
       out[3] = c->dir[1].eof; /* the upstream did */
     }
+    if (length >= 5) out[4] = (double)(c->dir[1].len - c->dir[1].off + c->dir[1].in_pipe); /* upstream bytes the client has not taken yet */
   }
   return NULL;
 }

@@ -373,7 +373,9 @@ export class Connection {
   #checkHalfClosed = (): void => {
     const watch = this.#halfClosed;
     if (watch === undefined || this.#halfClose === undefined) return;
-    if (this.#lease.bytesOut === watch.bytesOut) {
+    // Upstream bytes a slow client has not taken yet: the upstream did answer.
+    const pending = this.#client.writableLength > 0 || this.#upstreamWaits;
+    if (this.#lease.bytesOut === watch.bytesOut && !pending) {
       this.close('half_closed_timeout');
       return;
     }

@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from '../core/clock.ts';
 
 /** What the sweep needs of a natively forwarded connection (NativeConnection). */
 export interface Sampled {
-  /** Fills [bytesIn, bytesOut, clientEof, upstreamEof]; false once the connection is over. */
+  /** Fills [bytesIn, bytesOut, clientEof, upstreamEof, bytes pending to the client]; false once the connection is over. */
   sample(out: Float64Array): boolean;
   close(reason: 'half_closed_timeout'): void;
 }
@@ -21,12 +21,13 @@ interface Watch {
 /**
  * Every period (a quarter of timeoutMs, at least 250 ms) while connections exist: a connection
  * whose client has sent its EOF and whose upstream has not is counted (count(+1)) and watched; it
- * is closed ('half_closed_timeout') once the upstream has sent nothing for timeoutMs. Its end must
+ * is closed ('half_closed_timeout') once the upstream has sent nothing for timeoutMs (bytes it sent
+ * that a slow client has not taken yet count as progress). Its end must
  * be told through forget(), which also counts it down.
  */
 export class HalfCloseSweep {
   readonly #watches = new Map<Sampled, Watch>();
-  readonly #out = new Float64Array(4);
+  readonly #out = new Float64Array(5);
   #periodMs: number;
   #timer: TimerHandle | undefined;
 
@@ -69,6 +70,7 @@ export class HalfCloseSweep {
       any = true;
       out[2] = 0;
       out[3] = 0;
+      out[4] = 0;
       if (!c.sample(out)) continue;
       const bytesOut = out[1] ?? 0;
       const watch = this.#watches.get(c);
@@ -77,7 +79,8 @@ export class HalfCloseSweep {
       } else if (watch === undefined) {
         this.#watches.set(c, { since: now, bytesOut });
         this.count(+1);
-      } else if (watch.bytesOut !== bytesOut) {
+      } else if (watch.bytesOut !== bytesOut || out[4] !== 0) {
+        // The upstream moved, or answered and the (slow) client has not taken it all: not stuck.
         watch.since = now;
         watch.bytesOut = bytesOut;
       } else if (now - watch.since >= this.timeoutMs) {

@@ -105,7 +105,7 @@ export class NativeConnection implements NativeEnd {
   }
 
   /**
-   * The counts and EOF flags as nativeCounts() fills a Float64Array(4), for the half-close check
+   * The counts, EOF flags and pending bytes as nativeCounts() fills a Float64Array(5), for the half-close check
    * (half-close.ts); false, `out` untouched, once the connection is closed or ended.
    */
   sample(out: Float64Array): boolean {

@@ -36,7 +36,7 @@ export interface SpliceEnd {
 export interface SplicePump {
   /** Bytes moved so far by the pump: [client→upstream, upstream→client]. */
   counts(): Float64Array;
-  /** As nativeCounts() into a Float64Array(4) (with the EOF flags); false once the pump ended. */
+  /** As nativeCounts() into a Float64Array(5) (with the EOF flags and pending bytes); false once the pump ended. */
   sample(out: Float64Array): boolean;
   /** Resets both sockets (RST) and ends the pump — or, `orderly`, closes them with a FIN. Its onEnd still follows. Idempotent. */
   abort(orderly?: boolean): void;
@@ -246,7 +246,8 @@ export function abortNative(id: NativeId, handBack = false, orderly = false): vo
 
 /**
  * Bytes a native connection has delivered so far, into `out`: [client→upstream, upstream→client];
- * with a Float64Array(4), also [2] the client's and [3] the upstream's EOF seen (1) or not (0).
+ * with a Float64Array(4), also [2] the client's and [3] the upstream's EOF seen (1) or not (0);
+ * with a Float64Array(5), also [4] the upstream's bytes read but not yet delivered to the client.
  */
 export function nativeCounts(id: NativeId, out: Float64Array): void {
   addon().counts(id, out);

@@ -128,6 +128,27 @@ describe('halfCloseTimeout', () => {
     assert.equal(frontend.halfClosed, 0);
   });
 
+  it('leaves a half-closed connection alone while its client is slow to take an answer the upstream sent', async (t) => {
+    const answer = Buffer.alloc(32 * 1024 * KiB, 3);
+    const { endpoint } = await startUpstream(t, (s) => {
+      s.resume();
+      s.once('end', () => s.end(answer));
+    });
+    const backend = new FakeBackend(endpoint);
+    backend.ready = true;
+    const { frontend, port } = await startFrontend(t, backend, { halfCloseTimeoutMs: 500 });
+    const client = await connect(t, { port });
+    client.pause();
+    client.end('request');
+    await delay(2_500); // five timeouts with the client not reading
+    assert.equal(frontend.open, 1, 'not reset: the upstream answered, the client is slow');
+    let got = 0;
+    client.on('data', (c: Buffer) => { got += c.length; });
+    const how = await within(20_000, howItEnds(client));
+    assert.equal(how, 'end');
+    assert.equal(got, answer.length, 'the whole answer arrived');
+  });
+
   it('leaves a half-closed connection alone while the upstream keeps sending', async (t) => {
     const { endpoint } = await startUpstream(t, (s) => {
       let n = 0;
