@@ -1,11 +1,11 @@
 // The control API server: binds the configured unix socket or loopback/token-protected TCP address,
 // authorizes each request, routes it, and owns every SSE stream so close() can end them all.
 
-import { lstat, chmod, unlink } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
 import type { ControlConfig } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
+import { removeStaleSocket } from '../proxy/stale-socket.ts';
 import type { Logger } from '../core/logger.ts';
 import type { DaemonControl } from '../core/status.ts';
 import { formatControlAddress, isLoopbackHost, type ControlTarget } from './address.ts';
@@ -183,7 +183,9 @@ async function listenUnix(server: Server, path: string, mode: number): Promise<C
     await bind();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw listenFailed(path, err);
-    await removeStaleSocket(path);
+    // The services' listeners' probe: a live socket is never unlinked, a busy one included.
+    await removeStaleSocket(path, (reason, cause) =>
+      new PortwakeError('LISTEN_FAILED', `control API: cannot listen on unix:${path}: ${reason}${cause === undefined && /in use/.test(reason) ? ' (is portwake already running?)' : ''}`, { cause }));
     try {
       await bind();
     } catch (again) {
@@ -192,19 +194,6 @@ async function listenUnix(server: Server, path: string, mode: number): Promise<C
   }
   await chmod(path, mode);
   return { kind: 'unix', path };
-}
-
-/** A socket file left by a daemon that died is removed; one somebody still answers on is not. */
-async function removeStaleSocket(path: string): Promise<void> {
-  const info = await lstat(path);
-  if (!info.isSocket()) throw listenFailed(path, new Error('the path exists and is not a socket'));
-  const alive = await new Promise<boolean>((resolve) => {
-    const probe = connect(path);
-    probe.once('connect', () => { probe.destroy(); resolve(true); });
-    probe.once('error', () => resolve(false));
-  });
-  if (alive) throw listenFailed(path, new Error('another process is listening on it (is portwake already running?)'));
-  await unlink(path);
 }
 
 function listenFailed(path: string, err: unknown): PortwakeError {

@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { stat, writeFile } from 'node:fs/promises';
 import { request, type IncomingMessage } from 'node:http';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { PortwakeError, ReadyTimeoutError } from '../../src/core/errors.ts';
 import type { ControlTarget } from '../../src/control/address.ts';
 import { startControlServer } from '../../src/control/server.ts';
@@ -231,6 +232,30 @@ describe('control API auth', () => {
   });
 });
 
+/**
+ * A live unix socket that never accepts: a stopped process's listener (backlog 1) whose accept
+ * queue is full, so a connect to it fails with EAGAIN at once.
+ */
+async function busyUnixListener(t: TestContext, path: string): Promise<void> {
+  const child = spawn(process.execPath, ['-e', `const s = require('node:net').createServer().listen({ path: ${JSON.stringify(path)}, backlog: 1 }, () => console.log('ok'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => { child.kill('SIGKILL'); });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the busy listener's process exited (${code}) before listening`)));
+  });
+  process.kill(child.pid ?? 0, 'SIGSTOP');
+  for (let i = 0; i < 16; i++) {
+    const filler = connect({ path });
+    t.after(() => filler.destroy());
+    const full = await new Promise<boolean>((resolve) => {
+      filler.once('connect', () => resolve(false));
+      filler.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EAGAIN'));
+    });
+    if (full) return;
+  }
+  throw new Error(`the accept queue of ${path} did not fill up after 16 connections`);
+}
+
 describe('control API on a unix socket', () => {
   it('creates the socket with mode 0660 by default and serves over it', async (t) => {
     const dir = await tempDir(t);
@@ -269,5 +294,20 @@ describe('control API on a unix socket', () => {
       startControlServer({ config: { listen: { kind: 'unix', path: file, mode: 0o660 }, token: undefined }, control: new FakeDaemonControl(), logger: recordingLogger() }),
       /not a socket/,
     );
+  });
+
+  it('does not unlink a live socket whose accept queue is full (EAGAIN), and says it is in use', async (t) => {
+    const path = join(await tempDir(t), 'busy.sock');
+    await busyUnixListener(t, path);
+    const before = await stat(path);
+    await assert.rejects(
+      // (Closed again should it start: it must not, but a test that fails must still end.)
+      startControlServer({ config: { listen: { kind: 'unix', path, mode: 0o660 }, token: undefined }, control: new FakeDaemonControl(), logger: recordingLogger() })
+        .then((server) => { t.after(() => server.close()); return server; }),
+      (err: unknown) => err instanceof PortwakeError && err.code === 'LISTEN_FAILED' && /is in use by a running process \(is portwake already running\?\)/.test(err.message),
+    );
+    const after = await stat(path);
+    assert.ok(after.isSocket());
+    assert.equal(after.ino, before.ino, 'the live socket file is still the listener\'s');
   });
 });
