@@ -68,6 +68,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"counts", NULL, pw_conn_counts, NULL, NULL, NULL, napi_enumerable, NULL},
     {"changed", NULL, pw_conn_changed, NULL, NULL, NULL, napi_enumerable, NULL},
     {"probe", NULL, pw_conn_probe, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"_testNearIdWrap", NULL, pw_conn_test_near_wrap, NULL, NULL, NULL, napi_enumerable, NULL},
     {"listen", NULL, pw_listener_open, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unlisten", NULL, pw_listener_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -1,7 +1,7 @@
 // The JavaScript face of the native connections (conn.c moves their bytes).
 //
 // JS API (src/proxy/native.ts is the only caller). A connection is named by an id (a number: its
-// slot and the slot's generation, so a stale id never reaches a newer connection); no JS object,
+// slot and the slot's generation, exact and never given out twice: see GEN_LIMIT); no JS object,
 // reference or finalizer is made per connection, which keeps the garbage collector out of it.
 //   setup(done)  once: done(id, errno, side, clientReturned, bytesIn, bytesOut, spliced) is called
 //     once per connection, after every descriptor of ours is closed: errno 0 after an orderly end
@@ -29,6 +29,8 @@
 //   changed(f64[3n]) -> count
 //     the connections that moved bytes since the last call, as (id, bytesIn, bytesOut) triples,
 //     at most n per call (call again while it returns n): idle connections cost nothing to watch.
+//   _testNearIdWrap(uses) -> slot  (tests only) the next connection's slot is `uses` generations
+//     short of retirement.
 
 
 #include "conn.h"
@@ -48,28 +50,32 @@ static conns_t *table_of(napi_env env) {
   return t;
 }
 
+/* Grows the table when no slot is free; 0 when it cannot (out of memory, or every slot is taken). */
+static int table_make_room(conns_t *t) {
+  if (t->free_head != NO_SLOT) return 1;
+  uint32_t cap = t->cap == 0 ? 1024 : t->cap * 2;
+  if (cap > (1u << SLOT_BITS)) return 0;
+  conn_t **slots = realloc(t->slots, cap * sizeof *slots);
+  if (slots != NULL) t->slots = slots;
+  uint32_t *gen = realloc(t->gen, cap * sizeof *gen);
+  if (gen != NULL) t->gen = gen;
+  uint32_t *next = realloc(t->next_free, cap * sizeof *next);
+  if (next != NULL) t->next_free = next;
+  if (slots == NULL || gen == NULL || next == NULL) return 0;
+  for (uint32_t i = t->cap; i < cap; i++) {
+    slots[i] = NULL;
+    gen[i] = 0;
+    next[i] = i + 1 < cap ? i + 1 : NO_SLOT;
+  }
+  t->free_head = t->cap;
+  t->cap = cap;
+  return 1;
+}
+
 /* Gives c a slot in the environment's table; 0 when out of memory (or setup() was not called). */
 static int conn_attach(napi_env env, conn_t *c) {
   conns_t *t = table_of(env);
-  if (t == NULL) return 0;
-  if (t->free_head == NO_SLOT) {
-    uint32_t cap = t->cap == 0 ? 1024 : t->cap * 2;
-    if (cap > (1u << SLOT_BITS)) return 0;
-    conn_t **slots = realloc(t->slots, cap * sizeof *slots);
-    if (slots != NULL) t->slots = slots;
-    uint32_t *gen = realloc(t->gen, cap * sizeof *gen);
-    if (gen != NULL) t->gen = gen;
-    uint32_t *next = realloc(t->next_free, cap * sizeof *next);
-    if (next != NULL) t->next_free = next;
-    if (slots == NULL || gen == NULL || next == NULL) return 0;
-    for (uint32_t i = t->cap; i < cap; i++) {
-      slots[i] = NULL;
-      gen[i] = 0;
-      next[i] = i + 1 < cap ? i + 1 : NO_SLOT;
-    }
-    t->free_head = t->cap;
-    t->cap = cap;
-  }
+  if (t == NULL || !table_make_room(t)) return 0;
   c->slot = t->free_head;
   t->free_head = t->next_free[c->slot];
   t->slots[c->slot] = c;
@@ -79,25 +85,45 @@ static int conn_attach(napi_env env, conn_t *c) {
 }
 
 static double slot_id(conns_t *t, uint32_t slot) {
-  return (double)t->gen[slot] * (double)(1u << SLOT_BITS) + (double)slot;
+  return (double)(((uint64_t)t->gen[slot] << SLOT_BITS) | slot);
 }
 
 static void slot_free(conns_t *t, uint32_t slot) {
   t->slots[slot] = NULL;
-  t->gen[slot]++;
+  if (++t->gen[slot] >= GEN_LIMIT) return; /* retired: its ids would no longer be exact */
   t->next_free[slot] = t->free_head;
   t->free_head = slot;
 }
 
-/* The live connection an id names, or NULL (finished, or never existed). */
+/* The live connection an id names, or NULL (finished, never existed, or not an id at all). */
 static conn_t *conn_by_id(napi_env env, napi_value v) {
   conns_t *t = table_of(env);
   double id;
-  if (t == NULL || napi_get_value_double(env, v, &id) != napi_ok || id < 0) return NULL;
-  double slot_d = id - (double)(uint64_t)(id / (double)(1u << SLOT_BITS)) * (double)(1u << SLOT_BITS);
-  uint32_t slot = (uint32_t)slot_d;
-  if (slot >= t->cap || t->slots[slot] == NULL || slot_id(t, slot) != id) return NULL;
+  if (t == NULL || napi_get_value_double(env, v, &id) != napi_ok) return NULL;
+  if (!(id >= 0 && id < (double)((uint64_t)GEN_LIMIT << SLOT_BITS)) || id != (double)(uint64_t)id) return NULL;
+  uint64_t bits = (uint64_t)id;
+  uint32_t slot = (uint32_t)(bits & ((UINT64_C(1) << SLOT_BITS) - 1));
+  uint32_t gen = (uint32_t)(bits >> SLOT_BITS);
+  if (slot >= t->cap || t->slots[slot] == NULL || t->gen[slot] != gen) return NULL;
   return t->slots[slot];
+}
+
+/*
+ * Test hook: _testNearIdWrap(uses) sets the generation of the slot the next connection takes to
+ * `uses` short of the point where ids would stop being exact (GEN_LIMIT), and returns that slot.
+ */
+napi_value pw_conn_test_near_wrap(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t uses;
+  if (argc < 1 || !pw_int_arg(env, argv[0], 1, "_testNearIdWrap: uses", &uses)) return NULL;
+  conns_t *t = table_of(env);
+  if (t == NULL || !table_make_room(t)) return pw_throw_errno(env, "_testNearIdWrap", ENOMEM);
+  t->gen[t->free_head] = (uint32_t)uses >= GEN_LIMIT ? 0 : GEN_LIMIT - (uint32_t)uses;
+  napi_value result;
+  napi_create_uint32(env, t->free_head, &result);
+  return result;
 }
 
 /*

@@ -30,6 +30,7 @@ napi_value pw_conn_abort(napi_env env, napi_callback_info info);
 napi_value pw_conn_counts(napi_env env, napi_callback_info info);
 napi_value pw_conn_changed(napi_env env, napi_callback_info info);
 napi_value pw_conn_probe(napi_env env, napi_callback_info info);
+napi_value pw_conn_test_near_wrap(napi_env env, napi_callback_info info);
 napi_value pw_listener_open(napi_env env, napi_callback_info info);
 napi_value pw_listener_close(napi_env env, napi_callback_info info);
 

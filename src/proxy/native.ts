@@ -51,7 +51,7 @@ export interface NativeEnd {
   onNativeCounts(bytesIn: number, bytesOut: number): void;
 }
 
-/** A native connection's id: a number naming its slot (and the slot's generation). */
+/** A native connection's id: a number naming its slot and the slot's generation; exact, never reused. */
 export type NativeId = number & { readonly __nativeId: true };
 
 interface Addon {
@@ -64,6 +64,7 @@ interface Addon {
   changed(out: Float64Array): number;
   listen(fd: number, fds: Int32Array, keepAliveS: number, onAccept: (count: number, errno: number, refused: number) => void): unknown;
   unlisten(handle: unknown): void;
+  _testNearIdWrap(uses: number): number;
 }
 
 export type NativeSupport = { available: true; path: string } | { available: false; reason: string };
@@ -234,6 +235,14 @@ export function probeNative(upstream: NativeUpstream): 'connected' | 'pending' |
  */
 export function abortNative(id: NativeId, handBack = false): void {
   addon().abort(id, handBack);
+}
+
+/**
+ * Tests only: the slot the next native connection takes is `uses` connections short of the point
+ * where its ids would stop being exact (it is retired there). Returns that slot (an id's low 24 bits).
+ */
+export function nearIdWrapForTest(uses: number): number {
+  return addon()._testNearIdWrap(uses);
 }
 
 /** Bytes a native connection has delivered so far, into `out`: [client→upstream, upstream→client]. */
