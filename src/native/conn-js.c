@@ -31,6 +31,7 @@
 //     at most n per call (call again while it returns n): idle connections cost nothing to watch.
 //   _testNearIdWrap(uses) -> slot  (tests only) the next connection's slot is `uses` generations
 //     short of retirement.
+//   _testFailNextForward()  (tests only) the next forward() or pump() throws ENOMEM.
 
 
 #include "conn.h"
@@ -72,9 +73,16 @@ static int table_make_room(conns_t *t) {
   return 1;
 }
 
+/* Set by _testFailNextForward(): the next conn_attach fails as if out of memory. */
+static __thread int fail_next_attach;
+
 /* Gives c a slot in the environment's table; 0 when out of memory (or setup() was not called). */
 static int conn_attach(napi_env env, conn_t *c) {
   conns_t *t = table_of(env);
+  if (fail_next_attach) {
+    fail_next_attach = 0;
+    return 0;
+  }
   if (t == NULL || !table_make_room(t)) return 0;
   c->slot = t->free_head;
   t->free_head = t->next_free[c->slot];
@@ -106,6 +114,14 @@ static conn_t *conn_by_id(napi_env env, napi_value v) {
   uint32_t gen = (uint32_t)(bits >> SLOT_BITS);
   if (slot >= t->cap || t->slots[slot] == NULL || t->gen[slot] != gen) return NULL;
   return t->slots[slot];
+}
+
+/* Test hook: _testFailNextForward() makes the next forward() (or pump()) throw ENOMEM, after its connect. */
+napi_value pw_conn_test_fail_next(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  fail_next_attach = 1;
+  return NULL;
 }
 
 /*
@@ -412,18 +428,20 @@ napi_value pw_conn_setup(napi_env env, napi_callback_info info) {
 void conn_report(conn_t *c, int keep_client) {
   napi_env env = c->env;
   conns_t *t = c->table;
-  napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
+  int client = keep_client ? c->fd[0] : -1;
+  napi_handle_scope scope = NULL;
   napi_value argv[7];
-  napi_create_double(env, slot_id(t, c->slot), &argv[0]);
-  napi_create_int32(env, c->err, &argv[1]);
-  napi_create_int32(env, c->err_side, &argv[2]);
-  napi_get_boolean(env, keep_client, &argv[3]);
-  napi_create_double(env, c->moved[0], &argv[4]);
-  napi_create_double(env, c->moved[1], &argv[5]);
-  napi_get_boolean(env, c->spliced, &argv[6]);
+  napi_status s = napi_open_handle_scope(env, &scope);
+  if (s == napi_ok) s = napi_create_double(env, slot_id(t, c->slot), &argv[0]);
+  if (s == napi_ok) s = napi_create_int32(env, c->err, &argv[1]);
+  if (s == napi_ok) s = napi_create_int32(env, c->err_side, &argv[2]);
+  if (s == napi_ok) s = napi_get_boolean(env, keep_client, &argv[3]);
+  if (s == napi_ok) s = napi_create_double(env, c->moved[0], &argv[4]);
+  if (s == napi_ok) s = napi_create_double(env, c->moved[1], &argv[5]);
+  if (s == napi_ok) s = napi_get_boolean(env, c->spliced, &argv[6]);
   slot_free(t, c->slot);
   free(c);
-  pw_call(env, t->done, t->async, 7, argv);
-  napi_close_handle_scope(env, scope);
+  /* A returned client JavaScript never heard of is still ours (a throw may have adopted it). */
+  if (pw_call(env, s, t->done, t->async, 7, argv, "connection done") == PW_CALL_FAILED && client >= 0) close(client);
+  if (scope != NULL) napi_close_handle_scope(env, scope);
 }

@@ -65,6 +65,7 @@ interface Addon {
   listen(fd: number, fds: Int32Array, keepAliveS: number, onAccept: (count: number, errno: number, refused: number) => void): unknown;
   unlisten(handle: unknown): void;
   _testNearIdWrap(uses: number): number;
+  _testFailNextForward(): void;
 }
 
 export type NativeSupport = { available: true; path: string } | { available: false; reason: string };
@@ -245,6 +246,11 @@ export function nearIdWrapForTest(uses: number): number {
   return addon()._testNearIdWrap(uses);
 }
 
+/** Tests only: the next forwardNative() or startSplice() fails in the addon (ENOMEM) after its connect. */
+export function failNextForwardForTest(): void {
+  addon()._testFailNextForward();
+}
+
 /** Bytes a native connection has delivered so far, into `out`: [client→upstream, upstream→client]. */
 export function nativeCounts(id: NativeId, out: Float64Array): void {
   addon().counts(id, out);
@@ -253,14 +259,22 @@ export function nativeCounts(id: NativeId, out: Float64Array): void {
 /**
  * Accepts on (a duplicate of) the listening descriptor `fd` in native code: onAccept gets each new
  * connection's descriptor and owns it; onError an accept failure, with how many waiting
- * connections were reset because the process is out of descriptors. Returns the closer.
+ * connections were reset because the process is out of descriptors. Returns the closer. onAccept
+ * must not throw: a throw is an uncaught exception (as from a 'connection' listener), and the
+ * descriptors of its batch not handed over yet are closed.
  */
 export function listenNative(fd: number, onAccept: (fd: number) => void, onError: (err: NodeJS.ErrnoException, refused: number) => void): () => void {
   const a = addon();
   const fds = new Int32Array(ACCEPT_BATCH);
   let open = true;
   const handle = a.listen(fd, fds, KEEPALIVE_S, (count, errno, refused) => {
-    for (let i = 0; i < count && open; i++) onAccept(fds[i] ?? -1);
+    // A descriptor is onAccept's once its entry is -1; the addon closes the others when this
+    // returns — after a throw (which it raises as an uncaught exception) or a close mid-batch.
+    for (let i = 0; i < count && open; i++) {
+      const accepted = fds[i] ?? -1;
+      fds[i] = -1;
+      onAccept(accepted);
+    }
     if (errno !== 0 && open) onError(systemError(errno, 'accept'), refused);
   });
   return () => {
