@@ -9,12 +9,13 @@ import { removeStaleSocket } from '../proxy/stale-socket.ts';
 import type { Logger } from '../core/logger.ts';
 import type { DaemonControl } from '../core/status.ts';
 import { formatControlAddress, isLoopbackHost, type ControlTarget } from './address.ts';
-import { authorize, type AuthPolicy } from './auth.ts';
+import { authorize, NO_TOKEN_HINT, type AuthPolicy } from './auth.ts';
 import { openEventStream, type EventStream } from './event-stream.ts';
 import { createControlMetrics } from './metrics.ts';
 import { sendError } from './respond.ts';
 import { route, type RouteContext } from './routes.ts';
 import { StartHistory } from './start-history.ts';
+import { daemonToken, type TokenEnv } from './token.ts';
 
 export interface ControlServerOptions {
   config: ControlConfig;
@@ -28,6 +29,8 @@ export interface ControlServerOptions {
   maxConnections?: number;
   /** Process metrics in `/metrics`; default true. */
   defaultMetrics?: boolean;
+  /** Where PORTWAKE_TOKEN and systemd's CREDENTIALS_DIRECTORY are read (control/token.ts); default: none. */
+  env?: TokenEnv;
 }
 
 export interface ControlServer {
@@ -48,13 +51,15 @@ const CLOSE_GRACE_MS = 1000;
 export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
   const { config, control } = options;
   const logger = options.logger.child({ component: 'control' });
-  const token = config.token === '' ? undefined : config.token;
+  const token = daemonToken(config, options.env ?? {});
   const listen = config.listen;
   const exposed = listen.kind === 'tcp' && !isLoopbackHost(listen.host);
   if (exposed && token === undefined) {
     throw new PortwakeError('CONFIG_INVALID',
       `control.listen ${formatControlAddress(listen)} is not a loopback address and control.token is not set; refusing to expose an unauthenticated control API`);
   }
+  // Any local user can connect to a loopback port: without a token only reading stays open.
+  const openChanges = listen.kind === 'unix' || token !== undefined || config.insecureNoToken === true;
 
   const metrics = createControlMetrics({ status: () => control.status(), defaultMetrics: options.defaultMetrics ?? true });
   const history = new StartHistory();
@@ -89,6 +94,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     token,
     unix: listen.kind === 'unix',
     allowedHosts: new Set(listen.kind === 'tcp' ? [listen.host.toLowerCase()] : []),
+    changesNeedToken: !openChanges,
   };
 
   const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
@@ -118,6 +124,11 @@ export async function startControlServer(options: ControlServerOptions): Promise
   }
   const address = formatControlAddress(bound);
   logger.info({ address, auth: token === undefined ? 'none' : 'bearer token' }, 'control API listening');
+  if (!openChanges) {
+    logger.warn({ address }, `control API on TCP without a token: start, stop and reload are refused (${NO_TOKEN_HINT})`);
+  } else if (listen.kind === 'tcp' && token === undefined) {
+    logger.warn({ address }, 'control API on TCP without a token (control.insecureNoToken): every local user can start, stop and reload services');
+  }
   if (exposed) logger.warn({ address }, 'control API is reachable beyond loopback; every request must carry the bearer token');
 
   let closing: Promise<void> | undefined;
