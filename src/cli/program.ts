@@ -49,6 +49,6 @@ export function buildProgram(deps: CliDeps): Command {
     },
     provider: () => createDockerProvider({ host: deps.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(deps.env) }),
   });
-  registerStatus(program, { loadConfig, defaultConfigPath: DEFAULT_CONFIG, stdout: deps.stdout, env: deps.env, onSignal: (signal, fn) => deps.onSignal(signal, fn) });
+  registerStatus(program, { loadConfig, defaultConfigPath: DEFAULT_CONFIG, stdout: deps.stdout, stderr: deps.stderr, env: deps.env, onSignal: (signal, fn) => deps.onSignal(signal, fn) });
   return program;
 }
