@@ -57,6 +57,7 @@ export function buildProgram(deps: CliDeps): Command {
       return searchConfigFile(configSearch(deps))?.path;
     },
     stdout: deps.stdout,
+    stderr: deps.stderr,
     env: deps.env,
     onSignal: (signal, fn) => deps.onSignal(signal, fn),
   });

@@ -67,12 +67,14 @@ function proxyCommand(program: Command): Command {
     .option('--socket-mode <mode>', 'permissions of unix: listeners, e.g. 0660')
     .option('--engine <address>', 'container engine (default DOCKER_HOST)')
     .option('--control <address>', 'control API address')
-    .option('--token <token>', 'control API token');
+    .option('--token <token>', 'control API token (visible to other users in /proc: prefer --token-file or PORTWAKE_TOKEN)')
+    .option('--token-file <file>', 'read the control API token from this file');
 }
 
 export function registerProxy(program: Command, deps: CliDeps): void {
   proxyCommand(program).action(async (_o: unknown, cmd: Command) => {
     const o = cmd.optsWithGlobals<GlobalOptions & DaemonFlags & ProxyFlags>();
+    if (o.token !== undefined) deps.stderr.write(`warning: --token is visible to every user of this machine (ps, /proc/${process.pid}/cmdline); use --token-file FILE or PORTWAKE_TOKEN instead\n`);
     const [{ configFromFlags }, { runDaemon }] = await Promise.all([import('../config/flags.ts'), import('./run-command.ts')]);
     await runDaemon(configFromFlags(o), undefined, o, deps);
   });

@@ -1,12 +1,13 @@
-// What `portwake status|start|stop|events` do once argv is parsed: find the control API (flag,
-// PORTWAKE_TOKEN or the config file), make the call through control/client.ts, render the answer
-// with cli/status-format.ts. Loaded by the commands' actions (cli/status.ts).
+// What `portwake status|start|stop|events` do once argv is parsed: find the control API and its
+// token (flags, PORTWAKE_TOKEN or the config file: control/token.ts), make the call through
+// control/client.ts, render the answer with cli/status-format.ts. Loaded by the commands' actions (cli/status.ts).
 
 import type { PortwakeConfig } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
 import type { ServiceStatus } from '../core/status.ts';
 import { parseControlAddress, type ControlTarget } from '../control/address.ts';
 import { ControlClient } from '../control/client.ts';
+import { clientToken } from '../control/token.ts';
 import type { ControlOptions, StatusCommandDeps } from './status.ts';
 import { formatEvent, formatStatusTable, palette, formatDuration } from './status-format.ts';
 
@@ -46,8 +47,8 @@ export async function eventsCommand(opts: ControlOptions & { json?: boolean }, d
 }
 
 async function clientFor(opts: ControlOptions, deps: StatusCommandDeps): Promise<ControlClient> {
-  const envToken = deps.env.PORTWAKE_TOKEN === '' ? undefined : deps.env.PORTWAKE_TOKEN;
-  let token = opts.token ?? envToken;
+  const warn = (message: string): void => { deps.stderr?.write(`${message}\n`); };
+  let token = clientToken(opts, deps.env, undefined, warn);
   let target: ControlTarget;
   if (opts.control !== undefined) {
     target = parseControlAddress(opts.control);
@@ -61,7 +62,7 @@ async function clientFor(opts: ControlOptions, deps: StatusCommandDeps): Promise
       throw new PortwakeError('USAGE', `${config.source} has no control: section, so the daemon serves no control API (or pass --control)`);
     }
     target = reachable(config.control.listen);
-    token ??= config.control.token;
+    token ??= clientToken({}, {}, config.control, warn);
   }
   return new ControlClient({ target, token });
 }

@@ -16,6 +16,8 @@ export interface StatusCommandDeps {
   /** Config file used when neither --control nor -c is given (the one `run` would find); undefined: one of them is required. */
   defaultConfigPath?: string | undefined;
   stdout: CliOutput;
+  /** Warnings (a token given on the command line); default: none shown. */
+  stderr?: CliOutput;
   env: Readonly<Record<string, string | undefined>>;
   /** Injected for tests; default Date.now. */
   now?: () => number;
@@ -28,6 +30,7 @@ export interface StatusCommandDeps {
 export interface ControlOptions {
   control?: string;
   token?: string;
+  tokenFile?: string;
   config?: string;
 }
 
@@ -62,7 +65,8 @@ export function register(program: Command, deps: StatusCommandDeps): void {
 function withControlOptions(cmd: Command): Command {
   return cmd
     .option('--control <addr>', 'control API address: unix:/path or HOST:PORT (default: control.listen of the config file)')
-    .option('--token <token>', 'bearer token (prefer PORTWAKE_TOKEN: arguments are visible to other users)')
-    .option('-c, --config <path>', 'config file to read control.listen and control.token from');
+    .option('--token <token>', 'bearer token (visible to other users in /proc: prefer --token-file or PORTWAKE_TOKEN)')
+    .option('--token-file <file>', 'read the bearer token from this file')
+    .option('-c, --config <path>', 'config file to read control.listen and control.token/tokenFile from');
 }
 

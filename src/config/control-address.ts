@@ -1,6 +1,7 @@
 // Where the control API listens: `unix:/path` or `HOST:PORT` with an explicit host (a bare port
 // would expose it on every address, which must be a deliberate choice).
 
+import { isAbsolute, resolve } from 'node:path';
 import type { ControlConfig } from './types.ts';
 import { parseHostPort, unknownScheme } from './host-port.ts';
 import { fail, ok, show, type Parsed } from './parsed.ts';
@@ -32,4 +33,16 @@ export const DEFAULT_CONTROL_SOCKET_MODE = 0o660;
 
 export function controlListen(address: ControlAddress, mode: number | undefined): ControlConfig['listen'] {
   return address.kind === 'unix' ? { ...address, mode: mode ?? DEFAULT_CONTROL_SOCKET_MODE } : address;
+}
+
+/** control.tokenFile: a file path, absolute or relative to baseDir (the config file's directory). */
+export function parseTokenFile(value: unknown, baseDir?: string): Parsed<string> {
+  if (typeof value !== 'string' || value.trim() === '' || value.includes('\0')) return fail(`expected the path of a file holding the token, got ${show(value)}`);
+  if (!isAbsolute(value) && baseDir === undefined) return fail(`expected an absolute path, got ${show(value)}`);
+  return ok(baseDir === undefined ? resolve(value) : resolve(baseDir, value));
+}
+
+/** control.insecureNoToken: only the literal `true` or `false`. */
+export function parseInsecureNoToken(value: unknown): Parsed<boolean> {
+  return typeof value === 'boolean' ? ok(value) : fail(`expected true or false, got ${show(value)}`);
 }

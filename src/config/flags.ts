@@ -29,6 +29,8 @@ export interface ProxyFlags {
   /** Control API address (`unix:/path` or `HOST:PORT`) and its token. */
   control?: string | undefined;
   token?: string | undefined;
+  /** The control API token's file (control.tokenFile). */
+  tokenFile?: string | undefined;
 }
 
 export const FLAG_SOURCE = '<flags>';
@@ -71,8 +73,16 @@ export function configFromFlags(flags: ProxyFlags, options: { cwd?: string } = {
   }
   const root: Record<string, unknown> = { services: { [name]: service } };
   if (flags.engine !== undefined) root.engine = flags.engine;
-  if (flags.control !== undefined) root.control = flags.token === undefined ? { listen: flags.control } : { listen: flags.control, token: flags.token };
-  else if (flags.token !== undefined) early.push({ line: undefined, col: undefined, path: '--token', message: 'needs --control (the token protects the control API)' });
+  if (flags.control !== undefined) {
+    const control: Record<string, unknown> = { listen: flags.control };
+    if (flags.token !== undefined) control.token = flags.token;
+    if (flags.tokenFile !== undefined) control.tokenFile = flags.tokenFile;
+    root.control = control;
+  } else {
+    for (const [flag, value] of [['--token', flags.token], ['--token-file', flags.tokenFile]] as const) {
+      if (value !== undefined) early.push({ line: undefined, col: undefined, path: flag, message: 'needs --control (the token protects the control API)' });
+    }
+  }
 
   const result = validate(root, flagLocator, { baseDir: options.cwd ?? process.cwd() });
   const issues = [...early, ...(result.ok ? [] : result.issues)];
@@ -93,7 +103,7 @@ function readyFromFlag(text: string): { value: unknown } | string {
 function flagName(path: Path): string {
   const [first, , key] = path;
   if (first === 'engine') return '--engine';
-  if (first === 'control') return path[1] === 'token' ? '--token' : '--control';
+  if (first === 'control') return path[1] === 'token' ? '--token' : path[1] === 'tokenFile' ? '--token-file' : '--control';
   if (first === 'services' && path.length === 2) return '--name';
   if (first === 'services' && typeof key === 'string' && key in SERVICE_FLAGS) return SERVICE_FLAGS[key as keyof typeof SERVICE_FLAGS];
   return path.map(String).join('.');

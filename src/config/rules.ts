@@ -43,11 +43,14 @@ function controlIssues(control: Record<string, unknown>, options: SchemaOptions,
   claims.push({ owner: undefined, path: ['control', 'listen'], address: value, text: value.kind === 'unix' ? `unix:${value.path}` : String(control.listen).trim() });
   if (value.kind !== 'tcp') return [];
   const issues: RawIssue[] = [];
-  if (control.token === undefined && !isLoopback(value.host)) {
+  if (control.token === undefined && control.tokenFile === undefined && !isLoopback(value.host)) {
     issues.push({
       path: ['control', 'token'], at: 'parent',
       message: `a token is required: the control API listens on ${show(String(control.listen).trim())}, which is reachable from other machines`,
     });
+  }
+  if (control.token !== undefined && control.tokenFile !== undefined) {
+    issues.push({ path: ['control', 'tokenFile'], at: 'key', message: 'give either token or tokenFile, not both' });
   }
   if (parseSocketMode(control.socketMode).ok) {
     issues.push({ path: ['control', 'socketMode'], at: 'key', message: 'applies only to a unix: control socket' });

@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { DEFAULTS, type ControlConfig, type ListenSpec, type PortwakeConfig, type ServiceConfig } from './types.ts';
-import { controlListen, parseControlAddress } from './control-address.ts';
+import { controlListen, parseControlAddress, parseInsecureNoToken, parseTokenFile } from './control-address.ts';
 import { parseDuration } from './duration.ts';
 import { parseEndpoint } from './endpoint.ts';
 import { parseEngineHost } from './engine-host.ts';
@@ -160,11 +160,17 @@ const controlShape = (options: SchemaOptions) => ({
     // Never echo the token itself: messages end up in logs.
     : fail(`expected a token without spaces, got ${typeof v !== 'string' ? show(v) : v === '' ? '""' : 'text with spaces'}`))).optional(),
   socketMode: field(parseSocketMode).optional(),
+  tokenFile: field((v) => parseTokenFile(v, options.baseDir)).optional(),
+  insecureNoToken: field(parseInsecureNoToken).optional(),
 });
 
 function controlSchema(options: SchemaOptions): z.ZodType<ControlConfig, unknown> {
   return z.preprocess(controlMap, z.strictObject(controlShape(options))
-    .transform((c): ControlConfig => ({ listen: controlListen(c.listen, c.socketMode), token: c.token })));
+    .transform((c): ControlConfig => ({
+      listen: controlListen(c.listen, c.socketMode), token: c.token,
+      ...(c.tokenFile === undefined ? {} : { tokenFile: c.tokenFile }),
+      ...(c.insecureNoToken === undefined ? {} : { insecureNoToken: c.insecureNoToken }),
+    })));
 }
 
 /** `control: ADDR` is short for `control: {listen: ADDR}`; anything else is left as written. */

@@ -51,6 +51,10 @@ export interface ControlConfig {
   listen: { kind: 'unix'; path: string; mode: number } | { kind: 'tcp'; host: string; port: number };
   /** Bearer token; required when listen is TCP on a non-loopback address. */
   token: string | undefined;
+  /** Absolute path of a file holding the token (read at start; control/token.ts). */
+  tokenFile?: string | undefined;
+  /** On TCP without a token, let anyone who can connect start, stop and reload (default: refused). */
+  insecureNoToken?: boolean | undefined;
 }
 
 export interface PortwakeConfig {

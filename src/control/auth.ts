@@ -14,7 +14,15 @@ export interface AuthPolicy {
   allowedHosts: ReadonlySet<string>;
   /** true on a unix socket: there is no Host to check, file permissions decide. */
   unix: boolean;
+  /**
+   * TCP without a token (loopback: any local user can connect): requests that change state
+   * (POST: start, stop, reload) are refused unless the operator opted out (control.insecureNoToken).
+   */
+  changesNeedToken?: boolean;
 }
+
+/** How to allow state-changing requests on a TCP control address. */
+export const NO_TOKEN_HINT = 'set control.tokenFile, the systemd credential portwake-token or PORTWAKE_TOKEN; listen on a unix: socket; or set control.insecureNoToken: true';
 
 /**
  * Checks one request. A configured token is required on every route except the dashboard page
@@ -28,6 +36,9 @@ export function authorize(req: IncomingMessage, url: URL, policy: AuthPolicy): A
   }
   if (req.method === 'POST' && !sameOrigin(req)) {
     return { ok: false, status: 403, reason: 'cross-origin POST refused' };
+  }
+  if (policy.changesNeedToken === true && policy.token === undefined && req.method !== 'GET' && req.method !== 'HEAD') {
+    return { ok: false, status: 403, reason: `${req.method ?? ''} needs a token on a TCP control address, and none is configured (${NO_TOKEN_HINT})` };
   }
   if (policy.token === undefined) return { ok: true };
   if (req.method === 'GET' && url.pathname === '/') return { ok: true };

@@ -122,7 +122,7 @@ export class ControlClient {
       // not JSON: keep the raw text
     }
     if (status === 401 || status === 403) {
-      const hint = status === 401 ? (this.#token === undefined ? ' (pass --token or set PORTWAKE_TOKEN)' : ' (check --token / PORTWAKE_TOKEN)') : '';
+      const hint = status === 401 ? (this.#token === undefined ? ' (pass --token-file FILE or set PORTWAKE_TOKEN)' : ' (check --token-file / PORTWAKE_TOKEN / --token)') : '';
       return new ControlClientError('CONTROL_REFUSED', `control API at ${this.address} refused ${method} ${path}: ${message}${hint}`, { status, ...(apiCode === undefined ? {} : { apiCode }) });
     }
     return new ControlClientError('CONTROL_FAILED', message === '' ? `${method} ${path}: HTTP ${status}` : message, { status, ...(apiCode === undefined ? {} : { apiCode }) });

@@ -1,22 +1,23 @@
 // The control API server: binds the configured unix socket or loopback/token-protected TCP address,
 // authorizes each request, routes it, and owns every SSE stream so close() can end them all.
 
-import { lstat, chmod, unlink } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ControlConfig } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
+import { removeStaleSocket } from '../proxy/stale-socket.ts';
 import type { Logger } from '../core/logger.ts';
 import type { DaemonControl } from '../core/status.ts';
 import { formatControlAddress, isLoopbackHost, type ControlTarget } from './address.ts';
-import { authorize, type AuthPolicy } from './auth.ts';
+import { authorize, NO_TOKEN_HINT, type AuthPolicy } from './auth.ts';
 import { openEventStream, type EventStream } from './event-stream.ts';
 import { createControlMetrics } from './metrics.ts';
 import { sendError, toJson } from './respond.ts';
 import { ensureSocketDirectory } from './socket-dir.ts';
 import { route, type RouteContext } from './routes.ts';
 import { StartHistory } from './start-history.ts';
+import { daemonToken, type TokenEnv } from './token.ts';
 
 export interface ControlServerOptions {
   config: ControlConfig;
@@ -30,6 +31,8 @@ export interface ControlServerOptions {
   maxConnections?: number;
   /** Process metrics in `/metrics`; default true. */
   defaultMetrics?: boolean;
+  /** Where PORTWAKE_TOKEN and systemd's CREDENTIALS_DIRECTORY are read (control/token.ts); default: none. */
+  env?: TokenEnv;
 }
 
 export interface ControlServer {
@@ -50,13 +53,15 @@ const CLOSE_GRACE_MS = 1000;
 export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
   const { config, control } = options;
   const logger = options.logger.child({ component: 'control' });
-  const token = config.token === '' ? undefined : config.token;
+  const token = daemonToken(config, options.env ?? {});
   const listen = config.listen;
   const exposed = listen.kind === 'tcp' && !isLoopbackHost(listen.host);
   if (exposed && token === undefined) {
     throw new PortwakeError('CONFIG_INVALID',
       `control.listen ${formatControlAddress(listen)} is not a loopback address and control.token is not set; refusing to expose an unauthenticated control API`);
   }
+  // Any local user can connect to a loopback port: without a token only reading stays open.
+  const openChanges = listen.kind === 'unix' || token !== undefined || config.insecureNoToken === true;
 
   const metrics = createControlMetrics({ status: () => control.status(), defaultMetrics: options.defaultMetrics ?? true });
   const history = new StartHistory();
@@ -91,6 +96,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     token,
     unix: listen.kind === 'unix',
     allowedHosts: new Set(listen.kind === 'tcp' ? [listen.host.toLowerCase()] : []),
+    changesNeedToken: !openChanges,
   };
 
   // requireHostHeader off: Node's own refusal of an HTTP/1.1 request without Host is an empty 400;
@@ -135,6 +141,11 @@ export async function startControlServer(options: ControlServerOptions): Promise
   }
   const address = formatControlAddress(bound);
   logger.info({ address, auth: token === undefined ? 'none' : 'bearer token' }, 'control API listening');
+  if (!openChanges) {
+    logger.warn({ address }, `control API on TCP without a token: start, stop and reload are refused (${NO_TOKEN_HINT})`);
+  } else if (listen.kind === 'tcp' && token === undefined) {
+    logger.warn({ address }, 'control API on TCP without a token (control.insecureNoToken): every local user can start, stop and reload services');
+  }
   if (exposed) logger.warn({ address }, 'control API is reachable beyond loopback; every request must carry the bearer token');
 
   let closing: Promise<void> | undefined;
@@ -204,7 +215,9 @@ async function listenUnix(server: Server, path: string, mode: number): Promise<C
     await bind();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw listenFailed(path, err);
-    await removeStaleSocket(path);
+    // The services' listeners' probe: a live socket is never unlinked, a busy one included.
+    await removeStaleSocket(path, (reason, cause) =>
+      new PortwakeError('LISTEN_FAILED', `control API: cannot listen on unix:${path}: ${reason}${cause === undefined && /in use/.test(reason) ? ' (is portwake already running?)' : ''}`, { cause }));
     try {
       await bind();
     } catch (again) {
@@ -213,19 +226,6 @@ async function listenUnix(server: Server, path: string, mode: number): Promise<C
   }
   await chmod(path, mode);
   return { kind: 'unix', path };
-}
-
-/** A socket file left by a daemon that died is removed; one somebody still answers on is not. */
-async function removeStaleSocket(path: string): Promise<void> {
-  const info = await lstat(path);
-  if (!info.isSocket()) throw listenFailed(path, new Error('the path exists and is not a socket'));
-  const alive = await new Promise<boolean>((resolve) => {
-    const probe = connect(path);
-    probe.once('connect', () => { probe.destroy(); resolve(true); });
-    probe.once('error', () => resolve(false));
-  });
-  if (alive) throw listenFailed(path, new Error('another process is listening on it (is portwake already running?)'));
-  await unlink(path);
 }
 
 function listenFailed(path: string, err: unknown): PortwakeError {

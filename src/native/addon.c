@@ -51,12 +51,44 @@ void *pw_typed_arg(napi_env env, napi_value v, napi_typedarray_type type, size_t
   return data;
 }
 
-void pw_call(napi_env env, napi_ref ref, napi_async_context async, size_t argc, napi_value *argv) {
-  napi_value fn = NULL, recv, result;
-  napi_get_reference_value(env, ref, &fn);
-  if (fn == NULL) return;
-  napi_get_global(env, &recv);
-  napi_make_callback(env, async, recv, fn, argc, argv, &result);
+/* The pending exception, or else an Error for the last failed N-API call, goes to 'uncaughtException'. */
+static void raise_uncaught(napi_env env, const char *what, napi_status status) {
+  bool pending = false;
+  napi_value err = NULL;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending && napi_get_and_clear_last_exception(env, &err) == napi_ok && err != NULL) {
+    if (napi_fatal_exception(env, err) == napi_ok) return;
+    fprintf(stderr, "portwake native: %s threw, and the exception could not be raised\n", what);
+    return;
+  }
+  const napi_extended_error_info *info = NULL;
+  char msg[200];
+  napi_get_last_error_info(env, &info);
+  snprintf(msg, sizeof msg, "%s: calling into JavaScript failed (N-API status %d%s%s)", what, (int)status,
+    info != NULL && info->error_message != NULL ? ": " : "", info != NULL && info->error_message != NULL ? info->error_message : "");
+  napi_value code = NULL, text = NULL;
+  if (napi_create_string_utf8(env, "ERR_PORTWAKE_NATIVE", NAPI_AUTO_LENGTH, &code) == napi_ok
+      && napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text) == napi_ok
+      && napi_create_error(env, code, text, &err) == napi_ok && napi_fatal_exception(env, err) == napi_ok) {
+    return;
+  }
+  fprintf(stderr, "portwake native: %s\n", msg);
+}
+
+pw_call_result pw_call(napi_env env, napi_status status, napi_ref ref, napi_async_context async, size_t argc, napi_value *argv, const char *what) {
+  napi_value fn = NULL, recv = NULL, result;
+  if (status == napi_ok) status = napi_get_reference_value(env, ref, &fn);
+  if (status == napi_ok && fn == NULL) status = napi_invalid_arg; /* the function was collected */
+  if (status == napi_ok) status = napi_get_global(env, &recv);
+  if (status != napi_ok) {
+    raise_uncaught(env, what, status);
+    return PW_CALL_FAILED;
+  }
+  status = napi_make_callback(env, async, recv, fn, argc, argv, &result);
+  if (status == napi_ok) return PW_CALL_OK;
+  bool threw = false;
+  napi_is_exception_pending(env, &threw);
+  raise_uncaught(env, what, status);
+  return threw ? PW_CALL_THREW : PW_CALL_FAILED;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -68,6 +100,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"counts", NULL, pw_conn_counts, NULL, NULL, NULL, napi_enumerable, NULL},
     {"changed", NULL, pw_conn_changed, NULL, NULL, NULL, napi_enumerable, NULL},
     {"probe", NULL, pw_conn_probe, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"_testNearIdWrap", NULL, pw_conn_test_near_wrap, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"_testFailNextForward", NULL, pw_conn_test_fail_next, NULL, NULL, NULL, napi_enumerable, NULL},
     {"listen", NULL, pw_listener_open, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unlisten", NULL, pw_listener_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };

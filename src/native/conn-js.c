@@ -1,7 +1,7 @@
 // The JavaScript face of the native connections (conn.c moves their bytes).
 //
 // JS API (src/proxy/native.ts is the only caller). A connection is named by an id (a number: its
-// slot and the slot's generation, so a stale id never reaches a newer connection); no JS object,
+// slot and the slot's generation, exact and never given out twice: see GEN_LIMIT); no JS object,
 // reference or finalizer is made per connection, which keeps the garbage collector out of it.
 //   setup(done)  once: done(id, errno, side, clientReturned, bytesIn, bytesOut, spliced) is called
 //     once per connection, after every descriptor of ours is closed: errno 0 after an orderly end
@@ -31,6 +31,9 @@
 //   changed(f64[3n]) -> count
 //     the connections that moved bytes since the last call, as (id, bytesIn, bytesOut) triples,
 //     at most n per call (call again while it returns n): idle connections cost nothing to watch.
+//   _testNearIdWrap(uses) -> slot  (tests only) the next connection's slot is `uses` generations
+//     short of retirement.
+//   _testFailNextForward()  (tests only) the next forward() or pump() throws ENOMEM.
 
 
 #include "conn.h"
@@ -50,28 +53,39 @@ static conns_t *table_of(napi_env env) {
   return t;
 }
 
+/* Grows the table when no slot is free; 0 when it cannot (out of memory, or every slot is taken). */
+static int table_make_room(conns_t *t) {
+  if (t->free_head != NO_SLOT) return 1;
+  uint32_t cap = t->cap == 0 ? 1024 : t->cap * 2;
+  if (cap > (1u << SLOT_BITS)) return 0;
+  conn_t **slots = realloc(t->slots, cap * sizeof *slots);
+  if (slots != NULL) t->slots = slots;
+  uint32_t *gen = realloc(t->gen, cap * sizeof *gen);
+  if (gen != NULL) t->gen = gen;
+  uint32_t *next = realloc(t->next_free, cap * sizeof *next);
+  if (next != NULL) t->next_free = next;
+  if (slots == NULL || gen == NULL || next == NULL) return 0;
+  for (uint32_t i = t->cap; i < cap; i++) {
+    slots[i] = NULL;
+    gen[i] = 0;
+    next[i] = i + 1 < cap ? i + 1 : NO_SLOT;
+  }
+  t->free_head = t->cap;
+  t->cap = cap;
+  return 1;
+}
+
+/* Set by _testFailNextForward(): the next conn_attach fails as if out of memory. */
+static __thread int fail_next_attach;
+
 /* Gives c a slot in the environment's table; 0 when out of memory (or setup() was not called). */
 static int conn_attach(napi_env env, conn_t *c) {
   conns_t *t = table_of(env);
-  if (t == NULL) return 0;
-  if (t->free_head == NO_SLOT) {
-    uint32_t cap = t->cap == 0 ? 1024 : t->cap * 2;
-    if (cap > (1u << SLOT_BITS)) return 0;
-    conn_t **slots = realloc(t->slots, cap * sizeof *slots);
-    if (slots != NULL) t->slots = slots;
-    uint32_t *gen = realloc(t->gen, cap * sizeof *gen);
-    if (gen != NULL) t->gen = gen;
-    uint32_t *next = realloc(t->next_free, cap * sizeof *next);
-    if (next != NULL) t->next_free = next;
-    if (slots == NULL || gen == NULL || next == NULL) return 0;
-    for (uint32_t i = t->cap; i < cap; i++) {
-      slots[i] = NULL;
-      gen[i] = 0;
-      next[i] = i + 1 < cap ? i + 1 : NO_SLOT;
-    }
-    t->free_head = t->cap;
-    t->cap = cap;
+  if (fail_next_attach) {
+    fail_next_attach = 0;
+    return 0;
   }
+  if (t == NULL || !table_make_room(t)) return 0;
   c->slot = t->free_head;
   t->free_head = t->next_free[c->slot];
   t->slots[c->slot] = c;
@@ -81,25 +95,53 @@ static int conn_attach(napi_env env, conn_t *c) {
 }
 
 static double slot_id(conns_t *t, uint32_t slot) {
-  return (double)t->gen[slot] * (double)(1u << SLOT_BITS) + (double)slot;
+  return (double)(((uint64_t)t->gen[slot] << SLOT_BITS) | slot);
 }
 
 static void slot_free(conns_t *t, uint32_t slot) {
   t->slots[slot] = NULL;
-  t->gen[slot]++;
+  if (++t->gen[slot] >= GEN_LIMIT) return; /* retired: its ids would no longer be exact */
   t->next_free[slot] = t->free_head;
   t->free_head = slot;
 }
 
-/* The live connection an id names, or NULL (finished, or never existed). */
+/* The live connection an id names, or NULL (finished, never existed, or not an id at all). */
 static conn_t *conn_by_id(napi_env env, napi_value v) {
   conns_t *t = table_of(env);
   double id;
-  if (t == NULL || napi_get_value_double(env, v, &id) != napi_ok || id < 0) return NULL;
-  double slot_d = id - (double)(uint64_t)(id / (double)(1u << SLOT_BITS)) * (double)(1u << SLOT_BITS);
-  uint32_t slot = (uint32_t)slot_d;
-  if (slot >= t->cap || t->slots[slot] == NULL || slot_id(t, slot) != id) return NULL;
+  if (t == NULL || napi_get_value_double(env, v, &id) != napi_ok) return NULL;
+  if (!(id >= 0 && id < (double)((uint64_t)GEN_LIMIT << SLOT_BITS)) || id != (double)(uint64_t)id) return NULL;
+  uint64_t bits = (uint64_t)id;
+  uint32_t slot = (uint32_t)(bits & ((UINT64_C(1) << SLOT_BITS) - 1));
+  uint32_t gen = (uint32_t)(bits >> SLOT_BITS);
+  if (slot >= t->cap || t->slots[slot] == NULL || t->gen[slot] != gen) return NULL;
   return t->slots[slot];
+}
+
+/* Test hook: _testFailNextForward() makes the next forward() (or pump()) throw ENOMEM, after its connect. */
+napi_value pw_conn_test_fail_next(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  fail_next_attach = 1;
+  return NULL;
+}
+
+/*
+ * Test hook: _testNearIdWrap(uses) sets the generation of the slot the next connection takes to
+ * `uses` short of the point where ids would stop being exact (GEN_LIMIT), and returns that slot.
+ */
+napi_value pw_conn_test_near_wrap(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t uses;
+  if (argc < 1 || !pw_int_arg(env, argv[0], 1, "_testNearIdWrap: uses", &uses)) return NULL;
+  conns_t *t = table_of(env);
+  if (t == NULL || !table_make_room(t)) return pw_throw_errno(env, "_testNearIdWrap", ENOMEM);
+  t->gen[t->free_head] = (uint32_t)uses >= GEN_LIMIT ? 0 : GEN_LIMIT - (uint32_t)uses;
+  napi_value result;
+  napi_create_uint32(env, t->free_head, &result);
+  return result;
 }
 
 /*
@@ -397,18 +439,20 @@ napi_value pw_conn_setup(napi_env env, napi_callback_info info) {
 void conn_report(conn_t *c, int keep_client) {
   napi_env env = c->env;
   conns_t *t = c->table;
-  napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
+  int client = keep_client ? c->fd[0] : -1;
+  napi_handle_scope scope = NULL;
   napi_value argv[7];
-  napi_create_double(env, slot_id(t, c->slot), &argv[0]);
-  napi_create_int32(env, c->err, &argv[1]);
-  napi_create_int32(env, c->err_side, &argv[2]);
-  napi_get_boolean(env, keep_client, &argv[3]);
-  napi_create_double(env, c->moved[0], &argv[4]);
-  napi_create_double(env, c->moved[1], &argv[5]);
-  napi_get_boolean(env, c->spliced, &argv[6]);
+  napi_status s = napi_open_handle_scope(env, &scope);
+  if (s == napi_ok) s = napi_create_double(env, slot_id(t, c->slot), &argv[0]);
+  if (s == napi_ok) s = napi_create_int32(env, c->err, &argv[1]);
+  if (s == napi_ok) s = napi_create_int32(env, c->err_side, &argv[2]);
+  if (s == napi_ok) s = napi_get_boolean(env, keep_client, &argv[3]);
+  if (s == napi_ok) s = napi_create_double(env, c->moved[0], &argv[4]);
+  if (s == napi_ok) s = napi_create_double(env, c->moved[1], &argv[5]);
+  if (s == napi_ok) s = napi_get_boolean(env, c->spliced, &argv[6]);
   slot_free(t, c->slot);
   free(c);
-  pw_call(env, t->done, t->async, 7, argv);
-  napi_close_handle_scope(env, scope);
+  /* A returned client JavaScript never heard of is still ours (a throw may have adopted it). */
+  if (pw_call(env, s, t->done, t->async, 7, argv, "connection done") == PW_CALL_FAILED && client >= 0) close(client);
+  if (scope != NULL) napi_close_handle_scope(env, scope);
 }

@@ -16,12 +16,16 @@ typedef struct {
   napi_ref done;
   napi_async_context async;
   conn_t **slots;
-  uint32_t *gen;       /* bumped when a slot is freed */
+  uint32_t *gen;       /* bumped when a slot is freed; GEN_LIMIT: retired */
   uint32_t *next_free;
   uint32_t cap, free_head;
 } conns_t;
 
+/* An id is gen * 2^SLOT_BITS + slot, exact in a double (< 2^53). A slot whose generation reaches
+ * GEN_LIMIT is retired, never reused: no id is ever given out twice in the process's lifetime
+ * (2^53 connections: centuries at a million a second), so a stale id never names a newer one. */
 #define SLOT_BITS 24
+#define GEN_LIMIT (UINT32_C(1) << (53 - SLOT_BITS))
 #define NO_SLOT UINT32_MAX
 
 typedef struct {

@@ -6,8 +6,9 @@
 //     duplicates the listening descriptor (the caller closes its own) and accepts whenever it is
 //     readable — after the other I/O callbacks of that turn of the event loop — up to fds.length
 //     per call: onAccept(count) finds the new non-blocking descriptors
-//     (Nagle off and keepalive for TCP, like the JavaScript listeners) in fds[0..count) and owns
-//     them. When the process is out of descriptors (EMFILE/ENFILE) the waiting connections are
+//     (Nagle off and keepalive for TCP, like the JavaScript listeners) in fds[0..count) and takes
+//     each by setting its entry to -1; those it leaves (it threw, or unlistened in the middle) are
+//     closed when it returns. A throw becomes an uncaught exception (pw_call). When the process is out of descriptors (EMFILE/ENFILE) the waiting connections are
 //     accepted with a reserved descriptor and reset at once, and onAccept(count, errno, refused)
 //     says how many; any other accept error comes as onAccept(count, errno, 0).
 //   unlisten(handle)  stops accepting and closes the listening descriptor before it returns; onAccept
@@ -107,14 +108,20 @@ static void on_check(uv_check_t *h) {
   }
   if (count == 0 && err == 0) return;
   napi_env env = l->env;
-  napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
+  napi_handle_scope scope = NULL;
   napi_value argv[3];
-  napi_create_uint32(env, (uint32_t)count, &argv[0]);
-  napi_create_int32(env, err, &argv[1]);
-  napi_create_int32(env, refused, &argv[2]);
-  pw_call(env, l->cb_ref, l->async, 3, argv);
-  napi_close_handle_scope(env, scope);
+  napi_status s = napi_open_handle_scope(env, &scope);
+  if (s == napi_ok) s = napi_create_uint32(env, (uint32_t)count, &argv[0]);
+  if (s == napi_ok) s = napi_create_int32(env, err, &argv[1]);
+  if (s == napi_ok) s = napi_create_int32(env, refused, &argv[2]);
+  pw_call(env, s, l->cb_ref, l->async, 3, argv, "listen: onAccept");
+  if (scope != NULL) napi_close_handle_scope(env, scope);
+  /* JavaScript took each descriptor it set to -1; the rest are still ours — the callback threw,
+   * could not be called, or the listener was closed in the middle of the batch. */
+  for (size_t i = 0; i < count; i++) {
+    if (l->fds[i] >= 0) close(l->fds[i]);
+    l->fds[i] = -1;
+  }
 }
 
 static void on_close(uv_handle_t *h) {

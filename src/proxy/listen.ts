@@ -7,6 +7,7 @@ import type { ListenSpec } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
 import { adoptSocket, closeDescriptor, listenNative, nativeLoaded, socketFd } from './native.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS, systemErrorText } from './sockets.ts';
+import { removeStaleSocket } from './stale-socket.ts';
 
 export type TcpListen = Extract<ListenSpec, { kind: 'tcp' }>;
 export type UnixListen = Extract<ListenSpec, { kind: 'unix' }>;
@@ -15,7 +16,6 @@ export interface FdListen { kind: 'fd'; fd: number; text: string }
 export type ListenTarget = TcpListen | UnixListen | FdListen;
 
 export const DEFAULT_BACKLOG = 1024;
-const STALE_PROBE_TIMEOUT_MS = 1000;
 
 export interface ListenOptions {
   /** Service name, for error messages. */
@@ -243,45 +243,6 @@ function closeServer(server: net.Server): Promise<void> {
     // so resolve as soon as the listening socket is closed.
     server.close();
     setImmediate(resolve);
-  });
-}
-
-async function removeStaleSocket(path: string, fail: (reason: string, cause?: unknown) => PortwakeError): Promise<void> {
-  let stat;
-  try {
-    stat = await fs.lstat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw fail(`cannot inspect ${path}: ${systemErrorText(err)}`, err);
-  }
-  if (!stat.isSocket()) throw fail(`${path} exists and is not a socket, refusing to replace it`);
-  const probe = await probeUnixSocket(path);
-  if (probe === 'live') throw fail(`${path} is in use by a running process`);
-  if (probe !== 'stale') throw fail(`${path} exists and cannot be probed (${probe.error}), refusing to replace it`);
-  try {
-    await fs.unlink(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fail(`cannot remove stale socket ${path}: ${systemErrorText(err)}`, err);
-  }
-}
-
-/** 'stale' when nobody listens, 'live' when someone accepts (or is too busy to), else a reason. */
-function probeUnixSocket(path: string): Promise<'stale' | 'live' | { error: string }> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ path });
-    const timer = setTimeout(() => finish('live'), STALE_PROBE_TIMEOUT_MS);
-    function finish(result: 'stale' | 'live' | { error: string }): void {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(result);
-    }
-    socket.once('connect', () => finish('live'));
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') finish('stale');
-      // A full accept queue: someone is listening.
-      else if (err.code === 'EAGAIN') finish('live');
-      else finish({ error: systemErrorText(err) });
-    });
   });
 }
 

@@ -59,6 +59,8 @@ export class NativeConnection implements NativeEnd {
   readonly #id: NativeId | undefined;
   /** Set by close(): the end is reported with this reason once native code is done. */
   #closedAs: { reason: CloseReason; error: Error | undefined } | undefined;
+  /** forward() threw: why. The client is closed at the end, not handed back. */
+  #notTaken: Error | undefined;
   /** The lease was revoked and the end is still to come (handed back if it was connecting). */
   #revoked = false;
   #ended = false;
@@ -71,7 +73,16 @@ export class NativeConnection implements NativeEnd {
     this.#connectTimeoutMs = options.connectTimeoutMs;
     this.#onClosed = options.onClosed;
     this.#onUnconnected = options.onUnconnected;
-    const id = forwardNative(options.fd, upstream, options.spliceAfterBytes, options.connectTimeoutMs, this);
+    let id: NativeId | NodeJS.ErrnoException;
+    try {
+      id = forwardNative(options.fd, upstream, options.spliceAfterBytes, options.connectTimeoutMs, this);
+    } catch (err) {
+      // The addon could not take the connection (no memory for it, say): nothing changed, the
+      // client and the lease are still ours. Ended like a failed connect, without the hand-back
+      // (the upstream is not at fault): the lease is released and the client closed.
+      this.#notTaken = err instanceof Error ? err : new Error(String(err));
+      id = systemError(ECONNABORTED, 'forward');
+    }
     if (typeof id === 'number') {
       this.#id = id;
     } else {
@@ -150,9 +161,9 @@ export class NativeConnection implements NativeEnd {
       this.#lease.release();
       if (clientReturned) {
         reason = 'upstream_unreachable';
-        error = errno === ETIMEDOUT ? new Error(`connect timed out after ${formatMs(this.#connectTimeoutMs)}`)
+        error = this.#notTaken ?? (errno === ETIMEDOUT ? new Error(`connect timed out after ${formatMs(this.#connectTimeoutMs)}`)
           : errno === ECONNABORTED && this.#revoked ? stoppedWhileConnecting()
-            : systemError(errno, 'connect');
+            : systemError(errno, 'connect'));
       } else if (this.#revoked) {
         reason = 'lease_aborted';
       } else if (errno !== 0) {
@@ -161,7 +172,7 @@ export class NativeConnection implements NativeEnd {
       }
     }
     if (clientReturned) {
-      if (this.#closedAs === undefined && this.#onUnconnected !== undefined && error !== undefined && !isFdLimit(error)) {
+      if (this.#closedAs === undefined && this.#onUnconnected !== undefined && error !== undefined && !isFdLimit(error) && this.#notTaken === undefined) {
         handedBack = true;
         this.#onUnconnected({ client: adoptSocket(this.#fd), early: NO_EARLY, error, upstream: this.#lease.upstream });
       } else {

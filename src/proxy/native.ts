@@ -53,7 +53,7 @@ export interface NativeEnd {
   onNativeCounts(bytesIn: number, bytesOut: number): void;
 }
 
-/** A native connection's id: a number naming its slot (and the slot's generation). */
+/** A native connection's id: a number naming its slot and the slot's generation; exact, never reused. */
 export type NativeId = number & { readonly __nativeId: true };
 
 interface Addon {
@@ -66,6 +66,8 @@ interface Addon {
   changed(out: Float64Array): number;
   listen(fd: number, fds: Int32Array, keepAliveS: number, onAccept: (count: number, errno: number, refused: number) => void): unknown;
   unlisten(handle: unknown): void;
+  _testNearIdWrap(uses: number): number;
+  _testFailNextForward(): void;
 }
 
 export type NativeSupport = { available: true; path: string } | { available: false; reason: string };
@@ -245,6 +247,19 @@ export function abortNative(id: NativeId, handBack = false, orderly = false): vo
 }
 
 /**
+ * Tests only: the slot the next native connection takes is `uses` connections short of the point
+ * where its ids would stop being exact (it is retired there). Returns that slot (an id's low 24 bits).
+ */
+export function nearIdWrapForTest(uses: number): number {
+  return addon()._testNearIdWrap(uses);
+}
+
+/** Tests only: the next forwardNative() or startSplice() fails in the addon (ENOMEM) after its connect. */
+export function failNextForwardForTest(): void {
+  addon()._testFailNextForward();
+}
+
+/**
  * Bytes a native connection has delivered so far, into `out`: [client→upstream, upstream→client];
  * with a Float64Array(4), also [2] the client's and [3] the upstream's EOF seen (1) or not (0);
  * with a Float64Array(5), also [4] the upstream's bytes read but not yet delivered to the client.
@@ -256,14 +271,22 @@ export function nativeCounts(id: NativeId, out: Float64Array): void {
 /**
  * Accepts on (a duplicate of) the listening descriptor `fd` in native code: onAccept gets each new
  * connection's descriptor and owns it; onError an accept failure, with how many waiting
- * connections were reset because the process is out of descriptors. Returns the closer.
+ * connections were reset because the process is out of descriptors. Returns the closer. onAccept
+ * must not throw: a throw is an uncaught exception (as from a 'connection' listener), and the
+ * descriptors of its batch not handed over yet are closed.
  */
 export function listenNative(fd: number, onAccept: (fd: number) => void, onError: (err: NodeJS.ErrnoException, refused: number) => void): () => void {
   const a = addon();
   const fds = new Int32Array(ACCEPT_BATCH);
   let open = true;
   const handle = a.listen(fd, fds, KEEPALIVE_S, (count, errno, refused) => {
-    for (let i = 0; i < count && open; i++) onAccept(fds[i] ?? -1);
+    // A descriptor is onAccept's once its entry is -1; the addon closes the others when this
+    // returns — after a throw (which it raises as an uncaught exception) or a close mid-batch.
+    for (let i = 0; i < count && open; i++) {
+      const accepted = fds[i] ?? -1;
+      fds[i] = -1;
+      onAccept(accepted);
+    }
     if (errno !== 0 && open) onError(systemError(errno, 'accept'), refused);
   });
   return () => {

@@ -5,6 +5,7 @@
 import { dirname, posix } from 'node:path';
 import type { PortwakeConfig, ServiceConfig } from '../config/types.ts';
 import { formatMs, PortwakeError } from '../core/errors.ts';
+import { TOKEN_CREDENTIAL } from '../control/token.ts';
 import { fdNameFor, LISTEN_FROM_SYSTEMD_FLAG } from './adopt.ts';
 import { environmentLines } from './engine-environment.ts';
 
@@ -62,6 +63,7 @@ export function generatePortwakeUnits(config: PortwakeConfig, o: PortwakeUnitOpt
     ]),
   }));
 
+  refuseTokenArgument(o.args);
   const argv = [...o.portwake, ...o.args, LISTEN_FROM_SYSTEMD_FLAG];
   if (o.exitIdleMs !== undefined) argv.push('--exit-idle-time', formatMs(o.exitIdleMs));
   const maxStopMs = Math.max(...config.services.map((s) => s.stopTimeoutMs));
@@ -84,6 +86,9 @@ export function generatePortwakeUnits(config: PortwakeConfig, o: PortwakeUnitOpt
   if (o.user !== undefined) service.push(setting('User', o.user));
   if (o.groups.length > 0) service.push(setting('SupplementaryGroups', o.groups.join(' ')));
   service.push(...environmentLines(o.environment ?? []));
+  // The token reaches the service as a credential it can read whatever its User= (control/token.ts).
+  const tokenFile = config.control?.tokenFile;
+  if (tokenFile !== undefined) service.push(setting('LoadCredential', escapeSpecifiers(`${TOKEN_CREDENTIAL}:${tokenFile}`)));
   service.push(...hardening(config, o.environment ?? []));
 
   files.push({
@@ -101,6 +106,16 @@ export function generatePortwakeUnits(config: PortwakeConfig, o: PortwakeUnitOpt
     ]),
   });
   return files;
+}
+
+/**
+ * A unit file is readable by every user (systemctl cat; /proc/PID/cmdline of the running daemon):
+ * a token in ExecStart= is a token for everyone.
+ */
+function refuseTokenArgument(args: readonly string[]): void {
+  if (!args.some((a) => a === '--token' || a.startsWith('--token='))) return;
+  throw new PortwakeError('USAGE',
+    `generate systemd: --token would be written into the unit's ExecStart=, which every user can read (systemctl cat, /proc); put the token in a file only root can read and pass --token-file FILE instead (the unit then loads it with LoadCredential=${TOKEN_CREDENTIAL}:FILE), or set control.tokenFile in the config file`);
 }
 
 function socketLines(s: ServiceConfig, serviceUnit: string): UnitLine[] {

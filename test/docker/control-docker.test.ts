@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
 import type { DaemonEvent, ServiceStatus } from '../../src/core/status.ts';
@@ -279,10 +279,44 @@ describe('the control API of a real daemon against a real Docker engine', { time
       if (kind === 'tcp') {
         const noToken = await runCli(t, engine, ['status', '--control', d.address]);
         assert.equal(noToken.code, 1);
-        assert.match(noToken.stderr, /a bearer token is required \(pass --token or set PORTWAKE_TOKEN\)/);
+        assert.match(noToken.stderr, /a bearer token is required \(pass --token-file FILE or set PORTWAKE_TOKEN\)/);
       }
     });
   }
+
+  it('on loopback TCP without a token, start is refused and the container stays stopped; with --token-file the token is required and starts it', { timeout: 120_000 }, async (t) => {
+    const c = await server(t, 'ctl-token');
+    const port = await freePort();
+    const dir = await scratchDir(t, 'pw-token-');
+    const daemon = async (extra: string[]): Promise<ControlTarget & { stop(): Promise<void> }> => {
+      const controlPort = await freePort();
+      const pw = spawnCli(t, engine, ['--log-level', 'warn', 'proxy', '--listen', `127.0.0.1:${port}`, '--container', c.name, '--name', 'web', '--control', `127.0.0.1:${controlPort}`, ...extra]);
+      t.after(async () => {
+        pw.kill('SIGTERM');
+        await pw.exited;
+      });
+      const target: ControlTarget = { kind: 'tcp', host: '127.0.0.1', port: controlPort };
+      await eventually('the control API to answer', async () => (await http(target, 'GET', '/metrics', {}).catch(() => undefined)) !== undefined, 20_000);
+      return Object.assign(target, { stop: async () => { pw.kill('SIGTERM'); await pw.exited; } });
+    };
+
+    const open = await daemon([]);
+    assert.equal((await http(open, 'GET', '/status', {})).status, 200, 'reading stays open');
+    const refused = await http(open, 'POST', '/services/web/start', {});
+    assert.equal(refused.status, 403, refused.body);
+    assert.match(refused.body, /needs a token on a TCP control address/);
+    assert.equal(await running(c.name), false, 'the container was not started');
+    await open.stop();
+
+    const file = join(dir, 'token');
+    await writeFile(file, `${TOKEN}\n`, { mode: 0o600 });
+    const guarded = await daemon(['--token-file', file]);
+    assert.equal((await http(guarded, 'POST', '/services/web/start', {})).status, 401);
+    assert.equal(await running(c.name), false);
+    const started = await http(guarded, 'POST', '/services/web/start', { authorization: `Bearer ${TOKEN}` });
+    assert.equal(started.status, 200, started.body);
+    assert.equal(await running(c.name), true, 'the token started the container');
+  });
 
   it('an idle daemon with the control API and its metrics on sleeps: its main thread wakes about once a second, not 100 times', { timeout: 60_000 }, async (t) => {
     const c = await server(t, 'ctl-idle');

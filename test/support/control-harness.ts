@@ -33,16 +33,20 @@ export interface Harness {
   logger: ReturnType<typeof recordingLogger>;
 }
 
-/** A control server on 127.0.0.1:0 (or the given listen), closed when the test ends. */
+/**
+ * A control server on 127.0.0.1:0 (or the given listen), closed when the test ends. Without a
+ * token it is started with control.insecureNoToken unless told otherwise (the route tests are not
+ * about the token; the auth tests pass insecureNoToken: false).
+ */
 export async function startHarness(
   t: TestContext,
-  options: { listen?: ControlConfig['listen']; token?: string; control?: FakeDaemonControl } & Partial<Omit<ControlServerOptions, 'config' | 'control' | 'logger'>> = {},
+  options: { listen?: ControlConfig['listen']; token?: string; insecureNoToken?: boolean; control?: FakeDaemonControl } & Partial<Omit<ControlServerOptions, 'config' | 'control' | 'logger'>> = {},
 ): Promise<Harness> {
-  const { listen, token, control: given, ...rest } = options;
+  const { listen, token, insecureNoToken, control: given, ...rest } = options;
   const control = given ?? new FakeDaemonControl();
   const logger = recordingLogger();
   const server = await startControlServer({
-    config: { listen: listen ?? { kind: 'tcp', host: '127.0.0.1', port: 0 }, token },
+    config: { listen: listen ?? { kind: 'tcp', host: '127.0.0.1', port: 0 }, token, insecureNoToken: insecureNoToken ?? token === undefined },
     control, logger, defaultMetrics: false, ...rest,
   });
   t.after(() => server.close());

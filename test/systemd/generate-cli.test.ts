@@ -117,6 +117,25 @@ describe('portwake generate systemd (command line)', { timeout: 60_000 }, () => 
     await assert.rejects(run(['--config', 'a.yaml', '--style', 'inetd']), /Allowed choices are portwake, recipe/);
   });
 
+  it('refuses a --token in the proxy flags (the unit would show it to every user) and says to use a token file', async () => {
+    for (const token of [['--token', 's3cret'], ['--token=s3cret']]) {
+      await assert.rejects(
+        run(['--', '--listen', '80', '--container', 'web', '--control', '127.0.0.1:9090', ...token]),
+        (e: unknown) => e instanceof PortwakeError && e.code === 'USAGE' && /--token would be written into the unit/.test(e.message)
+          && /--token-file FILE/.test(e.message) && /LoadCredential=portwake-token:FILE/.test(e.message) && /control\.tokenFile/.test(e.message)
+          && !e.message.includes('s3cret'),
+      );
+    }
+  });
+
+  it('loads control.tokenFile as the credential portwake-token (LoadCredential=), never the token itself', async () => {
+    const control = { listen: { kind: 'tcp' as const, host: '127.0.0.1', port: 9090 }, token: undefined, tokenFile: '/etc/portwake/token' };
+    const r = await run(['--config', 'a.yaml'], { loadConfig: (path) => ({ ...CONFIG, source: path, control }) });
+    assert.match(r.out, /\nLoadCredential=portwake-token:\/etc\/portwake\/token\n/);
+    const plain = await run(['--config', 'a.yaml']);
+    assert.doesNotMatch(plain.out, /LoadCredential/);
+  });
+
   it('as the installed command: a real config file in, units that systemd-analyze verify accepts out', async (t) => {
     const dir = tempDir(t);
     const config = join(dir, 'portwake.yaml');

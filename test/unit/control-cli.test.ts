@@ -2,6 +2,7 @@
 // the table, --json, colours only on a terminal and never with NO_COLOR, tokens, config lookup.
 
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Command } from 'commander';
@@ -106,6 +107,31 @@ describe('portwake status', () => {
     const viaEnv = cli({ env: { PORTWAKE_TOKEN: 'tok' } });
     await viaEnv.run('status', '--control', h.server.address);
     assert.match(viaEnv.out, /^web +ready/m);
+  });
+
+  it('reads the token from --token-file or the config\'s control.tokenFile; --token works but warns that /proc shows it', async (t) => {
+    const h = await startHarness(t, { control: fixture(), token: 'tok' });
+    const dir = await tempDir(t);
+    const file = join(dir, 'token');
+    await writeFile(file, 'tok\n', { mode: 0o600 });
+    const viaFile = cli();
+    await viaFile.run('start', 'web', '--control', h.server.address, '--token-file', file);
+    assert.match(viaFile.out, /^web: ready/m);
+
+    let warnings = '';
+    const viaFlag = cli({ stderr: { write: (s: string) => { warnings += s; } } });
+    await viaFlag.run('status', '--control', h.server.address, '--token', 'tok');
+    assert.match(viaFlag.out, /^web +ready/m);
+    assert.match(warnings, /--token is visible to every user of this machine \(ps, \/proc\/\d+\/cmdline\); use --token-file FILE or PORTWAKE_TOKEN/);
+
+    const config: PortwakeConfig = { source: '/etc/portwake.yaml', services: [], engineHost: undefined,
+      control: { listen: { kind: 'tcp', host: '127.0.0.1', port: Number(h.server.address.split(':').at(-1)) }, token: undefined, tokenFile: file } };
+    const viaConfig = cli({ loadConfig: () => config });
+    await viaConfig.run('status', '-c', '/etc/portwake.yaml');
+    assert.match(viaConfig.out, /^web +ready/m);
+
+    await assert.rejects(cli().run('status', '--control', h.server.address, '--token-file', join(dir, 'missing')),
+      (err: unknown) => err instanceof PortwakeError && err.code === 'CONFIG_INVALID' && /--token-file .*missing: cannot read the token/.test(err.message));
   });
 
   it('finds the address and token in the config file', async (t) => {

@@ -5,12 +5,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { stat, writeFile } from 'node:fs/promises';
 import { request, type IncomingMessage } from 'node:http';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { PortwakeError, ReadyTimeoutError } from '../../src/core/errors.ts';
-import type { ControlTarget } from '../../src/control/address.ts';
+import { parseControlAddress, type ControlTarget } from '../../src/control/address.ts';
 import { startControlServer } from '../../src/control/server.ts';
 import { FakeDaemonControl, service } from '../support/fake-daemon-control.ts';
 import { http, json, recordingLogger, startHarness, tempDir } from '../support/control-harness.ts';
@@ -231,6 +232,97 @@ describe('control API auth', () => {
   });
 });
 
+/**
+ * A live unix socket that never accepts: a stopped process's listener (backlog 1) whose accept
+ * queue is full, so a connect to it fails with EAGAIN at once.
+ */
+async function busyUnixListener(t: TestContext, path: string): Promise<void> {
+  const child = spawn(process.execPath, ['-e', `const s = require('node:net').createServer().listen({ path: ${JSON.stringify(path)}, backlog: 1 }, () => console.log('ok'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => { child.kill('SIGKILL'); });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the busy listener's process exited (${code}) before listening`)));
+  });
+  process.kill(child.pid ?? 0, 'SIGSTOP');
+  for (let i = 0; i < 16; i++) {
+    const filler = connect({ path });
+    t.after(() => filler.destroy());
+    const full = await new Promise<boolean>((resolve) => {
+      filler.once('connect', () => resolve(false));
+      filler.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EAGAIN'));
+    });
+    if (full) return;
+  }
+  throw new Error(`the accept queue of ${path} did not fill up after 16 connections`);
+}
+
+describe('control API token sources and state-changing requests', () => {
+  const TOKEN = 'from-a-file';
+
+  it('on TCP without a token (loopback included) refuses start, stop and reload, keeps reading open, and says how to allow them', async (t) => {
+    const h = await startHarness(t, { insecureNoToken: false });
+    for (const path of ['/services/web/start', '/services/web/stop', '/reload']) {
+      const reply = await http(h.target, 'POST', path);
+      assert.equal(reply.status, 403, `POST ${path}`);
+      assert.match(reply.body, /needs a token on a TCP control address/);
+      assert.match(reply.body, /control\.tokenFile.*PORTWAKE_TOKEN.*unix:.*insecureNoToken/);
+    }
+    assert.deepEqual(h.control.calls, [], 'nothing was started, stopped or reloaded');
+    assert.equal((await http(h.target, 'GET', '/status')).status, 200, 'GET /status stays open');
+    assert.equal((await http(h.target, 'GET', '/metrics')).status, 200);
+    assert.ok(h.logger.lines.some((l) => l.level === 'warn' && /start, stop and reload are refused/.test(l.msg)));
+  });
+
+  it('with control.insecureNoToken: true lets them through, and warns', async (t) => {
+    const h = await startHarness(t, { insecureNoToken: true });
+    assert.equal((await http(h.target, 'POST', '/services/web/stop')).status, 200);
+    assert.deepEqual(h.control.calls, ['stop web']);
+    assert.ok(h.logger.lines.some((l) => l.level === 'warn' && /every local user can start, stop and reload/.test(l.msg)));
+  });
+
+  it('on a unix socket without a token lets them through (the socket\'s mode decides)', async (t) => {
+    const path = join(await tempDir(t), 'c.sock');
+    const h = await startHarness(t, { listen: { kind: 'unix', path, mode: 0o600 }, insecureNoToken: false });
+    assert.equal((await http(h.target, 'POST', '/services/web/stop')).status, 200);
+  });
+
+  for (const [source, setup] of [
+    ['control.tokenFile', async (dir: string) => {
+      const file = join(dir, 'token');
+      await writeFile(file, `${TOKEN}\n`, { mode: 0o600 });
+      return { config: { tokenFile: file }, env: {} };
+    }],
+    ['the systemd credential portwake-token', async (dir: string) => {
+      await writeFile(join(dir, 'portwake-token'), TOKEN, { mode: 0o600 });
+      return { config: {}, env: { CREDENTIALS_DIRECTORY: dir } };
+    }],
+    ['PORTWAKE_TOKEN', async () => ({ config: {}, env: { PORTWAKE_TOKEN: TOKEN } })],
+  ] as const) {
+    it(`takes the token from ${source} and requires it`, async (t) => {
+      const { config, env } = await setup(await tempDir(t));
+      const control = new FakeDaemonControl();
+      const server = await startControlServer({
+        config: { listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, token: undefined, ...config },
+        control, logger: recordingLogger(), defaultMetrics: false, env,
+      });
+      t.after(() => server.close());
+      const target = parseControlAddress(server.address);
+      assert.equal((await http(target, 'POST', '/services/web/stop')).status, 401);
+      assert.equal((await http(target, 'GET', '/status')).status, 401);
+      assert.equal((await http(target, 'POST', '/services/web/stop', { authorization: `Bearer ${TOKEN}` })).status, 200);
+      assert.deepEqual(control.calls, ['stop web']);
+    });
+  }
+
+  it('refuses to start when control.tokenFile cannot be read, naming the file', async (t) => {
+    const file = join(await tempDir(t), 'missing');
+    await assert.rejects(
+      startControlServer({ config: { listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, token: undefined, tokenFile: file }, control: new FakeDaemonControl(), logger: recordingLogger() }),
+      (err: unknown) => err instanceof PortwakeError && err.code === 'CONFIG_INVALID' && err.message.includes(`control.tokenFile ${file}: cannot read the token`),
+    );
+  });
+});
+
 describe('control API on a unix socket', () => {
   it('creates the socket with mode 0660 by default and serves over it', async (t) => {
     const dir = await tempDir(t);
@@ -269,5 +361,20 @@ describe('control API on a unix socket', () => {
       startControlServer({ config: { listen: { kind: 'unix', path: file, mode: 0o660 }, token: undefined }, control: new FakeDaemonControl(), logger: recordingLogger() }),
       /not a socket/,
     );
+  });
+
+  it('does not unlink a live socket whose accept queue is full (EAGAIN), and says it is in use', async (t) => {
+    const path = join(await tempDir(t), 'busy.sock');
+    await busyUnixListener(t, path);
+    const before = await stat(path);
+    await assert.rejects(
+      // (Closed again should it start: it must not, but a test that fails must still end.)
+      startControlServer({ config: { listen: { kind: 'unix', path, mode: 0o660 }, token: undefined }, control: new FakeDaemonControl(), logger: recordingLogger() })
+        .then((server) => { t.after(() => server.close()); return server; }),
+      (err: unknown) => err instanceof PortwakeError && err.code === 'LISTEN_FAILED' && /is in use by a running process \(is portwake already running\?\)/.test(err.message),
+    );
+    const after = await stat(path);
+    assert.ok(after.isSocket());
+    assert.equal(after.ino, before.ino, 'the live socket file is still the listener\'s');
   });
 });
