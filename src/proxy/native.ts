@@ -92,7 +92,7 @@ function load(): { addon: Addon | undefined; support: NativeSupport } {
   if (process.platform !== 'linux') {
     loaded = { addon: undefined, support: { available: false, reason: `the native data path is Linux only (this is ${process.platform})` } };
   } else if (!existsSync(ADDON)) {
-    loaded = { addon: undefined, support: { available: false, reason: `the native addon is not built (${ADDON} is missing; install g++, make and python3, then run \`npm rebuild portwake\`, or \`npm run build:native\` in a checkout)` } };
+    loaded = { addon: undefined, support: { available: false, reason: `the native addon is not built (${ADDON} is missing; install g++, make and python3, then run \`npm rebuild -g portwake\` for a global install, \`npm rebuild portwake\` for a local one, or \`npm run build:native\` in a checkout)` } };
   } else {
     try {
       const addon = createRequire(import.meta.url)(ADDON) as Addon;

@@ -57,6 +57,7 @@ async function findOrStartEngine(): Promise<Engine> {
   const socketPath = join(ENGINE_DIR, 'docker.sock');
   if (await ping(socketPath)) {
     pinBridgeMac();
+    allowBridgeForwarding();
     return makeEngine(socketPath);
   }
 
@@ -147,6 +148,7 @@ function ensureBridge(): void {
     run(ip, ['link', 'add', BRIDGE, 'type', 'bridge']);
   }
   pinBridgeMac();
+  allowBridgeForwarding();
   const addrs = spawnSync(ip, ['-4', 'addr', 'show', 'dev', BRIDGE], { encoding: 'utf8' }).stdout;
   if (!addrs.includes(BRIDGE_CIDR)) run(ip, ['addr', 'add', BRIDGE_CIDR, 'dev', BRIDGE]);
   run(ip, ['link', 'set', BRIDGE, 'up']);
@@ -165,6 +167,34 @@ function pinBridgeMac(): void {
   } catch {
     // no such bridge (an engine of the developer's own) or not root: nothing to pin
   }
+}
+
+/** The comment that marks the harness's own iptables rule (.ci/run deletes rules carrying it). */
+export const FORWARD_RULE_COMMENT = 'portwake-test-engine';
+
+/**
+ * A standard dockerd next to the private one (iptables on) loads br_netfilter, so traffic between
+ * two containers on pwtest0 passes the iptables FORWARD chain, whose policy it sets to DROP: the
+ * systemd container then gets no answer from the containers it wakes. One ACCEPT rule for traffic
+ * within pwtest0 fixes it, in DOCKER-USER (the chain Docker keeps for its users and runs first)
+ * when that exists, else at the top of FORWARD. Added only when bridged traffic is filtered at all
+ * (bridge-nf-call-iptables is 1), once (checked with -C first), on every getEngine() (a standard
+ * engine may start after the private one). It is left in place with the engine, which is also
+ * left running; it names only pwtest0, so it does nothing once the bridge is gone. .ci/run deletes
+ * it when it stops the engine it started. Best effort: not root or no iptables, nothing to do.
+ */
+function allowBridgeForwarding(): void {
+  try {
+    if (readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim() !== '1') return;
+  } catch {
+    return; // no br_netfilter: bridged traffic never reaches iptables
+  }
+  const iptables = findBinary('iptables');
+  if (iptables === undefined || process.getuid?.() !== 0) return;
+  const chain = spawnSync(iptables, ['-w', '-n', '-L', 'DOCKER-USER'], { stdio: 'ignore' }).status === 0 ? 'DOCKER-USER' : 'FORWARD';
+  const rule = ['-i', BRIDGE, '-o', BRIDGE, '-m', 'comment', '--comment', FORWARD_RULE_COMMENT, '-j', 'ACCEPT'];
+  if (spawnSync(iptables, ['-w', '-C', chain, ...rule], { stdio: 'ignore' }).status === 0) return;
+  run(iptables, ['-w', '-I', chain, '1', ...rule]);
 }
 
 function run(cmd: string, args: string[]): void {

@@ -38,7 +38,7 @@ export async function hasImage(engine: Engine, ref: string): Promise<boolean> {
   }
 }
 
-function buildBusyboxRoot(root: string): void {
+export function buildBusyboxRoot(root: string): void {
   const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
   if (busybox === undefined || !isStatic(busybox)) {
     throw new Error('a static /bin/busybox is needed for the test images: apt-get install busybox-static (as root)');
@@ -105,7 +105,7 @@ function copyInto(root: string, file: string): void {
   chmodSync(target, statSync(file).mode & 0o7777);
 }
 
-async function importRootfs(engine: Engine, root: string, ref: string, changes: string[]): Promise<void> {
+export async function importRootfs(engine: Engine, root: string, ref: string, changes: string[]): Promise<void> {
   const [repo, tag] = ref.split(':') as [string, string];
   const tar = spawn('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', root, '-c', ...readdirSync(root)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let tarErr = '';
