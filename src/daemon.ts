@@ -263,7 +263,7 @@ export class Daemon implements DaemonControl {
   status(): ServiceStatus[] {
     return [...this.units.values()].map((u) => {
       const s = u.activation.status();
-      return { ...s, listeners: u.frontend.listeners, heldConnections: u.frontend.held, halfClosedConnections: u.frontend.halfClosed };
+      return { ...s, listeners: inConfigOrder(u.frontend.listeners, u.config), heldConnections: u.frontend.held, halfClosedConnections: u.frontend.halfClosed };
     });
   }
 
@@ -396,7 +396,7 @@ export class Daemon implements DaemonControl {
       }
     }
     for (const r of plan.release.filter((x) => !x.early)) void this.closeListeners(r.service, r.key);
-    for (const u of [...this.units.values(), ...fresh.values()]) u.activation.listeners = u.frontend.listeners;
+    for (const u of [...this.units.values(), ...fresh.values()]) u.activation.listeners = inConfigOrder(u.frontend.listeners, u.config);
     const previous = this.units;
     this.units = new Map(plan.services.map((p) => [p.config.name, fresh.get(p.config.name) ?? previous.get(p.config.name)] as const).filter((e): e is [string, ServiceUnit] => e[1] !== undefined));
     for (const name of plan.removed) {
@@ -526,4 +526,14 @@ function listenTexts(config: PortwakeConfig): Map<string, string[]> {
 function describeUpstreamChange(a: ServiceConfig, b: ServiceConfig): string {
   if (a.container !== b.container) return `changed its container ("${a.container}" → "${b.container}")`;
   return 'changed its upstream';
+}
+
+/** Listener texts in the order the service's config lists them (a reload may have bound them in another). */
+function inConfigOrder(texts: readonly string[], config: ServiceConfig): string[] {
+  const order = config.listen.map((l) => l.text);
+  const rank = (t: string): number => {
+    const i = order.indexOf(t);
+    return i < 0 ? order.length : i;
+  };
+  return [...texts].sort((a, b) => rank(a) - rank(b));
 }

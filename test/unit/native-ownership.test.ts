@@ -43,7 +43,8 @@ test('a throw while a batch of accepted descriptors is handed over closes the re
   assert.ok(r.handed < r.clients, `the throw came with descriptors of the batch still to hand over (handed ${r.handed} of ${r.clients})`);
   assert.deepEqual(r.uncaught, ['injected: onAccept threw for the 2nd descriptor'], 'the throw reached process "uncaughtException", once');
   assert.equal(r.closedByServer, r.clients, 'every client saw its connection closed, those never handed over included');
-  assert.equal(r.leaked, 0, 'no descriptor is left open');
+  // At most 0: on a busy machine the listener's own descriptor may close only after the baseline.
+  assert.ok(r.leaked <= 0, `no descriptor is left open (${r.leaked} more than before)`);
   assert.equal(r.probe, 'ok', 'the exception does not resurface from the next call into the addon');
 });
 
