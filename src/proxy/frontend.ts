@@ -356,7 +356,22 @@ export class Frontend {
   #adoptWaiting = (): void => {
     const fds = [...this.#adopting];
     this.#adopting.clear();
-    for (const fd of fds) this.#hold(adoptSocket(fd));
+    let owned = 0;
+    try {
+      for (const fd of fds) {
+        const socket = adoptSocket(fd);
+        owned++; // the socket owns the descriptor from here on
+        try {
+          this.#hold(socket);
+        } catch (err) {
+          socket.destroy();
+          throw err;
+        }
+      }
+    } finally {
+      // A throw (a bug) leaves the rest of the batch with no owner: closed here, then it goes on up.
+      for (const fd of fds.slice(owned)) closeDescriptor(fd);
+    }
   };
 
   /**
