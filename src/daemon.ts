@@ -497,13 +497,11 @@ export class Daemon implements DaemonControl {
     await this.reloads;
     const units = [...this.units.values()];
     await Promise.all([...units.map((u) => u.frontend.close({ graceMs: this.o.graceMs })), ...this.draining.values()]);
-    const owners = this.o.stopOnExit ? units.map((u) => u.activation).filter((a) => a.ownsRunningContainer || (this.inherited.has(a) && a.stateKind === 'ready')) : [];
-    // A start in flight that --stop-on-exit stops is not cancelled by dispose(): stop() ends it stopped.
-    for (const u of units) if (!owners.includes(u.activation)) u.activation.dispose();
+    for (const u of units) u.activation.dispose();
     this.lifetime.abort(new PortwakeError('ABORTED', 'daemon shut down'));
     if (this.o.stopOnExit) {
+      const owners = units.map((u) => u.activation).filter((a) => a.ownsRunningContainer || (this.inherited.has(a) && a.stateKind === 'ready'));
       await Promise.all([...owners, ...this.orphans].map((a) => a.stop('shutdown')));
-      for (const a of owners) a.dispose();
     }
     await this.notifier.flush();
     this.o.logger.info({}, 'stopped');

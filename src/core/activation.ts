@@ -526,8 +526,10 @@ export class Activation implements Backend {
       void this.beginStop(st.stop, false);
       return error;
     }
-    if (this.state !== st) return error; // disposed meanwhile (shutdown): nothing more to do
-    const backoff = error.code === 'ABORTED' ? undefined : this.countFailure();
+    if (this.state !== st) return error;
+    // Cancelled by dispose() (shutdown without --stop-on-exit): the container is left as it is.
+    const disposed = cause instanceof AbortedError;
+    const backoff = disposed ? undefined : this.countFailure();
     const failed: Failed = { kind: 'failed', error, backoff: backoff === undefined ? undefined : { until: backoff, refused: 0 } };
     this.log.error({ code: error.code }, error.message);
     if (backoff !== undefined) {
@@ -539,14 +541,14 @@ export class Activation implements Backend {
       );
     }
     this.deps.emit({ type: 'failed', service: this.name, code: error.code, message: error.message, at: clock.now() });
-    if (ours && unanswered) {
+    if (disposed || !ours) {
+      this.setState(failed);
+    } else if (unanswered) {
       // The engine is not answering: new connections need not wait for this stop.
       this.setState(failed);
       this.stopAbandoned();
-    } else if (ours) {
-      void this.beginStop('start failed', false, failed);
     } else {
-      this.setState(failed);
+      void this.beginStop('start failed', false, failed);
     }
     return error;
   }
