@@ -136,11 +136,12 @@ describe('halfCloseTimeout', () => {
     });
     const backend = new FakeBackend(endpoint);
     backend.ready = true;
-    const { frontend, port } = await startFrontend(t, backend, { halfCloseTimeoutMs: 500 });
+    // The timeout leaves the upstream (this busy process) time for its first bytes; then the client stalls.
+    const { frontend, port } = await startFrontend(t, backend, { halfCloseTimeoutMs: 1_500 });
     const client = await connect(t, { port });
     client.pause();
     client.end('request');
-    await delay(2_500); // five timeouts with the client not reading
+    await delay(6_000); // four timeouts with the client not reading
     assert.equal(frontend.open, 1, 'not reset: the upstream answered, the client is slow');
     let got = 0;
     client.on('data', (c: Buffer) => { got += c.length; });
