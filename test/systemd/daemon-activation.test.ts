@@ -4,10 +4,9 @@
 // No container engine is needed: it points at a socket that does not exist, so starts fail.
 
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { freePort, listenBacklog, nodeTs, startChild, tempDir, type Child } from './helpers.ts';
+import { freePort, knock, listenBacklog, nodeTs, startChild, tempDir, type Child } from './helpers.ts';
 
 interface Received { pid: number | null; message: string }
 
@@ -29,30 +28,20 @@ async function activated(t: TestContext, extra: string[]): Promise<{ port: numbe
   return { port, daemon, received, receiver };
 }
 
-/** Connects and resolves how the connection ended: 'closed' (accepted, then closed) or the error code. */
-function knock(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.on('data', () => undefined);
-    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-    s.once('close', () => resolve('closed'));
-  });
-}
-
 describe('portwake started by its socket', { timeout: 60_000 }, () => {
   it('leaves the backlog of the socket systemd passed alone (Backlog=)', async (t) => {
     const { port, daemon } = await activated(t, []);
     const given = listenBacklog(port);
     // systemd-socket-activate listens with SOMAXCONN; the old code re-listened with 1024.
     assert.notEqual(given, 1024, 'precondition: the passed socket\'s backlog is not the one portwake used to set');
-    assert.equal(await knock(port), 'closed');
+    assert.equal(await knock(port), 'ended');
     await daemon.waitFor(/listening: web on systemd:web \(fd 3\)/);
     assert.equal(listenBacklog(port), given, 'the same backlog after portwake took the socket');
   });
 
   it('accepts the connection that started it, notifies, and stops on SIGTERM', async (t) => {
     const { port, daemon, received, receiver } = await activated(t, []);
-    assert.equal(await knock(port), 'closed');
+    assert.equal(await knock(port), 'ended');
     await daemon.waitFor(/listening: web on systemd:web \(fd 3\)/);
     await receiver.waitFor(/STATUS=1 service/);
     daemon.process.kill('SIGTERM');
@@ -70,7 +59,7 @@ describe('portwake started by its socket', { timeout: 60_000 }, () => {
   it('exits cleanly by itself after --exit-idle-time', async (t) => {
     const { port, daemon, receiver } = await activated(t, ['--exit-idle-time', '1s']);
     const knocked = Date.now();
-    assert.equal(await knock(port), 'closed');
+    assert.equal(await knock(port), 'ended');
     assert.equal(await daemon.exited, 0, daemon.stderr());
     assert.ok(Date.now() - knocked >= 1_000);
     await receiver.waitFor(/STOPPING=1/);

@@ -4,12 +4,30 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 
 export const REPO = resolve(import.meta.dirname, '../..');
+
+/**
+ * Connects to 127.0.0.1:port and resolves how the connection ended: 'ended' when it was accepted and
+ * then closed or reset (a start that fails resets the clients it held: README, failures), else the
+ * connect error's code (ECONNREFUSED: nobody listens).
+ */
+export function knock(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    let accepted = false;
+    s.once('connect', () => {
+      accepted = true;
+    });
+    s.on('data', () => undefined);
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(accepted ? 'ended' : err.code ?? err.message));
+    s.once('close', () => resolve('ended'));
+  });
+}
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 export async function freePort(): Promise<number> {

@@ -5,20 +5,9 @@
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { freePort, listenBacklog, nodeTs, startChild, tempDir } from './helpers.ts';
-
-/** Connects and resolves how the connection ended: 'closed' (accepted, then closed) or the error code. */
-function knock(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.on('data', () => undefined);
-    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-    s.once('close', () => resolve('closed'));
-  });
-}
+import { freePort, knock, listenBacklog, nodeTs, startChild, tempDir } from './helpers.ts';
 
 const yaml = (services: Record<string, { listen: string; extra?: string }>): string =>
   'services:\n' + Object.entries(services).map(([name, s]) => `  ${name}:\n    listen: ${s.listen}\n    container: absent-${name}\n${s.extra ?? ''}`).join('');
@@ -36,27 +25,27 @@ describe('reloading portwake started by its socket (systemd-socket-activate)', {
     ]);
     await daemon.waitFor(/Listening on 127\.0\.0\.1:\d+ as 3/);
     const backlog = listenBacklog(port);
-    assert.equal(await knock(port), 'closed');
+    assert.equal(await knock(port), 'ended');
     await daemon.waitFor(/listening: web on systemd:web \(fd 3\)/);
 
     writeFileSync(file, yaml({ web: { listen: `127.0.0.1:${port}`, extra: '    idleTimeout: 6m\n    maxConnections: 50\n' } }));
     daemon.process.kill('SIGHUP');
     await daemon.waitFor(/config reloaded: 0 added, 0 removed, 1 changed \(1 in place\)|reload rejected/);
     assert.doesNotMatch(daemon.stdout() + daemon.stderr(), /reload rejected/);
-    assert.equal(await knock(port), 'closed', 'the passed socket still accepts');
+    assert.equal(await knock(port), 'ended', 'the passed socket still accepts');
     assert.equal(listenBacklog(port), backlog, 'with the backlog systemd gave it');
 
     writeFileSync(file, yaml({ web: { listen: `127.0.0.1:${other}`, extra: '    idleTimeout: 6m\n    maxConnections: 50\n' } }));
     daemon.process.kill('SIGHUP');
     await daemon.waitFor(/listen changed \(127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+\), but its sockets come from systemd \(--listen-from-systemd\) and stay as they are\. To apply it: .*portwake generate systemd/);
     await daemon.waitFor(/config reloaded[\s\S]*config reloaded/);
-    assert.equal(await knock(port), 'closed', 'still served on the socket systemd passed');
-    assert.notEqual(await knock(other), 'closed', 'the new address is not listened on by portwake itself');
+    assert.equal(await knock(port), 'ended', 'still served on the socket systemd passed');
+    assert.notEqual(await knock(other), 'ended', 'the new address is not listened on by portwake itself');
 
     writeFileSync(file, yaml({ web: { listen: `127.0.0.1:${other}` }, api: { listen: `127.0.0.1:${await freePort()}` } }));
     daemon.process.kill('SIGHUP');
     await daemon.waitFor(/reload rejected, the running config stays in force.*service \\?"api\\?" is new, and with --listen-from-systemd its sockets come from systemd/);
-    assert.equal(await knock(port), 'closed');
+    assert.equal(await knock(port), 'ended');
 
     daemon.process.kill('SIGTERM');
     assert.equal(await daemon.exited, 0, daemon.stderr());
