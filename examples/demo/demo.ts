@@ -1,7 +1,8 @@
 // `npm run demo`: portwake really activating a container. Finds a Docker engine (DOCKER_HOST, the
-// system's /var/run/docker.sock, or a private one it starts as the tests do), builds an nginx image
-// offline, creates a stopped container, runs portwake in front of it and shows the cold start and
-// the idle stop. Ctrl-C cleans up. `--once` (or no terminal) runs one full cycle and exits.
+// system's /var/run/docker.sock, or the private one of tools/local-engine), builds an nginx image
+// offline (portwake-demo/nginx), creates a stopped container (portwake-demo-…), runs portwake in
+// front of it and shows the cold start and the idle stop. Ctrl-C cleans up. `--once` (or no
+// terminal) runs one full cycle and exits.
 
 import http from 'node:http';
 import net from 'node:net';
@@ -9,7 +10,12 @@ import { colourWanted } from '../../src/colour.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { Daemon } from '../../src/daemon.ts';
 import { createLogger } from '../../src/log.ts';
-import { createContainer, ensureImage, getEngine } from '../../test/support/engine.ts';
+import { createContainer } from '../../tools/local-engine/containers.ts';
+import { getEngine, type Owner } from '../../tools/local-engine/engine.ts';
+import { ensureImage } from '../../tools/local-engine/images.ts';
+
+/** The demo's container, its label and its image say whose they are. */
+const DEMO: Owner = { containerPrefix: 'portwake-demo', label: 'portwake-demo', imageRepo: 'portwake-demo' };
 
 const IDLE = '8s';
 const once = process.argv.includes('--once') || !process.stdout.isTTY;
@@ -54,8 +60,8 @@ async function main(): Promise<void> {
   const engine = await getEngine();
   console.log(`  engine: ${engine.dockerHost}`);
   say('Building the nginx image offline from the host\'s nginx binary (cached after the first run)…');
-  const image = await ensureImage('nginx');
-  const container = await createContainer(engine, { image, expose: [80], nameHint: 'demo-nginx' });
+  const image = await ensureImage(engine, 'nginx', DEMO);
+  const container = await createContainer(engine, { image, expose: [80] }, DEMO);
   console.log(`  created (not started) container ${container.name} from ${image}`);
 
   const port = await freePort(8080);

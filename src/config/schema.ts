@@ -124,9 +124,8 @@ function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'n
 
 /** `services:` — a non-empty map from service name to service; names are checked here. */
 function servicesSchema(options: SchemaOptions): z.ZodType<ServiceConfig[], unknown> {
-  // One schema for every service: a zod object schema built (and JIT-compiled on its first parse)
-  // per service cost ~0.3 ms and ~25 KiB of garbage each, and with 1,000 services the heap V8
-  // grew for that garbage stayed in the daemon's RSS.
+  // One schema for every service: one per service cost ~0.3 ms and ~25 KiB of garbage each, which
+  // stayed in the RSS at 1,000 services (docs/benchmarks.md).
   const service = serviceSchema(options);
   return z.unknown().transform((value, ctx): ServiceConfig[] => {
     if (value === null || (isMap(value) && Object.keys(value).length === 0)) {

@@ -1,5 +1,6 @@
-// The contract every container backend implements (Docker, Podman, Swarm, fake). The consumer —
-// the activation core — declares it; backends `satisfies Provider`.
+// The contract every container runtime's provider implements (Docker, Podman, Swarm, fake). The
+// consumer — the activation core — declares it; providers `satisfies Provider`. (Not to be mixed up
+// with `Backend` in backend.ts: the proxy's view of one activated service.)
 
 /** Where bytes go: a TCP address or a Unix socket path. */
 export type Endpoint =
@@ -61,7 +62,7 @@ export interface ContainerEvent {
 }
 
 /**
- * A container backend. Every method takes an AbortSignal; on abort it rejects with the signal's
+ * A container runtime, as the activation core sees it. Every method takes an AbortSignal; on abort it rejects with the signal's
  * reason. Errors are `ContainerNotFoundError`, `ProviderUnreachableError` or `ProviderError`.
  */
 export interface Provider {

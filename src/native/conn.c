@@ -16,12 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Pipe sizes. A 1 MiB pipe (the unprivileged maximum, /proc/sys/fs/pipe-max-size) lets one splice
- * take up to 1 MiB of a socket's queue: measured on a 1 GiB download, a third of the splices and two
- * thirds of the CPU of systemd-socket-proxyd's 256 KiB pipes. Pipes count against their user's budget
- * (/proc/sys/fs/pipe-user-pages-soft, 64 MiB by default; root is exempt), past which the kernel hands
- * out tiny pipes: so only the first BIG_PIPES_MAX bulk directions at a time get 1 MiB and the rest
- * 256 KiB, which keeps most of the budget for streams to come. A refused size falls back to the next. */
+/* Pipe sizes. 1 MiB (the unprivileged maximum) takes a third of the splices of 256 KiB per byte
+ * (docs/benchmarks.md); pipes count against their user's budget (pipe-user-pages-soft, 64 MiB), so
+ * only BIG_PIPES_MAX bulk directions at a time get 1 MiB. A refused size falls back to the next. */
 #define BIG_PIPE (1024 * 1024)
 #define PIPE_BYTES (256 * 1024)
 #define BIG_PIPES_MAX 32

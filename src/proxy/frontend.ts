@@ -342,10 +342,8 @@ export class Frontend {
 
   /**
    * A natively accepted connection that must wait: the start is asked for first, and the socket
-   * is made in this turn's check phase (setImmediate), after the start request has gone out, so
-   * that request does not wait for the ~0.3 ms of setting up a JavaScript socket and its hold
-   * (traced on a cold start: accept → start request 0.7 → 0.48 ms). The kernel keeps the client's
-   * bytes meanwhile.
+   * is made in this turn's check phase (setImmediate), so the start request does not wait for it
+   * (accept → start request 0.7 → 0.48 ms). The kernel keeps the client's bytes meanwhile.
    */
   #holdFd(fd: number): void {
     this.#backend.prepare();

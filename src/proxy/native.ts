@@ -75,13 +75,7 @@ export type NativeSupport = { available: true; path: string } | { available: fal
 export const { ECANCELED } = constants.errno;
 /** TCP keepalive on natively accepted and connected sockets, as on the JavaScript path's. */
 const KEEPALIVE_S = KEEPALIVE_INITIAL_DELAY_MS / 1000;
-/**
- * Connections a native listener accepts per turn of the event loop (the rest wait for the next
- * turn). Each costs its connect — for a local container the kernel runs the whole handshake inside
- * connect(), ~30 µs — so a large batch makes a saturated turn long and every reply waiting
- * behind it late. Measured under saturation (wrk -c50, a new connection per request, 8 paired
- * rounds): 16 gave 0.91x the p99 of 64 at 1.04x its rate; 8 lost rate and tail again; 1 lost 5%.
- */
+/** Accepts per turn of the event loop (the rest wait): saturated, 16 gave 0.91x the p99 of 64 at 1.04x its rate (docs/benchmarks.md). */
 const ACCEPT_BATCH = 16;
 const ADDON = fileURLToPath(new URL('../../build/Release/portwake_native.node', import.meta.url));
 

@@ -1,5 +1,7 @@
 // `portwake wait-port`'s loop: probe until ready, with a deadline, an AbortSignal and a capped
-// backoff (a few ms growing to ~100 ms) — the recipe's `nc -z` every 100 ms, done properly.
+// backoff (a few ms growing to ~100 ms) — the recipe's `nc -z` every 100 ms, done properly. Not the
+// daemon's readiness wait (core/readiness.ts), which also watches the container it started (exit,
+// health, delay); both run the probes of src/probes/. Targets: wait-port-targets.ts.
 
 import { sleep, type Clock } from '../core/clock.ts';
 import { formatMs, PortwakeError } from '../core/errors.ts';
@@ -11,7 +13,7 @@ export class WaitPortTimeoutError extends PortwakeError {
   }
 }
 
-export interface WaitPortOptions {
+export interface WaitPortLoopOptions {
   /**
    * One attempt. Resolves { ok: false, detail } for "not ready yet"; throws only when waiting
    * longer cannot help (e.g. the container does not exist), which ends the wait with that error.
@@ -43,7 +45,7 @@ export function nextProbeDelay(previousMs: number | undefined, minDelayMs: numbe
  * the last probe's outcome) at the deadline, with the attempt's error when it throws, or with the
  * signal's reason when aborted. An attempt in flight at the deadline is aborted.
  */
-export async function waitPort(o: WaitPortOptions): Promise<WaitPortResult> {
+export async function waitPort(o: WaitPortLoopOptions): Promise<WaitPortResult> {
   const minDelayMs = o.minDelayMs ?? 5;
   const maxDelayMs = o.maxDelayMs ?? 100;
   const started = o.clock.now();

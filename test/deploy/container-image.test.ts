@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createContainer, ensureImage, getEngine, type Engine } from '../support/engine.ts';
 import { freePort, httpGet } from '../support/daemon-harness.ts';
-import { withLock } from '../support/dir-lock.ts';
+import { withLock } from '../../tools/local-engine/dir-lock.ts';
 import { dockerCli, dockerEnv } from '../support/systemd-image.ts';
 import { buildBusyboxRoot, hasImage, importRootfs } from '../support/test-images.ts';
 import { ok, runCommand } from './commands.ts';

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withLock } from './dir-lock.ts';
+import { withLock } from '../../tools/local-engine/dir-lock.ts';
 import { findBinary, type Engine } from './engine.ts';
 import { hasImage } from './test-images.ts';
 

@@ -1,7 +1,6 @@
 // The Docker Engine API over node:http — the five calls portwake makes (start, stop, inspect, ping,
-// events) need a request, a status and a JSON body, not a general client. dockerode did this before
-// and cost the first activation ~94 ms and ~21 MiB of RSS to load (docker-modem pulls in ssh2 and
-// gRPC at top level, neither of which portwake uses). Paths are unversioned, as dockerode sent them:
+// events) need a request, a status and a JSON body, not a general client (dockerode's load cost the
+// first activation ~94 ms: docs/benchmarks.md). Paths are unversioned, as dockerode sent them:
 // the engine answers in its own API version, which keeps old and new engines (and Podman's
 // compatibility API) working without a version to negotiate.
 

@@ -1,4 +1,4 @@
-// A cross-process lock for test processes that run at the same time (several node --test files
+// A cross-process lock for processes that run at the same time (several node --test files, a demo
 // starting the shared engine or building the same image): a directory made with mkdir, which is
 // atomic, holding the owner's pid so that a lock left by a dead process can be broken.
 
