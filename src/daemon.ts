@@ -157,7 +157,7 @@ export class Daemon implements DaemonControl {
    * (a connection that started portwake through its socket, say): its first byte would wait for
    * the collection's pause.
    */
-  private scheduleHeapRelease(): void {
+  scheduleHeapRelease(): void {
     this.heapRelease?.cancel();
     this.heapRelease = this.clock.setTimer(HEAP_RELEASE_DELAY_MS, () => {
       this.heapRelease = undefined;

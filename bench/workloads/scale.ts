@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { nginxBackend } from '../support/backends.ts';
 import type { BenchContext } from '../support/context.ts';
 import { firstByte, freePortRange, freePorts } from '../support/net.ts';
-import { cpuSeconds, rssKiB, spawnChild } from '../support/proc.ts';
+import { cpuSeconds, rssKiB, spawnChild, waitUntil } from '../support/proc.ts';
 import { startFakeEngine } from '../peers/fake-engine.ts';
 import { startPortwake } from '../peers/portwake.ts';
 
@@ -103,6 +103,8 @@ async function servicesScale(ctx: BenchContext, count: number): Promise<Services
     const portwake = await startPortwake(ctx, `services-${count}`, ['run', '-c', config]);
     const startupMs = performance.now() - t0;
     try {
+      // `run` inspects every service's container once it listens (the start-up check): idle is after that.
+      await waitUntil(`the start-up check of ${count} service(s)`, () => (portwake.log().some((l) => l.msg.startsWith('start-up check: ')) ? true : undefined), 120_000);
       await delay(1_000);
       const rss = await settledRss(portwake.pid);
       const inspects = fake.requests.filter((r) => /\/containers\/[^/]+\/json/.test(r)).length;

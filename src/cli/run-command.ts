@@ -40,7 +40,8 @@ export async function runDaemon(loaded: PortwakeConfig, configFile: FoundConfig 
   const checking = new AbortController();
   if (o.listenFromSystemd !== true) {
     const provider = createDockerProvider({ host: loaded.engineHost ?? deps.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(deps.env) });
-    void startupCheck(loaded.services, provider, logger, checking.signal);
+    // The check's replies (an inspect per service) grow the heap as loading the config did: given back after it.
+    void startupCheck(loaded.services, provider, logger, checking.signal).then(() => daemon.scheduleHeapRelease());
   }
   void daemon.done.then(() => checking.abort());
   let signals = 0;
