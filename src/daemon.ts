@@ -14,7 +14,7 @@ import type { PortwakeConfig, ServiceConfig } from './config/types.ts';
 import type { ControlServer } from './control/server.ts';
 import { warnIfFdLimitLow } from './fd-limit.ts';
 import { releaseHeap } from './heap-release.ts';
-import { lazyChildren } from './lazy-logger.ts';
+import { lazyChildren } from './log/lazy-logger.ts';
 import { networkProbes } from './probes/index.ts';
 import { nativeNetworkProbes } from './probes/native.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from './providers/docker/docker-host.ts';

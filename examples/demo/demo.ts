@@ -5,10 +5,10 @@
 
 import http from 'node:http';
 import net from 'node:net';
-import { colourWanted } from '../../src/colour.ts';
+import { colourWanted } from '../../src/log/colour.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { Daemon } from '../../src/daemon.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger } from '../../src/log/log.ts';
 import { createContainer, ensureImage, getEngine } from '../../test/support/engine.ts';
 
 const IDLE = '8s';

@@ -7,7 +7,7 @@ import { Command, Option } from 'commander';
 import { searchConfigFile } from '../config/find-file.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import type { Logger } from '../core/logger.ts';
-import { LOG_LEVELS } from '../log.ts';
+import { LOG_LEVELS } from '../log/log.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
 import { createDockerProvider } from '../providers/docker/provider.ts';
 import { registerCheck } from './check.ts';
