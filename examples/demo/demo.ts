@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { colourWanted } from '../../src/log/colour.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { Daemon } from '../../src/daemon.ts';
+import { Daemon } from '../../src/daemon/daemon.ts';
 import { createLogger } from '../../src/log/log.ts';
 import { createContainer, ensureImage, getEngine } from '../../test/support/engine.ts';
 

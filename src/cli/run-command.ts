@@ -5,7 +5,7 @@ import { parseDuration } from '../config/duration.ts';
 import type { FoundConfig } from '../config/find-file.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
-import { Daemon } from '../daemon.ts';
+import { Daemon } from '../daemon/daemon.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
 import { createDockerProvider } from '../providers/docker/provider.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';

@@ -2,34 +2,34 @@
 // services (activation + frontend), the events watcher (from the first start on), sd_notify, the
 // control API; runs until shutdown; reloads the config on request.
 
-import type { Activation } from './core/activation.ts';
-import { systemClock, type Clock, type TimerHandle } from './core/clock.ts';
-import { describe, PortwakeError } from './core/errors.ts';
-import { watchEvents } from './core/events-watch.ts';
-import type { Logger } from './core/logger.ts';
-import type { Provider } from './core/provider.ts';
-import type { DaemonControl, DaemonEvent, ReloadResult, ServiceStatus } from './core/status.ts';
-import { loadConfig } from './config/load.ts';
-import type { PortwakeConfig, ServiceConfig } from './config/types.ts';
-import type { ControlServer } from './control/server.ts';
+import type { Activation } from '../core/activation.ts';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
+import { describe, PortwakeError } from '../core/errors.ts';
+import { watchEvents } from '../core/events-watch.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Provider } from '../core/provider.ts';
+import type { DaemonControl, DaemonEvent, ReloadResult, ServiceStatus } from '../core/status.ts';
+import { loadConfig } from '../config/load.ts';
+import type { PortwakeConfig, ServiceConfig } from '../config/types.ts';
+import type { ControlServer } from '../control/server.ts';
 import { warnIfFdLimitLow } from './fd-limit.ts';
 import { releaseHeap } from './heap-release.ts';
-import { lazyChildren } from './log/lazy-logger.ts';
-import { networkProbes } from './probes/index.ts';
-import { nativeNetworkProbes } from './probes/native.ts';
-import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from './providers/docker/docker-host.ts';
-import { createDockerProvider } from './providers/docker/provider.ts';
-import type { BoundListener, ListenTarget } from './proxy/listen.ts';
-import { DEFAULT_NATIVE_POLICY, nativeSupport, type NativePolicy } from './proxy/native.ts';
+import { lazyChildren } from '../log/lazy-logger.ts';
+import { networkProbes } from '../probes/index.ts';
+import { nativeNetworkProbes } from '../probes/native.ts';
+import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
+import { createDockerProvider } from '../providers/docker/provider.ts';
+import type { BoundListener, ListenTarget } from '../proxy/listen.ts';
+import { DEFAULT_NATIVE_POLICY, nativeSupport, type NativePolicy } from '../proxy/native.ts';
 import { listenKey, planReload, type BindSpec, type ReloadPlan, type Released } from './reload-plan.ts';
-import { createServiceUnit, frontendLimits, listenAll, type ServiceUnit } from './service-unit.ts';
-import { adoptSystemdListeners } from './systemd/adopt.ts';
-import { ExitIdleTimer } from './systemd/exit-idle.ts';
-import { takeListenFds } from './systemd/listen-fds.ts';
-import { createNotifier, noopNotifier, type Notifier } from './systemd/notify.ts';
-import { createFdTypeLookup } from './systemd/socket-type.ts';
-import { formatStatusLine } from './systemd/status-line.ts';
-import { startWatchdog, watchdogIntervalMs, type Watchdog } from './systemd/watchdog.ts';
+import { createServiceUnit, frontendLimits, listenAll, type ServiceUnit } from './service.ts';
+import { adoptSystemdListeners } from '../systemd/adopt.ts';
+import { ExitIdleTimer } from '../systemd/exit-idle.ts';
+import { takeListenFds } from '../systemd/listen-fds.ts';
+import { createNotifier, noopNotifier, type Notifier } from '../systemd/notify.ts';
+import { createFdTypeLookup } from '../systemd/socket-type.ts';
+import { formatStatusLine } from '../systemd/status-line.ts';
+import { startWatchdog, watchdogIntervalMs, type Watchdog } from '../systemd/watchdog.ts';
 
 export interface DaemonOptions {
   config: PortwakeConfig;
@@ -122,7 +122,7 @@ export class Daemon implements DaemonControl {
     if (this.config.control !== undefined) {
       try {
         // Loaded only when configured: the server brings prom-client and the dashboard (~11 MiB).
-        const { startControlServer } = await import('./control/server.ts');
+        const { startControlServer } = await import('../control/server.ts');
         this.control = await startControlServer({ config: this.config.control, control: this, logger: this.o.logger, env: this.o.env });
       } catch (err) {
         await this.shutdown('control API failed to start');
