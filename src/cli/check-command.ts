@@ -4,8 +4,7 @@
 import type { FoundConfig } from '../config/find-file.ts';
 import { loadConfig } from '../config/load.ts';
 import { describe } from '../core/errors.ts';
-import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
-import { createDockerProvider } from '../providers/docker/provider.ts';
+import { createProvider } from '../daemon/wiring.ts';
 import { containerProblems } from './check-container.ts';
 import type { CliDeps } from './deps.ts';
 
@@ -16,7 +15,7 @@ export async function checkCommand(file: FoundConfig, deps: CliDeps): Promise<vo
   out.write(`config: ${path} (${file.how})\n`);
   const config = await loadConfig(path);
   out.write(`${path}: valid, ${config.services.length} service(s)\n`);
-  const provider = createDockerProvider({ host: config.engineHost ?? deps.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(deps.env) });
+  const provider = createProvider(config, deps.env);
   let bad = 0;
   try {
     await provider.ping();

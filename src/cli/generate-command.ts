@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { parseDuration } from '../config/duration.ts';
 import { PortwakeError } from '../core/errors.ts';
+import { engineAddress } from '../daemon/wiring.ts';
 import { DEFAULT_DOCKER_HOST } from '../providers/docker/docker-host.ts';
 import { engineEnvironment } from '../systemd/engine-environment.ts';
 import { DEFAULT_PROXYD, generateRecipeUnits } from '../systemd/recipe-units.ts';
@@ -32,7 +33,6 @@ export async function generateCommand(proxyFlags: string[], opts: GenerateOption
     );
   }
   // Under systemd the unit gets none of this shell's environment: the engine it was pointed at goes into the unit.
-  const engineHost = deps.env['DOCKER_HOST'];
 
   let files: UnitFile[];
   if (opts.style === 'recipe') {
@@ -41,7 +41,7 @@ export async function generateCommand(proxyFlags: string[], opts: GenerateOption
       docker: opts.docker ?? findInPath('docker', deps.env, isExecutable) ?? '/usr/bin/docker',
       proxyd: opts.proxyd ?? [DEFAULT_PROXYD, '/usr/lib/systemd/systemd-socket-proxyd'].find((p) => isExecutable(p)) ?? DEFAULT_PROXYD,
       // docker and wait-port read no config file: they need the config's engine too.
-      environment: engineEnvironment(config.engineHost ?? engineHost, deps.env, DEFAULT_DOCKER_HOST),
+      environment: engineEnvironment(engineAddress(config.engineHost, deps.env), deps.env, DEFAULT_DOCKER_HOST),
     });
   } else {
     files = generatePortwakeUnits(config, {
@@ -53,7 +53,7 @@ export async function generateCommand(proxyFlags: string[], opts: GenerateOption
       user: opts.user,
       groups: opts.group,
       // portwake reads the config's own engine: (or --engine) itself.
-      environment: engineEnvironment(config.engineHost === undefined ? engineHost : undefined, deps.env, DEFAULT_DOCKER_HOST),
+      environment: engineEnvironment(config.engineHost === undefined ? engineAddress(undefined, deps.env) : undefined, deps.env, DEFAULT_DOCKER_HOST),
     });
   }
 

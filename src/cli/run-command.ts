@@ -6,8 +6,7 @@ import type { FoundConfig } from '../config/find-file.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
 import { Daemon } from '../daemon/daemon.ts';
-import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
-import { createDockerProvider } from '../providers/docker/provider.ts';
+import { createProvider } from '../daemon/wiring.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import type { DaemonFlags } from './run.ts';
 import { startupCheck } from './startup-check.ts';
@@ -39,7 +38,7 @@ export async function runDaemon(loaded: PortwakeConfig, configFile: FoundConfig 
   // start's request would go out ahead of its events subscription, which must be asked for first.
   const checking = new AbortController();
   if (o.listenFromSystemd !== true) {
-    const provider = createDockerProvider({ host: loaded.engineHost ?? deps.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(deps.env) });
+    const provider = createProvider(loaded, deps.env);
     void startupCheck(loaded.services, provider, logger, checking.signal);
   }
   void daemon.done.then(() => checking.abort());

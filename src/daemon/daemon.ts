@@ -17,12 +17,11 @@ import { releaseHeap } from './heap-release.ts';
 import { lazyChildren } from '../log/lazy-logger.ts';
 import { networkProbes } from '../probes/index.ts';
 import { nativeNetworkProbes } from '../probes/native.ts';
-import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
-import { createDockerProvider } from '../providers/docker/provider.ts';
 import type { BoundListener, ListenTarget } from '../proxy/listen.ts';
 import { DEFAULT_NATIVE_POLICY, nativeSupport, type NativePolicy } from '../proxy/native.ts';
 import { listenKey, planReload, type BindSpec, type ReloadPlan, type Released } from './reload-plan.ts';
 import { createServiceUnit, frontendLimits, listenAll, type ServiceUnit } from './service.ts';
+import { createProvider } from './wiring.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
 import { ExitIdleTimer } from '../systemd/exit-idle.ts';
 import { takeListenFds } from '../systemd/listen-fds.ts';
@@ -48,7 +47,7 @@ export interface DaemonOptions {
    * start and after each reload (the file keeps its addresses; changing one needs a restart).
    */
   listenFromSystemd?: boolean;
-  /** Injected in tests; default: the Docker provider for config.engineHost / DOCKER_HOST. */
+  /** Injected in tests; default: wiring.ts's provider for config.engineHost. */
   provider?: Provider;
   clock?: Clock;
   notifier?: Notifier;
@@ -105,7 +104,7 @@ export class Daemon implements DaemonControl {
   /** Binds every listener (all or nothing) and starts serving. Starts no container. */
   static async start(o: DaemonOptions): Promise<Daemon> {
     const clock = o.clock ?? systemClock;
-    const provider = o.provider ?? createDockerProvider({ host: o.config.engineHost ?? o.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(o.env) });
+    const provider = o.provider ?? createProvider(o.config, o.env);
     const notifier = o.notifier ?? (await createNotifier(o.env, o.logger, { clock }));
     const config = o.listenFromSystemd === true ? adoptSystemdListeners(o.config) : o.config;
     const d = new Daemon(config, o, provider, clock, notifier);
