@@ -9,7 +9,6 @@ import { watchEvents } from '../core/events-watch.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Provider } from '../core/provider.ts';
 import type { DaemonControl, DaemonEvent, ReloadResult, ServiceStatus } from '../core/status.ts';
-import { loadConfig } from '../config/load.ts';
 import type { PortwakeConfig, ServiceConfig } from '../config/types.ts';
 import type { ControlServer } from '../control/server.ts';
 import { warnIfFdLimitLow } from './fd-limit.ts';
@@ -17,10 +16,11 @@ import { releaseHeap } from './heap-release.ts';
 import { lazyChildren } from '../log/lazy-logger.ts';
 import { networkProbes } from '../probes/index.ts';
 import { nativeNetworkProbes } from '../probes/native.ts';
-import type { BoundListener, ListenTarget } from '../proxy/listen.ts';
+import type { ListenTarget } from '../proxy/listen.ts';
 import { DEFAULT_NATIVE_POLICY, nativeSupport, type NativePolicy } from '../proxy/native.ts';
-import { listenKey, planReload, type BindSpec, type ReloadPlan, type Released } from './reload-plan.ts';
-import { createServiceUnit, frontendLimits, listenAll, type ServiceUnit } from './service.ts';
+import { listenKey } from './reload-plan.ts';
+import { Reloader } from './reload.ts';
+import { createServiceUnit, inConfigOrder, listenAll, type ServiceUnit } from './service.ts';
 import { createProvider } from './wiring.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
 import { ExitIdleTimer } from '../systemd/exit-idle.ts';
@@ -72,8 +72,8 @@ export class Daemon implements DaemonControl {
   private reloads: Promise<unknown> = Promise.resolve();
   /** Retired (removed or changed) services whose open connections are still draining. */
   private readonly draining = new Map<ServiceUnit, Promise<void>>();
-  /** The services' listen entries as the file has them (with --listen-from-systemd, not what portwake listens on). */
-  private fileListen: Map<string, string[]>;
+  /** Applies a reload (reload.ts). */
+  private readonly reloader: Reloader;
   /** Activations that took over a running container portwake started before a reload (--stop-on-exit). */
   private readonly inherited = new WeakSet<Activation>();
   /** Retired activations that started a container no service uses any more (--stop-on-exit). */
@@ -95,7 +95,24 @@ export class Daemon implements DaemonControl {
     private readonly notifier: Notifier,
   ) {
     this.serviceLogger = lazyChildren(o.logger);
-    this.fileListen = listenTexts(o.config);
+    this.reloader = new Reloader({
+      configPath: o.configPath,
+      listenFromSystemd: o.listenFromSystemd === true,
+      logger: o.logger,
+      graceMs: o.graceMs,
+      signal: this.lifetime.signal,
+      shuttingDown: () => this.shuttingDown !== undefined,
+      units: () => this.units,
+      setUnits: (units) => { this.units = units; },
+      config: () => this.config,
+      setConfig: (next) => { this.config = next; },
+      draining: this.draining,
+      inherited: this.inherited,
+      orphans: this.orphans,
+      build: (s) => this.build(s, new Map(), false),
+      notifyStatus: () => this.notifyStatus(),
+      scheduleHeapRelease: () => this.scheduleHeapRelease(),
+    }, o.config);
     const native = nativeSupport(o.env);
     this.native = native.available ? DEFAULT_NATIVE_POLICY : undefined;
     this.dataPath = native.available ? 'native' : `javascript (${native.reason})`;
@@ -281,7 +298,7 @@ export class Daemon implements DaemonControl {
 
   /** Logs a rejected reload (once, here) and rejects with its error. */
   reload(): Promise<ReloadResult> {
-    const run = this.reloads.then(() => this.runReload()).catch((err: unknown) => {
+    const run = this.reloads.then(() => this.reloader.run()).catch((err: unknown) => {
       // A config error lists every problem as FILE:LINE:COL: …, one per line: logged as it is.
       const why = err instanceof PortwakeError && err.code === 'CONFIG_INVALID' ? err.message : describe(err);
       this.o.logger.error({ err: describe(err) }, `reload rejected, the running config stays in force:\n${why}`);
@@ -289,192 +306,6 @@ export class Daemon implements DaemonControl {
     });
     this.reloads = run.catch(() => undefined);
     return run;
-  }
-
-  /**
-   * Applies the config file (reload-plan.ts decides what changes). First everything that can fail:
-   * new addresses are bound (those overlapping a listener that closes, after it has closed); on a
-   * failure all of it is undone and the running services stay as they were. Then, in one step, the
-   * listening sockets of unchanged addresses move to the service that keeps them (nothing in their
-   * backlog is lost, no connection is refused), services whose container and upstream stayed are
-   * updated in place (their open connections untouched), and removed or replaced services stop
-   * accepting and drain in the background.
-   */
-  private async runReload(): Promise<ReloadResult> {
-    if (this.o.configPath === undefined) throw new PortwakeError('USAGE', 'this daemon was started from flags, not a config file: nothing to reload');
-    if (this.shuttingDown !== undefined) throw new PortwakeError('ABORTED', 'portwake is shutting down; reload refused');
-    const file = await loadConfig(this.o.configPath);
-    const fromSystemd = this.o.listenFromSystemd === true;
-    const next = fromSystemd ? adoptSystemdListeners(file) : file;
-    const plan = planReload([...this.units.values()].map((u) => u.config), next, { fromSystemd });
-    // Built now, listening on nothing yet: the services added, and the successors of replaced ones.
-    const fresh = new Map<string, ServiceUnit>();
-    for (const p of plan.services) {
-      if (p.action === 'add' || p.action === 'replace') fresh.set(p.config.name, this.build(p.config, new Map(), false));
-    }
-    const home = (name: string): ServiceUnit | undefined => fresh.get(name) ?? this.units.get(name);
-    const bound: Array<{ unit: ServiceUnit; listeners: BoundListener[] }> = [];
-    const closedEarly = plan.release.filter((r) => r.early);
-    try {
-      await Promise.all([...fresh.values()].map((u) => u.frontend.listen()));
-      await this.bindAll(plan.services.map((p) => [home(p.config.name), p.bind] as const), bound);
-      if (closedEarly.length > 0) {
-        await Promise.all(closedEarly.map((r) => this.closeListeners(r.service, r.key)));
-        await this.bindAll(plan.services.map((p) => [home(p.config.name), p.bindLate] as const), bound);
-      }
-    } catch (err) {
-      for (const { unit, listeners } of bound) {
-        for (const l of unit.frontend.detach((x) => listeners.includes(x))) {
-          unit.keys.delete(l.text);
-          await l.close();
-        }
-      }
-      for (const u of fresh.values()) {
-        await u.frontend.close({ graceMs: 0 });
-        u.activation.dispose();
-      }
-      await this.listenAgain(closedEarly);
-      throw err;
-    }
-    return this.applyReload(plan, next, file, fresh);
-  }
-
-  /** Binds each unit's new addresses, recording what was bound (for an undo). */
-  private async bindAll(work: ReadonlyArray<readonly [ServiceUnit | undefined, readonly BindSpec[]]>, bound: Array<{ unit: ServiceUnit; listeners: BoundListener[] }>): Promise<void> {
-    for (const [unit, specs] of work) {
-      if (unit === undefined || specs.length === 0) continue;
-      const listeners = await unit.frontend.bind(specs);
-      bound.push({ unit, listeners });
-      for (const l of specs) unit.keys.set(l.text, listenKey(l));
-    }
-  }
-
-  /** Closes a running service's listeners of one key. */
-  private async closeListeners(service: string, key: string): Promise<void> {
-    const u = this.units.get(service);
-    if (u === undefined) return;
-    const gone = u.frontend.detach((l) => u.keys.get(l.text) === key);
-    for (const l of gone) u.keys.delete(l.text);
-    await Promise.all(gone.map((l) => l.close()));
-  }
-
-  /** After a failed reload: the listeners closed for it, bound again for their services. */
-  private async listenAgain(closed: readonly Released[]): Promise<void> {
-    for (const r of closed) {
-      const u = this.units.get(r.service);
-      if (u === undefined || r.spec.kind === 'systemd') continue;
-      try {
-        await u.frontend.bind([r.spec]);
-      } catch (err) {
-        this.o.logger.error({ err: describe(err) }, `reload: service "${r.service}" cannot listen on ${r.spec.text} again: ${describe(err)}; not listening there until the next reload or restart`);
-      }
-    }
-  }
-
-  /** The part of a reload that cannot fail: sockets handed over, services updated, retired and swapped. */
-  private applyReload(plan: ReloadPlan, next: PortwakeConfig, file: PortwakeConfig, fresh: Map<string, ServiceUnit>): ReloadResult {
-    const owner = new Map<string, ServiceUnit>();
-    for (const u of this.units.values()) for (const key of u.keys.values()) owner.set(key, u);
-    for (const p of plan.services) {
-      const unit = fresh.get(p.config.name) ?? this.units.get(p.config.name);
-      if (unit === undefined) continue;
-      for (const key of p.reuse) {
-        const from = owner.get(key);
-        if (from === undefined || from === unit) continue;
-        const moved = from.frontend.detach((l) => from.keys.get(l.text) === key);
-        unit.frontend.adopt(moved);
-        for (const l of moved) {
-          from.keys.delete(l.text);
-          unit.keys.set(l.text, key);
-        }
-      }
-      if (p.action === 'update') {
-        unit.config = p.config;
-        unit.activation.update(p.config);
-        unit.frontend.setLimits(frontendLimits(p.config));
-      }
-    }
-    for (const r of plan.release.filter((x) => !x.early)) void this.closeListeners(r.service, r.key);
-    for (const u of [...this.units.values(), ...fresh.values()]) u.activation.listeners = inConfigOrder(u.frontend.listeners, u.config);
-    const previous = this.units;
-    this.units = new Map(plan.services.map((p) => [p.config.name, fresh.get(p.config.name) ?? previous.get(p.config.name)] as const).filter((e): e is [string, ServiceUnit] => e[1] !== undefined));
-    for (const name of plan.removed) {
-      const u = previous.get(name);
-      if (u !== undefined) this.retire(u, 'removed');
-    }
-    for (const p of plan.services) {
-      const u = previous.get(p.config.name);
-      if (p.action === 'replace' && u !== undefined) this.retire(u, describeUpstreamChange(u.config, p.config));
-    }
-    this.warnRestartOnly(next);
-    this.warnSystemdListen(file);
-    // A reload is a retry: services backing off after failed starts try again on the next connection.
-    for (const u of this.units.values()) u.activation.clearBackoff('a config reload');
-    this.config = { ...next, engineHost: this.config.engineHost, control: this.config.control };
-    this.notifyStatus();
-    const { result } = plan;
-    const inPlace = plan.services.filter((p) => p.action === 'update').map((p) => p.config.name);
-    this.o.logger.info({ ...result, inPlace }, `config reloaded: ${result.added.length} added, ${result.removed.length} removed, ${result.changed.length} changed (${inPlace.length} in place)`);
-    this.scheduleHeapRelease();
-    return result;
-  }
-
-  /**
-   * Stops a removed or replaced service accepting (its kept addresses were handed over already)
-   * and lets its open connections drain up to the grace period, in the background; those still
-   * open then are closed (the frontend logs it). Then its activation is disposed; a successor for
-   * the same container takes over the running container (ready, its idle timer armed, and still
-   * owned for --stop-on-exit when portwake started it).
-   */
-  private retire(u: ServiceUnit, why: string): void {
-    const open = u.frontend.open;
-    if (open > 0) {
-      this.o.logger.info({ service: u.config.name, open, graceMs: this.o.graceMs }, `reload: service "${u.config.name}" ${why}: its ${open} open connection(s) may finish within ${this.o.graceMs}ms, then are closed`);
-    }
-    // Connections held for a start in flight are served by it, as open ones finish: none is dropped.
-    const drained = u.frontend.close({ graceMs: this.o.graceMs, held: 'serve' }).then(async () => {
-      const owned = u.activation.ownsRunningContainer;
-      const ready = u.activation.stateKind === 'ready';
-      u.activation.dispose();
-      this.draining.delete(u);
-      const successor = this.units.get(u.config.name);
-      if (ready && successor !== undefined && successor !== u && successor.config.container === u.config.container && this.shuttingDown === undefined) {
-        if (owned) this.inherited.add(successor.activation);
-        if (successor.activation.stateKind === 'stopped' || successor.activation.stateKind === 'failed') {
-          // Failures are logged by the activation itself.
-          await successor.activation.ensureReady(this.lifetime.signal).catch(() => undefined);
-        }
-      } else if (owned) {
-        this.orphans.add(u.activation);
-      }
-    });
-    this.draining.set(u, drained);
-  }
-
-  /**
-   * With --listen-from-systemd the sockets come from systemd: a changed `listen:` in the file is
-   * not applied (the service keeps the sockets it has); says what would apply it.
-   */
-  private warnSystemdListen(file: PortwakeConfig): void {
-    const now = listenTexts(file);
-    if (this.o.listenFromSystemd === true) {
-      for (const [name, listen] of now) {
-        const before = this.fileListen.get(name);
-        if (before === undefined || before.join(', ') === listen.join(', ')) continue;
-        this.o.logger.warn(
-          { service: name, from: before, to: listen },
-          `reload: service "${name}": listen changed (${before.join(', ')} → ${listen.join(', ')}), but its sockets come from systemd (--listen-from-systemd) and stay as they are. ` +
-            'To apply it: "portwake generate systemd" again, install the units, "systemctl daemon-reload", then restart portwake\'s socket units and its service',
-        );
-      }
-    }
-    this.fileListen = now;
-  }
-
-  /** The engine and the control API are set up once; a reload only warns about changes to them. */
-  private warnRestartOnly(next: PortwakeConfig): void {
-    if (next.engineHost !== this.config.engineHost) this.o.logger.warn({}, 'reload: engine: changes take effect when portwake restarts, ignoring');
-    if (JSON.stringify(next.control) !== JSON.stringify(this.config.control)) this.o.logger.warn({}, 'reload: control: changes take effect when portwake restarts, ignoring');
   }
 
   // ---- shutdown ----
@@ -512,25 +343,4 @@ export class Daemon implements DaemonControl {
     if (u === undefined) throw new PortwakeError('USAGE', `no service named "${name}" (known: ${[...this.units.keys()].join(', ') || 'none'})`);
     return u;
   }
-}
-
-/** Each service's listen entries as written. */
-function listenTexts(config: PortwakeConfig): Map<string, string[]> {
-  return new Map(config.services.map((s) => [s.name, s.listen.map((l) => l.text)]));
-}
-
-/** Why a changed service was replaced rather than updated in place, for the log. */
-function describeUpstreamChange(a: ServiceConfig, b: ServiceConfig): string {
-  if (a.container !== b.container) return `changed its container ("${a.container}" → "${b.container}")`;
-  return 'changed its upstream';
-}
-
-/** Listener texts in the order the service's config lists them (a reload may have bound them in another). */
-function inConfigOrder(texts: readonly string[], config: ServiceConfig): string[] {
-  const order = config.listen.map((l) => l.text);
-  const rank = (t: string): number => {
-    const i = order.indexOf(t);
-    return i < 0 ? order.length : i;
-  };
-  return [...texts].sort((a, b) => rank(a) - rank(b));
 }

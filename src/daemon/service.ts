@@ -66,3 +66,13 @@ export async function listenAll(units: readonly ServiceUnit[]): Promise<void> {
     throw err;
   }
 }
+
+/** Listener texts in the order the service's config lists them (a reload may have bound them in another). */
+export function inConfigOrder(texts: readonly string[], config: ServiceConfig): string[] {
+  const order = config.listen.map((l) => l.text);
+  const rank = (t: string): number => {
+    const i = order.indexOf(t);
+    return i < 0 ? order.length : i;
+  };
+  return [...texts].sort((a, b) => rank(a) - rank(b));
+}
