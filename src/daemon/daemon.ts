@@ -1,6 +1,7 @@
-// The composition root: the one place that knows every concrete class. Builds the provider, the
-// services (activation + frontend), the events watcher (from the first start on), sd_notify, the
-// control API; runs until shutdown; reloads the config on request.
+// The composition root: with wiring.ts (the engine provider, which the CLI commands ask for too),
+// the one place that knows every concrete class. Builds the services (activation + frontend), the
+// events watcher (from the first start on), sd_notify, the control API; runs until shutdown;
+// reloads the config on request (reload.ts).
 
 import type { Activation } from '../core/activation.ts';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
