@@ -41,7 +41,7 @@ export default tseslint.config(
   },
   {
     files: ['src/providers/**/*.ts'],
-    rules: boundary(['../../proxy/*', '../../config/*', '../../daemon*', '../../cli/*', '../../control/*', '../../systemd/*'],
+    rules: boundary(['../../proxy/*', '../../config/*', '../../daemon/*', '../../cli/*', '../../control/*', '../../systemd/*'],
       'providers import only the core contract and errors.'),
   },
   {

@@ -5,7 +5,7 @@ import { realpathSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { buildProgram } from './cli/program.ts';
 import { PortwakeError } from './core/errors.ts';
-import { createLogger } from './log.ts';
+import { createLogger } from './log/log.ts';
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;

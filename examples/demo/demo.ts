@@ -6,10 +6,10 @@
 
 import http from 'node:http';
 import net from 'node:net';
-import { colourWanted } from '../../src/colour.ts';
+import { colourWanted } from '../../src/log/colour.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { Daemon } from '../../src/daemon.ts';
-import { createLogger } from '../../src/log.ts';
+import { Daemon } from '../../src/daemon/daemon.ts';
+import { createLogger } from '../../src/log/log.ts';
 import { createContainer } from '../../tools/local-engine/containers.ts';
 import { getEngine, type Owner } from '../../tools/local-engine/engine.ts';
 import { ensureImage } from '../../tools/local-engine/images.ts';

@@ -1,8 +1,11 @@
 // `portwake check`: validates the config and asks the engine about every container, starting
-// nothing. Exit status 0 only when all is well. The work is in cli/check-command.ts, loaded when
-// the command runs.
+// nothing. Exit status 0 only when all is well. The config loader and the container checks are
+// loaded when the command runs.
 
 import type { Command } from 'commander';
+import type { FoundConfig } from '../config/find-file.ts';
+import { describe } from '../core/errors.ts';
+import { createProvider } from '../daemon/wiring.ts';
 import type { CliDeps } from './deps.ts';
 import { CONFIG_HELP, configFile } from './run.ts';
 
@@ -12,8 +15,32 @@ export function registerCheck(program: Command, deps: CliDeps): void {
     .description('validate a config file and check that every container exists, without starting anything')
     .option('-c, --config <file>', CONFIG_HELP)
     .action(async (o: { config?: string }) => {
-      const file = configFile(o.config, deps);
-      const { checkCommand } = await import('./check-command.ts');
-      await checkCommand(file, deps);
+      await checkCommand(configFile(o.config, deps), deps);
     });
+}
+
+/** Validates the config, pings the engine, prints one line per service. Sets process.exitCode to 1 unless all is well. */
+async function checkCommand(file: FoundConfig, deps: CliDeps): Promise<void> {
+  const [{ loadConfig }, { containerProblems }] = await Promise.all([import('../config/load.ts'), import('./check-container.ts')]);
+  const { path } = file;
+  const out = deps.stdout;
+  out.write(`config: ${path} (${file.how})\n`);
+  const config = await loadConfig(path);
+  out.write(`${path}: valid, ${config.services.length} service(s)\n`);
+  const provider = createProvider(config, deps.env);
+  let bad = 0;
+  try {
+    await provider.ping();
+  } catch (err) {
+    out.write(`engine ${provider.endpoint}: ${describe(err)}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  for (const s of config.services) {
+    const problems = await containerProblems(provider, s);
+    if (problems.length === 0) out.write(`service "${s.name}": ok (container "${s.container}")\n`);
+    for (const p of problems) out.write(`service "${s.name}": ${p}\n`);
+    if (problems.length > 0) bad++;
+  }
+  if (bad > 0) process.exitCode = 1;
 }

@@ -2,7 +2,7 @@
 // commands can be run in tests without a process of their own.
 
 import type { Logger } from '../core/logger.ts';
-import type { LogLevel } from '../log.ts';
+import type { LogLevel } from '../log/log.ts';
 
 export interface CliDeps {
   stdout: NodeJS.WritableStream;

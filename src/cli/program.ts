@@ -7,9 +7,8 @@ import { Command, Option } from 'commander';
 import { searchConfigFile } from '../config/find-file.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import type { Logger } from '../core/logger.ts';
-import { LOG_LEVELS } from '../log.ts';
-import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
-import { createDockerProvider } from '../providers/docker/provider.ts';
+import { LOG_LEVELS } from '../log/log.ts';
+import { createProvider } from '../daemon/wiring.ts';
 import { registerCheck } from './check.ts';
 import type { CliDeps } from './deps.ts';
 import { register as registerGenerate } from './generate.ts';
@@ -48,7 +47,7 @@ export function buildProgram(deps: CliDeps): Command {
     get logger() {
       return (waitPortLogger ??= deps.makeLogger('warn'));
     },
-    provider: () => createDockerProvider({ host: deps.env['DOCKER_HOST'] ?? DEFAULT_DOCKER_HOST, ...dockerTlsFromEnv(deps.env) }),
+    provider: () => createProvider({}, deps.env),
   });
   registerStatus(program, {
     loadConfig,

@@ -1,12 +1,14 @@
 // `portwake run` (a config file) and `portwake proxy` (one service from flags): their options, and
-// actions that load the config and then the daemon (cli/run-command.ts) only when they run, so
-// that the other commands do not load either. No business logic.
+// actions that load the config and then the daemon only when they run, so that the other commands
+// do not load either; then the daemon runs until a signal stops it (SIGHUP reloads).
 
 import { Command, Option } from 'commander';
+import { parseDuration } from '../config/duration.ts';
 import { findConfigFile, type ConfigSearch, type FoundConfig } from '../config/find-file.ts';
 import type { ProxyFlags } from '../config/flags.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
+import { createProvider } from '../daemon/wiring.ts';
 import { LISTEN_FROM_SYSTEMD_FLAG } from '../systemd/adopt.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 
@@ -44,7 +46,7 @@ export function registerRun(program: Command, deps: CliDeps): void {
     .action(async (_o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions & DaemonFlags & { config?: string }>();
       const file = configFile(o.config, deps);
-      const [{ loadConfig }, { runDaemon }] = await Promise.all([import('../config/load.ts'), import('./run-command.ts')]);
+      const { loadConfig } = await import('../config/load.ts');
       const config = await loadConfig(file.path);
       await runDaemon(config, file, o, deps);
     });
@@ -75,7 +77,7 @@ export function registerProxy(program: Command, deps: CliDeps): void {
   proxyCommand(program).action(async (_o: unknown, cmd: Command) => {
     const o = cmd.optsWithGlobals<GlobalOptions & DaemonFlags & ProxyFlags>();
     if (o.token !== undefined) deps.stderr.write(`warning: --token is visible to every user of this machine (ps, /proc/${process.pid}/cmdline); use --token-file FILE or PORTWAKE_TOKEN instead\n`);
-    const [{ configFromFlags }, { runDaemon }] = await Promise.all([import('../config/flags.ts'), import('./run-command.ts')]);
+    const { configFromFlags } = await import('../config/flags.ts');
     await runDaemon(configFromFlags(o), undefined, o, deps);
   });
 }
@@ -98,4 +100,59 @@ export async function proxyConfigFromArgs(args: readonly string[]): Promise<Port
   }
   if (config === undefined) throw new PortwakeError('USAGE', 'proxy flags after "--": nothing parsed');
   return config;
+}
+
+function durationFlag(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const r = parseDuration(text);
+  if (!r.ok) throw new PortwakeError('USAGE', `${flag}: ${r.message}`);
+  return r.value;
+}
+
+/** Runs the daemon on a config from a file (configFile: which, and how it was chosen) or from flags (undefined). */
+async function runDaemon(loaded: PortwakeConfig, configFile: FoundConfig | undefined, o: GlobalOptions & DaemonFlags, deps: CliDeps): Promise<void> {
+  const [{ Daemon }, { startupCheck }] = await Promise.all([import('../daemon/daemon.ts'), import('./startup-check.ts')]);
+  const logger = deps.makeLogger(o.logLevel);
+  if (configFile !== undefined) logger.info({ config: configFile.path }, `config: ${configFile.path} (${configFile.how})`);
+  const daemon = await Daemon.start({
+    config: loaded,
+    configPath: configFile?.path,
+    listenFromSystemd: o.listenFromSystemd === true,
+    logger,
+    env: deps.env,
+    stopOnExit: o.stopOnExit === true,
+    graceMs: durationFlag('--grace', o.grace) ?? 10_000,
+    exitIdleMs: durationFlag('--exit-idle-time', o.exitIdleTime),
+  });
+  // The start-up check: not under socket activation, where a connection is already waiting for its
+  // cold start and inspecting every container beside it would slow that down (`portwake check`
+  // does it there). With an engine client of its own: on the daemon's kept-alive connection a first
+  // start's request would go out ahead of its events subscription, which must be asked for first.
+  const checking = new AbortController();
+  if (o.listenFromSystemd !== true) {
+    const provider = createProvider(loaded, deps.env);
+    // The check's replies (an inspect per service) grow the heap as loading the config did: given back after it.
+    void startupCheck(loaded.services, provider, logger, checking.signal).then(() => daemon.scheduleHeapRelease());
+  }
+  void daemon.done.then(() => checking.abort());
+  let signals = 0;
+  let now!: () => void;
+  const impatient = new Promise<void>((resolve) => { now = resolve; });
+  const stop = (): void => {
+    signals++;
+    if (signals > 1) {
+      // Returning ends the process (main.ts), which closes every open connection at once.
+      logger.warn({}, 'second signal: exiting now, closing open connections');
+      now();
+      return;
+    }
+    void daemon.shutdown('signal');
+  };
+  deps.onSignal('SIGTERM', stop);
+  deps.onSignal('SIGINT', stop);
+  deps.onSignal('SIGHUP', () => {
+    // A rejected reload is logged by the daemon; the running config stays in force.
+    daemon.reload().catch(() => undefined);
+  });
+  await Promise.race([daemon.done, impatient]);
 }

@@ -1,7 +1,7 @@
 // Text rendering for `portwake status` and `portwake events`: the service table, one line per event,
 // durations, and colours that appear only on a terminal without NO_COLOR.
 
-import { colourWanted } from '../colour.ts';
+import { colourWanted } from '../log/colour.ts';
 import type { DaemonEvent, ServiceStateKind, ServiceStatus } from '../core/status.ts';
 
 export interface Palette {

@@ -9,8 +9,8 @@ import type { PortwakeConfig } from '../../src/config/types.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import type { Provider } from '../../src/core/provider.ts';
 import type { DaemonEvent } from '../../src/core/status.ts';
-import { Daemon } from '../../src/daemon.ts';
-import { createLogger } from '../../src/log.ts';
+import { Daemon } from '../../src/daemon/daemon.ts';
+import { createLogger } from '../../src/log/log.ts';
 import { createDockerProvider } from '../../src/providers/docker/provider.ts';
 import { createContainer, type Engine, type TestContainer } from './engine.ts';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { loadConfig } from '../../src/config/load.ts';
 import type { DaemonEvent } from '../../src/core/status.ts';
-import { Daemon } from '../../src/daemon.ts';
+import { Daemon } from '../../src/daemon/daemon.ts';
 import { countingProvider, runDaemon, type CountingProvider } from './daemon-harness.ts';
 import type { Engine } from './engine.ts';
 import { recordingLogger, type LogLine } from './control-harness.ts';

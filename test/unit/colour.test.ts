@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { palette } from '../../src/cli/status-format.ts';
-import { colourWanted } from '../../src/colour.ts';
-import { createLogger } from '../../src/log.ts';
+import { colourWanted } from '../../src/log/colour.ts';
+import { createLogger } from '../../src/log/log.ts';
 
 describe('colour', () => {
   it('on a terminal only, and not with NO_COLOR (unless empty) or TERM=dumb', () => {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
-import { Daemon } from '../../src/daemon.ts';
+import { Daemon } from '../../src/daemon/daemon.ts';
 import { FakeProvider } from '../../src/providers/fake/provider.ts';
 import { recordingLogger, type LogLine } from '../support/control-harness.ts';
 import { freePort } from '../support/daemon-harness.ts';

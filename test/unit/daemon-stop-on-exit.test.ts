@@ -7,7 +7,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { Daemon } from '../../src/daemon.ts';
+import { Daemon } from '../../src/daemon/daemon.ts';
 import { FakeProvider } from '../../src/providers/fake/provider.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
-import { softOpenFileLimit, warnIfFdLimitLow } from '../../src/fd-limit.ts';
+import { softOpenFileLimit, warnIfFdLimitLow } from '../../src/daemon/fd-limit.ts';
 import type { Logger } from '../../src/core/logger.ts';
 
 const limits = (soft: string): string =>

@@ -18,7 +18,7 @@ import type { PortwakeConfig } from '../../src/config/types.ts';
 import { systemClock } from '../../src/core/clock.ts';
 import { PortwakeError } from '../../src/core/errors.ts';
 import type { ServiceStatus } from '../../src/core/status.ts';
-import { Daemon } from '../../src/daemon.ts';
+import { Daemon } from '../../src/daemon/daemon.ts';
 import { FakeProvider } from '../../src/providers/fake/provider.ts';
 import { recordingLogger, tempDir, type LogLine } from '../support/control-harness.ts';
 import { eventually, freePort } from '../support/daemon-harness.ts';

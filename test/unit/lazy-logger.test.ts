@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { debugEnabled, type Logger } from '../../src/core/logger.ts';
-import { createLogger } from '../../src/log.ts';
-import { lazyChildren } from '../../src/lazy-logger.ts';
+import { createLogger } from '../../src/log/log.ts';
+import { lazyChildren } from '../../src/log/lazy-logger.ts';
 
 /** Records lines with the bindings of the child that wrote them, and every child made. */
 function recorder(): { logger: Logger; lines: string[]; made: string[] } {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
 import type { PortwakeConfig } from '../../src/config/types.ts';
-import { planReload, type ReloadPlan } from '../../src/reload-plan.ts';
+import { planReload, type ReloadPlan } from '../../src/daemon/reload-plan.ts';
 
 const config = (...lines: string[]): PortwakeConfig => parseConfig(`services:\n${lines.join('\n')}\n`, 'portwake.yaml');
 const svc = (name: string, listen: string, extra = ''): string => `  ${name}:\n    listen: ${listen}\n    container: ${name}-c\n${extra}`;

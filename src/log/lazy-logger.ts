@@ -2,7 +2,7 @@
 // take a child logger at construction, and most never write a line (a pino child costs ~200 bytes
 // of heap; 1,000 services, 2,000 children).
 
-import type { Logger } from './core/logger.ts';
+import type { Logger } from '../core/logger.ts';
 
 /** Forwards to `parent`; child() returns a LazyChild. */
 export function lazyChildren(parent: Logger): Logger {

@@ -4,8 +4,8 @@
 // low-memory collection, which also shrinks the young generation — over an in-process session: a
 // documented API, no flag, no port. It pauses the process for ~20-40 ms.
 
-import { describe } from './core/errors.ts';
-import type { Logger } from './core/logger.ts';
+import { describe } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
 
 /** Never rejects: without an inspector (a Node built without one) nothing happens. */
 export async function releaseHeap(logger: Logger): Promise<void> {

@@ -2,10 +2,10 @@
 // running listening sockets it takes over, which addresses must be bound anew (and which of those
 // must wait for a running listener to close first), and which running listeners are closed. Pure.
 
-import { overlaps } from './config/listen-overlap.ts';
-import type { ListenSpec, PortwakeConfig, ServiceConfig } from './config/types.ts';
-import { PortwakeError } from './core/errors.ts';
-import type { ReloadResult } from './core/status.ts';
+import { overlaps } from '../config/listen-overlap.ts';
+import type { ListenSpec, PortwakeConfig, ServiceConfig } from '../config/types.ts';
+import { PortwakeError } from '../core/errors.ts';
+import type { ReloadResult } from '../core/status.ts';
 
 export type ReloadAction =
   /** Identical: untouched. */

@@ -7,7 +7,7 @@ import { isatty } from 'node:tty';
 import pino from 'pino';
 import type PinoPretty from 'pino-pretty';
 import { colourWanted } from './colour.ts';
-import type { Logger } from './core/logger.ts';
+import type { Logger } from '../core/logger.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];

@@ -1,12 +1,12 @@
-// One configured service as the daemon runs it: its activation (container lifecycle) and its
+// One configured service (a ServiceUnit) as the daemon runs it: its activation (container lifecycle) and its
 // frontend (listeners and connections), built and torn down together.
 
-import { Activation, type ActivationDeps } from './core/activation.ts';
-import type { Logger } from './core/logger.ts';
-import { DEFAULTS, type ServiceConfig } from './config/types.ts';
-import { Frontend } from './proxy/frontend.ts';
-import type { NativePolicy } from './proxy/native.ts';
-import type { ListenTarget } from './proxy/listen.ts';
+import { Activation, type ActivationDeps } from '../core/activation.ts';
+import type { Logger } from '../core/logger.ts';
+import { DEFAULTS, type ServiceConfig } from '../config/types.ts';
+import { Frontend } from '../proxy/frontend.ts';
+import type { NativePolicy } from '../proxy/native.ts';
+import type { ListenTarget } from '../proxy/listen.ts';
 
 
 export interface ServiceUnit {
@@ -65,4 +65,14 @@ export async function listenAll(units: readonly ServiceUnit[]): Promise<void> {
     await Promise.all(bound.map((u) => u.frontend.close({ graceMs: 0 })));
     throw err;
   }
+}
+
+/** Listener texts in the order the service's config lists them (a reload may have bound them in another). */
+export function inConfigOrder(texts: readonly string[], config: ServiceConfig): string[] {
+  const order = config.listen.map((l) => l.text);
+  const rank = (t: string): number => {
+    const i = order.indexOf(t);
+    return i < 0 ? order.length : i;
+  };
+  return [...texts].sort((a, b) => rank(a) - rank(b));
 }

@@ -3,8 +3,8 @@
 // about at start-up rather than under load.
 
 import { readFileSync } from 'node:fs';
-import type { Logger } from './core/logger.ts';
-import type { ServiceConfig } from './config/types.ts';
+import type { Logger } from '../core/logger.ts';
+import type { ServiceConfig } from '../config/types.ts';
 
 /** Descriptors the daemon needs besides its connections (listeners, engine, logs, control API). */
 const BASELINE_FDS = 64;

@@ -1,0 +1,347 @@
+// The composition root: with wiring.ts (the engine provider, which the CLI commands ask for too),
+// the one place that knows every concrete class. Builds the services (activation + frontend), the
+// events watcher (from the first start on), sd_notify, the control API; runs until shutdown;
+// reloads the config on request (reload.ts).
+
+import type { Activation } from '../core/activation.ts';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
+import { describe, PortwakeError } from '../core/errors.ts';
+import { watchEvents } from '../core/events-watch.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Provider } from '../core/provider.ts';
+import type { DaemonControl, DaemonEvent, ReloadResult, ServiceStatus } from '../core/status.ts';
+import type { PortwakeConfig, ServiceConfig } from '../config/types.ts';
+import type { ControlServer } from '../control/server.ts';
+import { warnIfFdLimitLow } from './fd-limit.ts';
+import { releaseHeap } from './heap-release.ts';
+import { lazyChildren } from '../log/lazy-logger.ts';
+import { networkProbes } from '../probes/index.ts';
+import { nativeNetworkProbes } from '../probes/native.ts';
+import type { ListenTarget } from '../proxy/listen.ts';
+import { DEFAULT_NATIVE_POLICY, nativeSupport, type NativePolicy } from '../proxy/native.ts';
+import { listenKey } from './reload-plan.ts';
+import { Reloader } from './reload.ts';
+import { createServiceUnit, inConfigOrder, listenAll, type ServiceUnit } from './service.ts';
+import { createProvider } from './wiring.ts';
+import { adoptSystemdListeners } from '../systemd/adopt.ts';
+import { ExitIdleTimer } from '../systemd/exit-idle.ts';
+import { takeListenFds } from '../systemd/listen-fds.ts';
+import { createNotifier, noopNotifier, type Notifier } from '../systemd/notify.ts';
+import { createFdTypeLookup } from '../systemd/socket-type.ts';
+import { formatStatusLine } from '../systemd/status-line.ts';
+import { startWatchdog, watchdogIntervalMs, type Watchdog } from '../systemd/watchdog.ts';
+
+export interface DaemonOptions {
+  config: PortwakeConfig;
+  /** The file to re-read on reload; undefined when the config came from flags. */
+  configPath: string | undefined;
+  logger: Logger;
+  env: Record<string, string | undefined>;
+  /** Stop, on shutdown, the containers portwake itself started. */
+  stopOnExit: boolean;
+  /** How long open connections may finish on shutdown. */
+  graceMs: number;
+  /** Exit when every service has been idle this long (systemd-socket-proxyd's --exit-idle-time). */
+  exitIdleMs: number | undefined;
+  /**
+   * --listen-from-systemd: every service listens on the sockets systemd passed (adopt.ts), at
+   * start and after each reload (the file keeps its addresses; changing one needs a restart).
+   */
+  listenFromSystemd?: boolean;
+  /** Injected in tests; default: wiring.ts's provider for config.engineHost. */
+  provider?: Provider;
+  clock?: Clock;
+  notifier?: Notifier;
+}
+
+/** How long after start-up (or a reload) the heap it grew is given back. */
+const HEAP_RELEASE_DELAY_MS = 250;
+
+export class Daemon implements DaemonControl {
+  private units = new Map<string, ServiceUnit>();
+  private readonly subscribers = new Set<(e: DaemonEvent) => void>();
+  private readonly lifetime = new AbortController();
+  private control: ControlServer | undefined;
+  private exitIdle: ExitIdleTimer | undefined;
+  private watchdog: Watchdog | undefined;
+  private shuttingDown: Promise<void> | undefined;
+  /** The engine's events stream, followed from the first start until shutdown (watchEngine). */
+  private eventsWatch: Promise<void> | undefined;
+  /** The collection that follows start-up and each reload (scheduleHeapRelease). */
+  private heapRelease: TimerHandle | undefined;
+  /** The tail of the reload queue: reloads run one at a time, each reading the file when its turn comes. */
+  private reloads: Promise<unknown> = Promise.resolve();
+  /** Retired (removed or changed) services whose open connections are still draining. */
+  private readonly draining = new Map<ServiceUnit, Promise<void>>();
+  /** Applies a reload (reload.ts). */
+  private readonly reloader: Reloader;
+  /** Activations that took over a running container portwake started before a reload (--stop-on-exit). */
+  private readonly inherited = new WeakSet<Activation>();
+  /** Retired activations that started a container no service uses any more (--stop-on-exit). */
+  private readonly orphans = new Set<Activation>();
+  /** What services log through: their child loggers are made when they first write a line. */
+  private readonly serviceLogger: Logger;
+  /** The native data path's policy where its addon is available (and PORTWAKE_NATIVE is not off). */
+  private readonly native: NativePolicy | undefined;
+  private readonly dataPath: string;
+  private resolveDone!: () => void;
+  /** Resolves when the daemon has shut down. */
+  readonly done = new Promise<void>((r) => { this.resolveDone = r; });
+
+  private constructor(
+    private config: PortwakeConfig,
+    private readonly o: DaemonOptions,
+    private readonly provider: Provider,
+    private readonly clock: Clock,
+    private readonly notifier: Notifier,
+  ) {
+    this.serviceLogger = lazyChildren(o.logger);
+    this.reloader = new Reloader({
+      configPath: o.configPath,
+      listenFromSystemd: o.listenFromSystemd === true,
+      logger: o.logger,
+      graceMs: o.graceMs,
+      signal: this.lifetime.signal,
+      shuttingDown: () => this.shuttingDown !== undefined,
+      units: () => this.units,
+      setUnits: (units) => { this.units = units; },
+      config: () => this.config,
+      setConfig: (next) => { this.config = next; },
+      draining: this.draining,
+      inherited: this.inherited,
+      orphans: this.orphans,
+      build: (s) => this.build(s, new Map(), false),
+      notifyStatus: () => this.notifyStatus(),
+      scheduleHeapRelease: () => this.scheduleHeapRelease(),
+    }, o.config);
+    const native = nativeSupport(o.env);
+    this.native = native.available ? DEFAULT_NATIVE_POLICY : undefined;
+    this.dataPath = native.available ? 'native' : `javascript (${native.reason})`;
+  }
+
+  /** Binds every listener (all or nothing) and starts serving. Starts no container. */
+  static async start(o: DaemonOptions): Promise<Daemon> {
+    const clock = o.clock ?? systemClock;
+    const provider = o.provider ?? createProvider(o.config, o.env);
+    const notifier = o.notifier ?? (await createNotifier(o.env, o.logger, { clock }));
+    const config = o.listenFromSystemd === true ? adoptSystemdListeners(o.config) : o.config;
+    const d = new Daemon(config, o, provider, clock, notifier);
+    await d.boot();
+    return d;
+  }
+
+  private async boot(): Promise<void> {
+    warnIfFdLimitLow(this.config.services, this.o.logger);
+    const fds = this.systemdListeners(this.config.services);
+    const units = this.config.services.map((s) => this.build(s, fds));
+    await listenAll(units);
+    for (const u of units) this.units.set(u.config.name, u);
+    if (this.config.control !== undefined) {
+      try {
+        // Loaded only when configured: the server brings prom-client and the dashboard (~11 MiB).
+        const { startControlServer } = await import('../control/server.ts');
+        this.control = await startControlServer({ config: this.config.control, control: this, logger: this.o.logger, env: this.o.env });
+      } catch (err) {
+        await this.shutdown('control API failed to start');
+        throw err;
+      }
+    }
+    if (this.o.exitIdleMs !== undefined) {
+      this.exitIdle = new ExitIdleTimer({
+        idleMs: this.o.exitIdleMs,
+        clock: this.clock,
+        services: () => this.status(),
+        onExit: () => {
+          this.o.logger.info({ exitIdleMs: this.o.exitIdleMs }, `every service idle for ${this.o.exitIdleMs}ms; exiting (--exit-idle-time)`);
+          void this.shutdown('exit-idle-time');
+        },
+      });
+    }
+    const watchdogMs = watchdogIntervalMs(this.o.env, process.pid);
+    if (watchdogMs !== undefined) this.watchdog = startWatchdog(this.notifier, watchdogMs, this.clock);
+    this.notifier.ready();
+    this.notifyStatus();
+    this.o.logger.info(
+      { services: this.units.size, control: this.control?.address, dataPath: this.dataPath },
+      `listening: ${[...this.units.values()].map((u) => `${u.config.name} on ${u.frontend.listeners.join(', ')}`).join('; ')}`,
+    );
+    this.scheduleHeapRelease();
+  }
+
+  /**
+   * Soon after start-up or a reload, gives back the heap that loading the config grew (see
+   * heap-release.ts: with 1,000 services, ~20 MiB of RSS). Put off while a cold start is in flight
+   * (a connection that started portwake through its socket, say): its first byte would wait for
+   * the collection's pause.
+   */
+  scheduleHeapRelease(): void {
+    this.heapRelease?.cancel();
+    this.heapRelease = this.clock.setTimer(HEAP_RELEASE_DELAY_MS, () => {
+      this.heapRelease = undefined;
+      if (this.shuttingDown !== undefined) return;
+      if ([...this.units.values()].some((u) => u.activation.stateKind === 'starting')) {
+        this.scheduleHeapRelease();
+        return;
+      }
+      void releaseHeap(this.o.logger);
+    });
+  }
+
+  /**
+   * Follows the engine's events from the first start on: while every service is stopped there is
+   * nothing to watch, and not watching keeps the Docker client (and its memory) unloaded. Called
+   * as a service enters 'starting', before its start request is sent, so that the subscription is
+   * asked for first; runs until shutdown, reconnecting and resyncing as watchEvents does.
+   */
+  private watchEngine(): void {
+    this.eventsWatch ??= watchEvents({
+      provider: this.provider,
+      clock: this.clock,
+      logger: this.o.logger,
+      signal: this.lifetime.signal,
+      // Draining services too: their open connections must close when their container goes away.
+      onEvent: (e) => {
+        for (const u of this.everyUnit()) if (u.activation.matches(e)) void u.activation.onContainerEvent(e);
+        // A container that stopped is no longer one portwake started.
+        if (e.kind === 'die' || e.kind === 'destroy') for (const a of this.orphans) if (a.matches(e)) this.orphans.delete(a);
+      },
+      onResync: (cause) => {
+        for (const u of this.everyUnit()) void u.activation.resync(cause);
+      },
+    });
+  }
+
+  /** A service; `fds`: the systemd sockets per service (start-up only), `bind`: false builds it with no listener (a reload adds them). */
+  private build(s: ServiceConfig, fds: Map<string, Array<{ target: ListenTarget; key: string }>>, bind = true): ServiceUnit {
+    const keys = new Map<string, string>();
+    const listen: ListenTarget[] = [];
+    for (const { target, key } of fds.get(s.name) ?? []) {
+      listen.push(target);
+      keys.set(target.text, key);
+    }
+    for (const l of s.listen) {
+      if (l.kind === 'systemd' || !bind) continue;
+      listen.push(l);
+      keys.set(l.text, listenKey(l));
+    }
+    const emit = (e: DaemonEvent): void => {
+      // Once it leaves ready, the container is no longer the one inherited over a reload.
+      if (e.type === 'state' && e.from === 'ready') this.inherited.delete(unit.activation);
+      if (e.type === 'state' && e.to === 'starting') this.watchEngine();
+      this.emit(e);
+    };
+    const logger = this.serviceLogger;
+    const unit = createServiceUnit(s, listen, keys, { provider: this.provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit }, logger, this.native);
+    return unit;
+  }
+
+  private everyUnit(): ServiceUnit[] {
+    return [...this.units.values(), ...this.draining.keys()];
+  }
+
+  /** Sockets passed by systemd, per service (the LISTEN_* variables are consumed once). */
+  private systemdListeners(services: readonly ServiceConfig[]): Map<string, Array<{ target: ListenTarget; key: string }>> {
+    const out = new Map<string, Array<{ target: ListenTarget; key: string }>>();
+    // Always consumed: sockets passed to a config that claims none are a start-up error too.
+    for (const c of takeListenFds(services, this.o.env, process.pid, createFdTypeLookup())) {
+      const list = out.get(c.service) ?? [];
+      const spec = services.find((s) => s.name === c.service)?.listen.find((l) => l.text === c.listen);
+      list.push({ target: { kind: 'fd', fd: c.fd, text: `systemd:${c.name} (fd ${c.fd})` }, key: spec === undefined ? `systemd ${c.name}` : listenKey(spec) });
+      out.set(c.service, list);
+    }
+    return out;
+  }
+
+  /**
+   * STATUS= for systemctl: counts by state. Runs on every state change, on a cold start's critical
+   * path (before the start request, and again before the held connections are forwarded), so it
+   * reads each service's state only — building every service's full status() took 2–6 ms with
+   * 1,000 services — and nothing at all without a notify socket.
+   */
+  private notifyStatus(): void {
+    if (this.notifier === noopNotifier) return;
+    this.notifier.status(formatStatusLine([...this.units.values()].map((u) => ({ state: u.activation.stateKind }))));
+  }
+
+  private emit(e: DaemonEvent): void {
+    for (const fn of this.subscribers) {
+      try {
+        fn(e);
+      } catch (err) {
+        this.o.logger.warn({ err: describe(err) }, `event subscriber failed: ${describe(err)}, ignoring`);
+      }
+    }
+    if (e.type === 'state') this.notifyStatus();
+    if (e.type !== 'activated') this.exitIdle?.poke();
+  }
+
+  // ---- DaemonControl ----
+
+  status(): ServiceStatus[] {
+    return [...this.units.values()].map((u) => {
+      const s = u.activation.status();
+      return { ...s, listeners: inConfigOrder(u.frontend.listeners, u.config), heldConnections: u.frontend.held, halfClosedConnections: u.frontend.halfClosed };
+    });
+  }
+
+  async start(service: string): Promise<void> {
+    await this.unit(service).activation.ensureReady(this.lifetime.signal);
+  }
+
+  async stop(service: string): Promise<void> {
+    await this.unit(service).activation.stop('control');
+  }
+
+  subscribe(fn: (event: DaemonEvent) => void): () => void {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
+  }
+
+  /** Logs a rejected reload (once, here) and rejects with its error. */
+  reload(): Promise<ReloadResult> {
+    const run = this.reloads.then(() => this.reloader.run()).catch((err: unknown) => {
+      // A config error lists every problem as FILE:LINE:COL: …, one per line: logged as it is.
+      const why = err instanceof PortwakeError && err.code === 'CONFIG_INVALID' ? err.message : describe(err);
+      this.o.logger.error({ err: describe(err) }, `reload rejected, the running config stays in force:\n${why}`);
+      throw err;
+    });
+    this.reloads = run.catch(() => undefined);
+    return run;
+  }
+
+  // ---- shutdown ----
+
+  /** Stops accepting, lets open connections finish up to the grace period, closes everything. */
+  shutdown(reason: string): Promise<void> {
+    this.shuttingDown ??= this.runShutdown(reason);
+    return this.shuttingDown;
+  }
+
+  private async runShutdown(reason: string): Promise<void> {
+    this.o.logger.info({ reason, graceMs: this.o.graceMs }, `shutting down (${reason})`);
+    this.notifier.stopping();
+    this.exitIdle?.stop();
+    this.watchdog?.stop();
+    this.heapRelease?.cancel();
+    await this.control?.close();
+    // A reload in flight finishes binding first, so that no listener it adds is left open.
+    await this.reloads;
+    const units = [...this.units.values()];
+    await Promise.all([...units.map((u) => u.frontend.close({ graceMs: this.o.graceMs })), ...this.draining.values()]);
+    for (const u of units) u.activation.dispose();
+    this.lifetime.abort(new PortwakeError('ABORTED', 'daemon shut down'));
+    if (this.o.stopOnExit) {
+      const owners = units.map((u) => u.activation).filter((a) => a.ownsRunningContainer || (this.inherited.has(a) && a.stateKind === 'ready'));
+      await Promise.all([...owners, ...this.orphans].map((a) => a.stop('shutdown')));
+    }
+    await this.notifier.flush();
+    this.o.logger.info({}, 'stopped');
+    this.resolveDone();
+  }
+
+  private unit(name: string): ServiceUnit {
+    const u = this.units.get(name);
+    if (u === undefined) throw new PortwakeError('USAGE', `no service named "${name}" (known: ${[...this.units.keys()].join(', ') || 'none'})`);
+    return u;
+  }
+}
