@@ -104,7 +104,7 @@ async function servicesScale(ctx: BenchContext, count: number): Promise<Services
     const startupMs = performance.now() - t0;
     try {
       // `run` inspects every service's container once it listens (the start-up check): idle is after that.
-      await waitUntil(`the start-up check of ${count} service(s)`, () => (portwake.log().some((l) => l.msg.startsWith('start-up check: ')) ? true : undefined), 120_000);
+      await waitUntil(`the start-up check of ${count} service(s)`, () => (portwake.log().some((l) => /^start-up check: \d+ service\(s\) ok/.test(l.msg)) ? true : undefined), 120_000);
       await delay(1_000);
       const rss = await settledRss(portwake.pid);
       const inspects = fake.requests.filter((r) => /\/containers\/[^/]+\/json/.test(r)).length;
