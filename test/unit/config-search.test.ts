@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { findConfigFile } from '../../src/config/find-file.ts';
 import { PortwakeError } from '../../src/core/errors.ts';
+import { freePort } from '../support/daemon-harness.ts';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'main.ts');
 
@@ -78,14 +78,6 @@ function portwake(t: TestContext, cwd: string, args: string[], env: Record<strin
     clearTimeout(timer);
     resolve({ code, stdout, stderr });
   }));
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 describe('check and run say which file they use', { timeout: 60_000 }, () => {

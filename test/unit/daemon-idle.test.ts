@@ -3,7 +3,6 @@
 // while a cold start is in flight.
 
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { parseConfig } from '../../src/config/load.ts';
@@ -12,16 +11,9 @@ import { releaseHeap } from '../../src/daemon/heap-release.ts';
 import { FakeProvider } from '../../src/providers/fake/provider.ts';
 import { recordingLogger, type LogLine } from '../support/control-harness.ts';
 import { ManualClock } from '../support/manual-clock.ts';
+import { freePort } from '../support/daemon-harness.ts';
 
 const RELEASED = 'released the heap grown at start-up';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Polls in real time: the release itself runs outside the manual clock. */
 async function eventually(what: string, pred: () => boolean, ms = 5_000): Promise<void> {

@@ -3,21 +3,13 @@
 // cancelled first, the service was then 'failed' and owned nothing).
 
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { Daemon } from '../../src/daemon/daemon.ts';
 import { FakeProvider } from '../../src/providers/fake/provider.ts';
 import { ManualClock } from '../support/manual-clock.ts';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { freePort } from '../support/daemon-harness.ts';
 
 describe('shutdown with --stop-on-exit', () => {
   for (const stopOnExit of [true, false]) {
