@@ -42,12 +42,19 @@ export function createServiceUnit(
   return { config, activation, frontend, keys };
 }
 
+/**
+ * How much longer than startTimeout a held connection may wait by default: a start that fails at its
+ * deadline then closes its connections with its own error, instead of racing their hold timers
+ * (armed a moment earlier, at accept) to it.
+ */
+export const DEFAULT_HOLD_MARGIN_MS = 1_000;
+
 /** A service's limits and timeouts as its frontend takes them (at creation, and on a reload's update). */
 export function frontendLimits(config: ServiceConfig): { maxConnections: number; maxPending: number; holdTimeoutMs: number; maxHeldBytes: number; halfCloseTimeoutMs: number | undefined } {
   return {
     maxConnections: config.maxConnections,
     maxPending: config.maxPending,
-    holdTimeoutMs: config.holdTimeoutMs ?? config.startTimeoutMs,
+    holdTimeoutMs: config.holdTimeoutMs ?? config.startTimeoutMs + DEFAULT_HOLD_MARGIN_MS,
     maxHeldBytes: config.maxHeldBytes ?? DEFAULTS.maxHeldBytes,
     halfCloseTimeoutMs: config.halfCloseTimeoutMs === null ? undefined : config.halfCloseTimeoutMs ?? DEFAULTS.halfCloseTimeoutMs,
   };

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/errors.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { ServiceConfig } from '../../src/config/types.ts';
+import { frontendLimits } from '../../src/daemon/service.ts';
 
 const web = (...lines: string[]): string => ['services:', '  web:', '    listen: 8080', '    container: app', ...lines.map((l) => `    ${l}`), ''].join('\n');
 
@@ -39,6 +40,14 @@ describe('config: idleOn and the connection limits', () => {
     const s = service(web());
     assert.equal('idleOn' in s || 'holdTimeoutMs' in s || 'maxHeldBytes' in s || 'halfCloseTimeoutMs' in s, false);
     assert.equal(service(web('halfCloseTimeout: never')).halfCloseTimeoutMs, null);
+  });
+
+  it('the defaults the frontend gets: a held connection outlasts the start deadline by a second, so a failed start closes it with its own error', () => {
+    const limits = frontendLimits(service(web('startTimeout: 2s')));
+    assert.equal(limits.holdTimeoutMs, 3_000);
+    assert.equal(limits.maxHeldBytes, 16 * 1024 * 1024);
+    assert.equal(limits.halfCloseTimeoutMs, 30_000);
+    assert.equal(frontendLimits(service(web('holdTimeout: 5s'))).holdTimeoutMs, 5_000);
   });
 
   it('reports bad values at their line', () => {
