@@ -2,6 +2,7 @@
 // once it logs "listening:", driven through its control API, stopped with SIGINT (so that a
 // --cpu-prof profile gets written).
 
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,8 +48,10 @@ export async function startPortwake(ctx: BenchContext, label: string, args: read
   }
   // `run` reads its control address from the config file (`control: {listen: …}`); `proxy` takes a flag.
   const controlArgs = o.control === undefined || args[0] !== 'proxy' ? [] : ['--control', `127.0.0.1:${o.control}`];
+  // A TCP control API changes state only with a token (read from the environment, never argv).
+  const token = randomBytes(16).toString('hex');
   const child = spawnChild(ctx.cleanup, process.execPath, [...nodeArgs, ctx.build.main, '--log-level', 'info', ...args, ...controlArgs], logFile, {
-    env: { ...process.env, DOCKER_HOST: o.dockerHost ?? ctx.engine.dockerHost },
+    env: { ...process.env, DOCKER_HOST: o.dockerHost ?? ctx.engine.dockerHost, PORTWAKE_TOKEN: token },
   });
   let exited: string | undefined;
   void child.exited.then((how) => { exited = String(how); });
@@ -68,7 +71,7 @@ export async function startPortwake(ctx: BenchContext, label: string, args: read
     },
     control: async (service, action) => {
       if (o.control === undefined) throw new Error(`portwake (${label}) has no control API`);
-      await post(o.control, `/services/${encodeURIComponent(service)}/${action}`);
+      await post(o.control, `/services/${encodeURIComponent(service)}/${action}`, token);
     },
     // SIGINT: a graceful shutdown (writes the --cpu-prof profile); open connections get --grace.
     close: () => child.stop('SIGINT', 15_000),
@@ -94,9 +97,9 @@ function readLog(file: string): LogLine[] {
   return lines;
 }
 
-function post(port: number, path: string): Promise<void> {
+function post(port: number, path: string, token: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, timeout: 60_000 }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, timeout: 60_000, headers: { authorization: `Bearer ${token}` } }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => { body += c.toString(); });
       res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`POST ${path}: ${res.statusCode} ${body}`))));
