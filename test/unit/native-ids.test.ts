@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { abortNative, closeDescriptor, ECANCELED, forwardNative, listenNative, nativeCounts, nearIdWrapForTest, socketFd, type NativeEnd, type NativeId } from '../../src/proxy/native.ts';
-import { connect, tempDir, waitFor } from './proxy-support.ts';
+import { abortNative, ECANCELED, forwardNative, nativeCounts, nearIdWrapForTest, type NativeEnd, type NativeId } from '../../src/proxy/native.ts';
+import { connect, nativeLoopbackListener, tempDir, waitFor } from './proxy-support.ts';
 
 const SLOT_SPAN = 2 ** 24;
 
@@ -30,16 +30,7 @@ async function bench(t: TestContext): Promise<Bench> {
   await new Promise<void>((resolve) => upstream.listen(path, resolve));
   t.after(() => upstream.close());
 
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  const accepted: number[] = [];
-  const stop = listenNative(socketFd(server) ?? -1, (fd) => accepted.push(fd), (err) => assert.fail(err));
-  await new Promise((resolve) => server.close(resolve));
-  t.after(() => {
-    stop();
-    for (const fd of accepted) closeDescriptor(fd);
-  });
+  const { port, accepted } = await nativeLoopbackListener(t);
 
   return {
     async open(tc) {

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import { systemClock } from '../../src/core/clock.ts';
 import type { ConnectionEnd } from '../../src/proxy/connection.ts';
-import { closeDescriptor, failNextForwardForTest, listenNative, socketFd } from '../../src/proxy/native.ts';
+import { closeDescriptor, failNextForwardForTest } from '../../src/proxy/native.ts';
 import { NativeConnection } from '../../src/proxy/native-connection.ts';
-import { connect, fdCount, FakeLease, howItEnds, tempDir, waitFor } from './proxy-support.ts';
+import { connect, fdCount, FakeLease, howItEnds, nativeLoopbackListener, tempDir, waitFor } from './proxy-support.ts';
 
 const CHILD = fileURLToPath(new URL('../support/native-throwing-accept.ts', import.meta.url));
 
@@ -53,13 +53,7 @@ test('a native forward() that fails releases the lease and closes the client, on
   const upstream = net.createServer((s) => s.on('error', () => undefined));
   await new Promise<void>((resolve) => upstream.listen(path, resolve));
   t.after(() => upstream.close());
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  const accepted: number[] = [];
-  const stop = listenNative(socketFd(server) ?? -1, (fd) => accepted.push(fd), (err) => assert.fail(err));
-  await new Promise((resolve) => server.close(resolve));
-  t.after(stop);
+  const { port, accepted } = await nativeLoopbackListener(t);
   await new Promise((resolve) => setTimeout(resolve, 20)); // libuv closes the server's descriptor after 'close'
   const before = fdCount();
 

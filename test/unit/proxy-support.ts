@@ -11,7 +11,7 @@ import type { Backend, Lease, RefusalReason, RevokeHow } from '../../src/core/ba
 import type { Logger } from '../../src/core/logger.ts';
 import type { Endpoint } from '../../src/core/provider.ts';
 import { Frontend, type FrontendOptions } from '../../src/proxy/frontend.ts';
-import { DEFAULT_NATIVE_POLICY, type NativePolicy } from '../../src/proxy/native.ts';
+import { closeDescriptor, DEFAULT_NATIVE_POLICY, listenNative, socketFd, type NativePolicy } from '../../src/proxy/native.ts';
 
 export class FakeLease implements Lease {
   bytesIn = 0;
@@ -256,6 +256,25 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/**
+ * A native listener on a loopback port (its JavaScript server closed once the addon holds a
+ * duplicate): `accepted` collects the descriptors it accepts, the test takes them from there. On
+ * cleanup it stops and closes those left.
+ */
+export async function nativeLoopbackListener(t: TestContext): Promise<{ port: number; accepted: number[] }> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const accepted: number[] = [];
+  const stop = listenNative(socketFd(server) ?? -1, (fd) => accepted.push(fd), (err) => assert.fail(err));
+  await new Promise((resolve) => server.close(resolve));
+  t.after(() => {
+    stop();
+    for (const fd of accepted.splice(0)) closeDescriptor(fd);
+  });
+  return { port, accepted };
 }
 
 export function fdCount(): number {
