@@ -14,11 +14,12 @@ import { NativeConnection } from '../../src/proxy/native-connection.ts';
 import { connect, fdCount, FakeLease, howItEnds, nativeLoopbackListener, tempDir, waitFor } from './proxy-support.ts';
 
 const CHILD = fileURLToPath(new URL('../support/native-throwing-accept.ts', import.meta.url));
+const HOLD_CHILD = fileURLToPath(new URL('../support/frontend-throwing-hold.ts', import.meta.url));
 
 interface ChildReport { stuck?: string; clients: number; handed: number; uncaught: string[]; closedByServer: number; leaked: number; probe: string }
 
-function runChild(t: TestContext): Promise<ChildReport> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { stdio: ['ignore', 'pipe', 'pipe'] });
+function runChild<R = ChildReport>(t: TestContext, script = CHILD): Promise<R> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => { child.kill('SIGKILL'); });
   let out = '';
   let err = '';
@@ -29,7 +30,7 @@ function runChild(t: TestContext): Promise<ChildReport> {
     child.once('exit', (code) => {
       clearTimeout(timer);
       try {
-        resolve(JSON.parse(out) as ChildReport);
+        resolve(JSON.parse(out) as R);
       } catch {
         reject(new Error(`the child exited (${code}) without a report; stdout: ${out}; stderr: ${err}`));
       }
@@ -46,6 +47,14 @@ test('a throw while a batch of accepted descriptors is handed over closes the re
   // At most 0: on a busy machine the listener's own descriptor may close only after the baseline.
   assert.ok(r.leaked <= 0, `no descriptor is left open (${r.leaked} more than before)`);
   assert.equal(r.probe, 'ok', 'the exception does not resurface from the next call into the addon');
+});
+
+test('a throw while the frontend gives a batch of held descriptors their sockets closes the rest, then is raised', async (t) => {
+  const r = await runChild<{ stuck?: boolean; clients: number; uncaught: string[]; closedAfterTheThrow: number; leaked: number }>(t, HOLD_CHILD);
+  assert.equal(r.stuck, undefined, `the child got stuck (uncaught: ${JSON.stringify(r.uncaught)})`);
+  assert.deepEqual(r.uncaught, ['injected: setHeld threw for the 2nd held connection'], 'the throw reached process "uncaughtException", once');
+  assert.equal(r.closedAfterTheThrow, r.clients - 1, 'the connection in hand and the rest of the batch were closed, not left without an owner');
+  assert.ok(r.leaked <= 0, `no descriptor is left open (${r.leaked} more than before)`);
 });
 
 test('a native forward() that fails releases the lease and closes the client, once', async (t) => {
