@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import type { ControlConfig } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
-import { removeStaleSocket } from '../proxy/stale-socket.ts';
+import { removeStaleSocket } from '../proxy/accept/stale-socket.ts';
 import type { Logger } from '../core/logger.ts';
 import type { DaemonControl } from '../core/status.ts';
 import { formatControlAddress, isLoopbackHost, type ControlTarget } from './address.ts';

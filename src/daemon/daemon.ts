@@ -3,7 +3,7 @@
 // events watcher (from the first start on), sd_notify, the control API; runs until shutdown;
 // reloads the config on request (reload.ts).
 
-import type { Activation } from '../core/activation.ts';
+import type { Activation } from '../core/activation/activation.ts';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
 import { watchEvents } from '../core/events-watch.ts';
@@ -17,7 +17,7 @@ import { releaseHeap } from './heap-release.ts';
 import { lazyChildren } from '../log/lazy-logger.ts';
 import { networkProbes } from '../probes/index.ts';
 import { nativeNetworkProbes } from '../probes/native.ts';
-import type { ListenTarget } from '../proxy/listen.ts';
+import type { ListenTarget } from '../proxy/accept/listen.ts';
 import { DEFAULT_NATIVE_POLICY, nativeSupport, type NativePolicy } from '../proxy/native.ts';
 import { listenKey } from './reload-plan.ts';
 import { Reloader } from './reload.ts';

@@ -3,13 +3,13 @@
 // the kept listening sockets over, updates services in place, and retires the removed or replaced
 // ones, which drain in the background.
 
-import type { Activation } from '../core/activation.ts';
+import type { Activation } from '../core/activation/activation.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ReloadResult } from '../core/status.ts';
 import { loadConfig } from '../config/load.ts';
 import type { PortwakeConfig, ServiceConfig } from '../config/types.ts';
-import type { BoundListener } from '../proxy/listen.ts';
+import type { BoundListener } from '../proxy/accept/listen.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
 import { listenKey, planReload, type BindSpec, type ReloadPlan, type Released } from './reload-plan.ts';
 import { frontendLimits, inConfigOrder, type ServiceUnit } from './service.ts';

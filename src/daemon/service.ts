@@ -1,12 +1,12 @@
 // One configured service (a ServiceUnit) as the daemon runs it: its activation (container lifecycle) and its
 // frontend (listeners and connections), built and torn down together.
 
-import { Activation, type ActivationDeps } from '../core/activation.ts';
+import { Activation, type ActivationDeps } from '../core/activation/activation.ts';
 import type { Logger } from '../core/logger.ts';
 import { DEFAULTS, type ServiceConfig } from '../config/types.ts';
-import { Frontend } from '../proxy/frontend.ts';
+import { Frontend } from '../proxy/frontends/l4/frontend.ts';
 import type { NativePolicy } from '../proxy/native.ts';
-import type { ListenTarget } from '../proxy/listen.ts';
+import type { ListenTarget } from '../proxy/accept/listen.ts';
 
 
 export interface ServiceUnit {

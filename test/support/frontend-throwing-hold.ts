@@ -5,7 +5,7 @@
 
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
-import { Frontend } from '../../src/proxy/frontend.ts';
+import { Frontend } from '../../src/proxy/frontends/l4/frontend.ts';
 import { DEFAULT_NATIVE_POLICY } from '../../src/proxy/native.ts';
 import { FakeBackend, recordingLogger } from '../unit/proxy-support.ts';
 

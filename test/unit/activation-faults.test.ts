@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Activation, STOP_MARGIN_MS, type ActivationSpec } from '../../src/core/activation.ts';
+import { Activation, STOP_MARGIN_MS, type ActivationSpec } from '../../src/core/activation/activation.ts';
 import type { Lease } from '../../src/core/backend.ts';
 import { PortwakeError } from '../../src/core/errors.ts';
 import type { DaemonEvent } from '../../src/core/status.ts';

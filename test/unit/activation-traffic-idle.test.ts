@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Activation, type ActivationSpec } from '../../src/core/activation.ts';
+import { Activation, type ActivationSpec } from '../../src/core/activation/activation.ts';
 import type { Lease, RevokeHow } from '../../src/core/backend.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { FakeProvider } from '../../src/providers/fake/provider.ts';

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Activation, type ActivationSpec } from '../../src/core/activation.ts';
+import { Activation, type ActivationSpec } from '../../src/core/activation/activation.ts';
 import type { Lease } from '../../src/core/backend.ts';
 import { PortwakeError } from '../../src/core/errors.ts';
 import { silentLogger } from '../../src/core/logger.ts';

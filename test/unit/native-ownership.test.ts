@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import { systemClock } from '../../src/core/clock.ts';
-import type { ConnectionEnd } from '../../src/proxy/connection.ts';
+import type { ConnectionEnd } from '../../src/proxy/pipe/connection.ts';
 import { closeDescriptor, failNextForwardForTest } from '../../src/proxy/native.ts';
-import { NativeConnection } from '../../src/proxy/native-connection.ts';
+import { NativeConnection } from '../../src/proxy/pipe/native-connection.ts';
 import { connect, fdCount, FakeLease, howItEnds, nativeLoopbackListener, tempDir, waitFor } from './proxy-support.ts';
 
 const CHILD = fileURLToPath(new URL('../support/native-throwing-accept.ts', import.meta.url));

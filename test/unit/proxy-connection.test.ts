@@ -7,8 +7,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { systemClock } from '../../src/core/clock.ts';
-import { Connection, type ConnectionEnd } from '../../src/proxy/connection.ts';
-import type { ConnectionEvent } from '../../src/proxy/frontend.ts';
+import { Connection, type ConnectionEnd } from '../../src/proxy/pipe/connection.ts';
+import type { ConnectionEvent } from '../../src/proxy/frontends/l4/frontend.ts';
 import {
   closedPort, connect, delay, echo, FakeBackend, FakeLease, howItEnds, readAll, recordingLogger, startFrontend, startUpstream, stuckUpstream, tempDir, waitFor,
 } from './proxy-support.ts';

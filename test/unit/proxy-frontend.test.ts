@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { Lease } from '../../src/core/backend.ts';
 import { PortwakeError } from '../../src/core/errors.ts';
-import { Frontend } from '../../src/proxy/frontend.ts';
+import { Frontend } from '../../src/proxy/frontends/l4/frontend.ts';
 import {
   closedPort, connect, delay, echo, endingOf, FakeBackend, FakeLease, fdCount, howItEnds, nativeDataPath, readAll, recordingLogger, startFrontend, startUpstream, stuckUpstream, tempDir, waitFor,
 } from './proxy-support.ts';
@@ -359,7 +359,7 @@ test('out of file descriptors (RLIMIT_NOFILE): clients are refused as fd_limit, 
   // taken by held clients, their upstream connects fail with EMFILE.
   const upstream = await startUpstream(t, echo);
   const upstreamPort = upstream.endpoint.kind === 'tcp' ? upstream.endpoint.port : 0;
-  const frontendUrl = new URL('../../src/proxy/frontend.ts', import.meta.url).href;
+  const frontendUrl = new URL('../../src/proxy/frontends/l4/frontend.ts', import.meta.url).href;
   const script = `
     const { Frontend } = await import(${JSON.stringify(frontendUrl)});
     const say = (line) => process.stdout.write(line + '\\n');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type net from 'node:net';
 import { describe, it } from 'node:test';
-import type { ConnectionEnd } from '../../src/proxy/connection.ts';
+import type { ConnectionEnd } from '../../src/proxy/pipe/connection.ts';
 import { connect, delay, FakeBackend, howItEnds, nativeDataPath, startFrontend, startUpstream, waitFor } from './proxy-support.ts';
 
 const KiB = 1024;

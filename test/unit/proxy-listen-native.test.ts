@@ -12,7 +12,7 @@ await import('./proxy-listen.test.ts');
 test('no descriptor left to move a listener to native code: Node keeps accepting on it', async (t) => {
   // A child fills its descriptor table, leaving one free: the listening socket takes it, and its
   // native duplicate finds none.
-  const listenUrl = new URL('../../src/proxy/listen.ts', import.meta.url).href;
+  const listenUrl = new URL('../../src/proxy/accept/listen.ts', import.meta.url).href;
   const nativeUrl = new URL('../../src/proxy/native.ts', import.meta.url).href;
   const script = `
     const fs = await import('node:fs');

@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { PortwakeError } from '../../src/core/errors.ts';
-import { listen, listenFd, type BoundListener, type ListenOptions, type ListenTarget } from '../../src/proxy/listen.ts';
+import { listen, listenFd, type BoundListener, type ListenOptions, type ListenTarget } from '../../src/proxy/accept/listen.ts';
 import { adoptSocket } from '../../src/proxy/native.ts';
 import { connect, nativeDataPath, readAll, tempDir } from './proxy-support.ts';
 
@@ -155,7 +155,7 @@ test('fd: a listening socket inherited by number (systemd) is served', async (t)
   const fd = (parent as unknown as { _handle: { fd: number } })._handle.fd;
   assert.ok(fd > 2);
 
-  const listenUrl = new URL('../../src/proxy/listen.ts', import.meta.url).href;
+  const listenUrl = new URL('../../src/proxy/accept/listen.ts', import.meta.url).href;
   const script = `
     const { listenFd } = await import(${JSON.stringify(listenUrl)});
     const { adoptSocket } = await import(${JSON.stringify(new URL('../../src/proxy/native.ts', import.meta.url).href)});

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { adoptReadBuffer, FIRST_READ, READ_BUFFER_BYTES, ReadSide } from '../../src/proxy/read-buffers.ts';
+import { adoptReadBuffer, FIRST_READ, READ_BUFFER_BYTES, ReadSide } from '../../src/proxy/pipe/read-buffers.ts';
 import { connect } from './proxy-support.ts';
 
 async function acceptedPair(t: import('node:test').TestContext): Promise<{ client: net.Socket; accepted: net.Socket }> {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
-import type { ConnectionEvent } from '../../src/proxy/frontend.ts';
+import type { ConnectionEvent } from '../../src/proxy/frontends/l4/frontend.ts';
 import type { Lease } from '../../src/core/backend.ts';
 import { nativeSupport, type NativePolicy } from '../../src/proxy/native.ts';
 import {

@@ -10,7 +10,7 @@ import type { TestContext } from 'node:test';
 import type { Backend, Lease, RefusalReason, RevokeHow } from '../../src/core/backend.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import type { Endpoint } from '../../src/core/provider.ts';
-import { Frontend, type FrontendOptions } from '../../src/proxy/frontend.ts';
+import { Frontend, type FrontendOptions } from '../../src/proxy/frontends/l4/frontend.ts';
 import { closeDescriptor, DEFAULT_NATIVE_POLICY, listenNative, socketFd, type NativePolicy } from '../../src/proxy/native.ts';
 
 export class FakeLease implements Lease {

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Activation, type ActivationSpec } from '../../src/core/activation.ts';
+import { Activation, type ActivationSpec } from '../../src/core/activation/activation.ts';
 import { IdleTimer } from '../../src/core/idle.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { FakeProvider } from '../../src/providers/fake/provider.ts';

@@ -3,7 +3,7 @@
 // call each, no event per chunk and nothing on the data path). JavaScript-path connections keep
 // their own timer (connection.ts).
 
-import type { Clock, TimerHandle } from '../core/clock.ts';
+import type { Clock, TimerHandle } from '../../core/clock.ts';
 
 /** What the sweep needs of a natively forwarded connection (NativeConnection). */
 export interface Sampled {

@@ -2,14 +2,14 @@
 // and the lease that keeps the service awake. One owner, one idempotent close() (STYLE.md habit 6).
 
 import net from 'node:net';
-import type { Lease, RevokeHow } from '../core/backend.ts';
-import type { Clock, TimerHandle } from '../core/clock.ts';
-import type { Endpoint } from '../core/provider.ts';
-import { formatMs } from '../core/errors.ts';
-import { formatEndpoint } from '../core/upstream.ts';
+import type { Lease, RevokeHow } from '../../core/backend.ts';
+import type { Clock, TimerHandle } from '../../core/clock.ts';
+import type { Endpoint } from '../../core/provider.ts';
+import { formatMs } from '../../core/errors.ts';
+import { formatEndpoint } from '../../core/upstream.ts';
 import { adoptReadBuffer, READ_BUFFER_BYTES, ReadSide } from './read-buffers.ts';
-import { KEEPALIVE_INITIAL_DELAY_MS, resetSocket, systemErrorText } from './sockets.ts';
-import { socketFd, startSplice, type NativePolicy, type SpliceEnd, type SplicePump } from './native.ts';
+import { KEEPALIVE_INITIAL_DELAY_MS, resetSocket, systemErrorText } from '../sockets.ts';
+import { socketFd, startSplice, type NativePolicy, type SpliceEnd, type SplicePump } from '../native.ts';
 
 export type CloseReason =
   /** Both directions ended (FIN each way) and every byte was delivered. */

@@ -3,10 +3,10 @@
 
 import fs from 'node:fs/promises';
 import net from 'node:net';
-import type { ListenSpec } from '../config/types.ts';
-import { PortwakeError } from '../core/errors.ts';
-import { adoptSocket, closeDescriptor, listenNative, nativeLoaded, socketFd } from './native.ts';
-import { KEEPALIVE_INITIAL_DELAY_MS, systemErrorText } from './sockets.ts';
+import type { ListenSpec } from '../../config/types.ts';
+import { PortwakeError } from '../../core/errors.ts';
+import { adoptSocket, closeDescriptor, listenNative, nativeLoaded, socketFd } from '../native.ts';
+import { KEEPALIVE_INITIAL_DELAY_MS, systemErrorText } from '../sockets.ts';
 import { removeStaleSocket } from './stale-socket.ts';
 
 export type TcpListen = Extract<ListenSpec, { kind: 'tcp' }>;

@@ -2,8 +2,8 @@
 // bounded buffer, notices the client going away, and hands the socket over once a lease arrives.
 
 import type { Socket } from 'node:net';
-import { AbortedError } from '../core/errors.ts';
-import type { EarlyData } from './connection.ts';
+import { AbortedError } from '../../../core/errors.ts';
+import type { EarlyData } from '../../pipe/connection.ts';
 
 export const DEFAULT_HOLD_BUFFER_BYTES = 64 * 1024;
 const EMPTY = Buffer.alloc(0);

@@ -3,18 +3,18 @@
 
 import type net from 'node:net';
 import type { Socket } from 'node:net';
-import type { Backend, Lease, RefusalReason } from '../core/backend.ts';
-import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
-import { describe, PortwakeError } from '../core/errors.ts';
-import { debugEnabled, type Logger } from '../core/logger.ts';
-import { Connection, describeEnd, type ConnectionEnd, type EarlyData, type Unconnected, isFdLimit } from './connection.ts';
-import { HalfCloseSweep } from './half-close.ts';
+import type { Backend, Lease, RefusalReason } from '../../../core/backend.ts';
+import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.ts';
+import { describe, PortwakeError } from '../../../core/errors.ts';
+import { debugEnabled, type Logger } from '../../../core/logger.ts';
+import { Connection, describeEnd, type ConnectionEnd, type EarlyData, type Unconnected, isFdLimit } from '../../pipe/connection.ts';
+import { HalfCloseSweep } from '../../pipe/half-close.ts';
 import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection, HoldBudget } from './held.ts';
-import { listen, type BoundListener, type ListenOptions, type ListenTarget } from './listen.ts';
-import { LogLimit } from './log-limit.ts';
-import { systemErrorText } from './sockets.ts';
-import { adoptSocket, closeDescriptor, type NativePolicy } from './native.ts';
-import { NativeConnection, nativeUpstream } from './native-connection.ts';
+import { listen, type BoundListener, type ListenOptions, type ListenTarget } from '../../accept/listen.ts';
+import { LogLimit } from '../../log-limit.ts';
+import { systemErrorText } from '../../sockets.ts';
+import { adoptSocket, closeDescriptor, type NativePolicy } from '../../native.ts';
+import { NativeConnection, nativeUpstream } from '../../pipe/native-connection.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** How long one connection may be held (the daemon passes the service's holdTimeout, default its startTimeout). */

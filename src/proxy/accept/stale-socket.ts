@@ -5,8 +5,8 @@
 
 import fs from 'node:fs/promises';
 import net from 'node:net';
-import { PortwakeError } from '../core/errors.ts';
-import { systemErrorText } from './sockets.ts';
+import { PortwakeError } from '../../core/errors.ts';
+import { systemErrorText } from '../sockets.ts';
 
 /** How long a connect may take before the socket counts as live (a listener too busy to answer). */
 export const STALE_PROBE_TIMEOUT_MS = 1000;

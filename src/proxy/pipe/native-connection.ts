@@ -6,13 +6,13 @@
 
 import net from 'node:net';
 import { constants } from 'node:os';
-import type { Lease, RevokeHow } from '../core/backend.ts';
-import type { Clock } from '../core/clock.ts';
-import type { Endpoint } from '../core/provider.ts';
-import { formatMs } from '../core/errors.ts';
-import { formatEndpoint } from '../core/upstream.ts';
+import type { Lease, RevokeHow } from '../../core/backend.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { Endpoint } from '../../core/provider.ts';
+import { formatMs } from '../../core/errors.ts';
+import { formatEndpoint } from '../../core/upstream.ts';
 import { isFdLimit, NO_EARLY, stoppedWhileConnecting, type CloseReason, type ConnectionEnd, type Unconnected } from './connection.ts';
-import { abortNative, adoptSocket, closeDescriptor, forwardNative, nativeCounts, systemError, type NativeEnd, type NativeId, type NativeUpstream } from './native.ts';
+import { abortNative, adoptSocket, closeDescriptor, forwardNative, nativeCounts, systemError, type NativeEnd, type NativeId, type NativeUpstream } from '../native.ts';
 
 const { ECONNABORTED, ETIMEDOUT } = constants.errno;
 

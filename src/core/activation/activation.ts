@@ -1,18 +1,18 @@
 // Per-service activation: stopped → starting → ready → stopping, a single-flight start that every
 // waiting connection joins, connection leases that keep the service awake, and the idle stop.
 
-import { raceAbort } from './abort.ts';
-import type { Backend, Lease, RefusalReason, RevokeHow } from './backend.ts';
-import type { Clock } from './clock.ts';
-import { deadline } from './deadline.ts';
-import { AbortedError, ContainerExitedError, EngineTimeoutError, PortwakeError, StartLimitedError, describe, forService, formatMs } from './errors.ts';
-import { IdleTimer, TrafficIdle } from './idle.ts';
-import type { Logger } from './logger.ts';
-import type { ContainerEvent, Endpoint, Provider } from './provider.ts';
-import { RateLimitedReporter } from './rate-limit.ts';
-import { checkReadySpec, waitReady, type Probes, type ReadySpec } from './readiness.ts';
-import type { DaemonEvent, ServiceStateKind, ServiceStatus, StartTimings } from './status.ts';
-import { formatEndpoint, resolveTargets, type Targets, type UpstreamSpec } from './upstream.ts';
+import { raceAbort } from '../abort.ts';
+import type { Backend, Lease, RefusalReason, RevokeHow } from '../backend.ts';
+import type { Clock } from '../clock.ts';
+import { deadline } from '../deadline.ts';
+import { AbortedError, ContainerExitedError, EngineTimeoutError, PortwakeError, StartLimitedError, describe, forService, formatMs } from '../errors.ts';
+import { IdleTimer, TrafficIdle } from '../idle.ts';
+import type { Logger } from '../logger.ts';
+import type { ContainerEvent, Endpoint, Provider } from '../provider.ts';
+import { RateLimitedReporter } from '../rate-limit.ts';
+import { checkReadySpec, waitReady, type Probes, type ReadySpec } from '../readiness.ts';
+import type { DaemonEvent, ServiceStateKind, ServiceStatus, StartTimings } from '../status.ts';
+import { formatEndpoint, resolveTargets, type Targets, type UpstreamSpec } from '../upstream.ts';
 
 export interface ActivationSpec extends UpstreamSpec {
   name: string;
