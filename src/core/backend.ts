@@ -3,7 +3,19 @@
 
 import type { Endpoint } from './provider.ts';
 
-export type RefusalReason = 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit' | 'hold_timeout' | 'backing_off';
+export type RefusalReason = 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit' | 'hold_timeout' | 'backing_off' | 'wake_refused';
+
+/**
+ * What a frontend knows of a connection or request that would start a stopped service, for its wake
+ * filter (`wake:`): the client's address always; method, path and User-Agent in HTTP mode.
+ */
+export interface WakeRequest {
+  /** The client's IP address (IPv4 or IPv6 text, as the socket reports it). */
+  source: string;
+  method?: string;
+  path?: string;
+  userAgent?: string;
+}
 
 /**
  * Why a lease is revoked: 'gone', the upstream went away (the holder resets its connection);
@@ -49,6 +61,13 @@ export interface Backend {
    * joins that start. Never throws.
    */
   prepare(): void;
+  /**
+   * May this connection or request have the service started? True when the service is up or
+   * starting already (all traffic flows then), or when its wake filter lets the request start it. A
+   * frontend asks before prepare()/acquire() for a connection that tryAcquire() did not serve; on
+   * false it refuses the connection (refused('wake_refused'): L4 closes it, HTTP answers 503).
+   */
+  mayWake(request: WakeRequest): boolean;
   /**
    * A leased upstream could not be connected: the app may have died since it was ready. The service
    * re-inspects its container (and returns to stopped if it is gone) before this resolves, so a

@@ -47,7 +47,7 @@ export type DaemonEvent =
   | { type: 'state'; service: string; from: ServiceStateKind; to: ServiceStateKind; at: number }
   | { type: 'activated'; service: string; timings: StartTimings; firstWaitMs: number | undefined; at: number }
   | { type: 'failed'; service: string; code: string; message: string; at: number }
-  | { type: 'refused'; service: string; reason: 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit' | 'hold_timeout' | 'backing_off'; at: number }
+  | { type: 'refused'; service: string; reason: 'max_connections' | 'max_pending' | 'start_failed' | 'shutting_down' | 'fd_limit' | 'hold_timeout' | 'backing_off' | 'wake_refused'; at: number }
   /** spliced: on close, whether the connection's bulk bytes went through the zero-copy pump. */
   | { type: 'connection'; service: string; change: 'open' | 'close'; at: number; spliced?: boolean; reason?: string };
 

@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import type { Backend, Lease, RefusalReason, RevokeHow } from '../../src/core/backend.ts';
+import type { Backend, Lease, RefusalReason, RevokeHow , WakeRequest } from '../../src/core/backend.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import type { Endpoint } from '../../src/core/provider.ts';
 import { Frontend, type FrontendOptions } from '../../src/proxy/frontends/l4/frontend.ts';
@@ -50,6 +50,15 @@ export class FakeBackend implements Backend {
 
   tryAcquire(): Lease | undefined {
     return this.ready ? this.#newLease() : undefined;
+  }
+
+  /** Requests asked about (wake filters); `wakes` decides the answer. */
+  readonly wakeRequests: WakeRequest[] = [];
+  wakes: (request: WakeRequest) => boolean = () => true;
+
+  mayWake(request: WakeRequest): boolean {
+    this.wakeRequests.push(request);
+    return this.wakes(request);
   }
 
   acquire(signal: AbortSignal): Promise<Lease> {

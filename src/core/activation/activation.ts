@@ -2,7 +2,7 @@
 // waiting connection joins, connection leases that keep the service awake, and the idle stop.
 
 import { raceAbort } from '../abort.ts';
-import type { Backend, Lease, RefusalReason, RevokeHow } from '../backend.ts';
+import type { Backend, Lease, RefusalReason, RevokeHow, WakeRequest } from '../backend.ts';
 import type { Clock } from '../clock.ts';
 import { deadline } from '../deadline.ts';
 import { AbortedError, ContainerExitedError, EngineTimeoutError, PortwakeError, StartLimitedError, describe, forService, formatMs } from '../errors.ts';
@@ -169,6 +169,11 @@ export class Activation implements Backend {
   /** Starts the service if it is stopped or failed: what a waiter (acquire, untilReady) needs first. */
   prepare(): void {
     if (this.state.kind === 'stopped' || (this.state.kind === 'failed' && !this.backingOff(this.state))) this.beginStart();
+  }
+
+  /** No wake filter yet: every request may start the service. */
+  mayWake(_request: WakeRequest): boolean {
+    return true;
   }
 
   setHeld(delta: number): void {
