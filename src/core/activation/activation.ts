@@ -2,104 +2,28 @@
 // waiting connection joins, connection leases that keep the service awake, and the idle stop.
 
 import { raceAbort } from '../abort.ts';
-import type { Backend, Lease, RefusalReason, RevokeHow, WakeRequest } from '../backend.ts';
-import type { Clock } from '../clock.ts';
+import type { Backend, Lease, RefusalReason, WakeRequest } from '../backend.ts';
 import { deadline } from '../deadline.ts';
 import { AbortedError, ContainerExitedError, EngineTimeoutError, PortwakeError, StartLimitedError, describe, forService, formatMs } from '../errors.ts';
 import { IdleTimer, TrafficIdle } from '../idle.ts';
 import type { Logger } from '../logger.ts';
-import type { ContainerEvent, Endpoint, Provider } from '../provider.ts';
+import type { ContainerEvent, Endpoint } from '../provider.ts';
 import { RateLimitedReporter } from '../rate-limit.ts';
-import { checkReadySpec, waitReady, type Probes, type ReadySpec } from '../readiness.ts';
-import type { DaemonEvent, ServiceStateKind, ServiceStatus, StartTimings } from '../status.ts';
-import { formatEndpoint, resolveTargets, type Targets, type UpstreamSpec } from '../upstream.ts';
+import type { ServiceStateKind, ServiceStatus, StartTimings } from '../status.ts';
+import { formatEndpoint } from '../upstream.ts';
+import { bringUp } from './bring-up.ts';
+import { ServiceLease } from './lease.ts';
+import { START_LIMIT_DEFAULTS, StartLimit } from './start-limit.ts';
+import type { ActivationDeps, ActivationSpec, Failed, Starting, State, StopReason } from './types.ts';
 
-export interface ActivationSpec extends UpstreamSpec {
-  name: string;
-  ready: ReadySpec;
-  startTimeoutMs: number;
-  idleTimeoutMs: number | undefined;
-  /** What idleTimeoutMs counts (default 'connections': no lease open; 'traffic': no bytes moved). */
-  idleOn?: 'connections' | 'traffic' | undefined;
-  stopTimeoutMs: number;
-  /** Start limit (systemd's StartLimitBurst=): this many failed starts within startLimitIntervalMs begin a back-off; 0 turns it off. */
-  startLimitBurst?: number;
-  startLimitIntervalMs?: number;
-  /** The back-off starts at FIRST_BACKOFF_MS and doubles with each failed retry, up to this. */
-  startBackoffMaxMs?: number;
-}
+export type { ActivationDeps, ActivationSpec } from './types.ts';
+export { FIRST_BACKOFF_MS, START_LIMIT_DEFAULTS } from './start-limit.ts';
 
-/**
- * systemd's burst (5), over a longer interval than its 10 s: a failed start on a busy engine takes
- * seconds (start, then noticing the exit), and 5 in 10 s would only catch the fastest loops.
- */
-export const START_LIMIT_DEFAULTS = { startLimitBurst: 5, startLimitIntervalMs: 60_000, startBackoffMaxMs: 300_000 } as const;
-export const FIRST_BACKOFF_MS = 10_000;
 /** How much longer than its grace period a stop may take (SIGKILL, the exit) before the engine counts as hung. */
 export const STOP_MARGIN_MS = 10_000;
 /** How long an inspection outside a start (resync) may take. */
 const QUERY_TIMEOUT_MS = 10_000;
-
-export interface ActivationDeps {
-  provider: Provider;
-  probes: Probes;
-  clock: Clock;
-  logger: Logger;
-  emit: (event: DaemonEvent) => void;
-}
-
-/**
- * A start in flight. `stop`: a stop asked for meanwhile, which wins (the start is abandoned and the
- * container stopped). `started`: the start request's answer — true: this start ran the container,
- * false: it was running already; undefined while unanswered.
- */
-interface Starting {
-  kind: 'starting';
-  ready: Promise<void>;
-  abort: AbortController;
-  stop: StopReason | undefined;
-  started: boolean | undefined;
-}
-
-/** `backoff`: after repeated failed starts, connections are refused without a start until `until`. */
-interface Failed {
-  kind: 'failed';
-  error: PortwakeError;
-  backoff: { until: number; refused: number } | undefined;
-}
-
-type StopReason = 'idle' | 'control' | 'shutdown' | 'start failed';
-
-type State =
-  | { kind: 'stopped' }
-  | Failed
-  | Starting
-  | { kind: 'ready'; targets: Targets }
-  | { kind: 'stopping'; done: Promise<void> };
-
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
-
-class ServiceLease implements Lease {
-  bytesIn = 0;
-  bytesOut = 0;
-  revoked = false;
-  onRevoke: ((how: RevokeHow) => void) | undefined = undefined;
-  private released = false;
-  constructor(
-    readonly upstream: Endpoint,
-    private readonly owner: { releaseLease(lease: ServiceLease): void },
-  ) {}
-  release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.owner.releaseLease(this);
-  }
-  revoke(how: RevokeHow = 'gone'): void {
-    if (this.revoked || this.released) return;
-    this.revoked = true;
-    this.onRevoke?.(how);
-  }
-}
 
 export class Activation implements Backend {
   readonly name: string;
@@ -116,9 +40,7 @@ export class Activation implements Backend {
   /** When the run portwake uses started (engine clock), once confirmed by inspect. */
   private runStartedAt: number | undefined;
   private startedByUs = false;
-  /** Failed starts within the current start-limit interval (epoch ms), and back-offs in a row. */
-  private startFailures: number[] = [];
-  private backoffs = 0;
+  private readonly startLimit = new StartLimit();
   /** The single flight of resync(): the inspection running, and whether another must follow it. */
   private resyncing: Promise<void> | undefined;
   private resyncAgain: Promise<void> | undefined;
@@ -258,8 +180,7 @@ export class Activation implements Backend {
 
   /** Ends a back-off (a manual start, a config reload): the next connection starts the container. */
   clearBackoff(why: string): void {
-    this.startFailures = [];
-    this.backoffs = 0;
+    this.startLimit.clear();
     const s = this.state;
     if (s.kind !== 'failed' || s.backoff === undefined) return;
     this.log.info({ refused: s.backoff.refused }, `service "${this.name}": back-off cleared by ${why}${s.backoff.refused > 0 ? `; ${s.backoff.refused} connection(s) were refused during it` : ''}`);
@@ -454,47 +375,26 @@ export class Activation implements Backend {
   }
 
   private async runStart(st: Starting): Promise<void> {
-    const { provider, probes, clock } = this.deps;
+    const { clock } = this.deps;
     const container = this.spec.container;
     const t0 = clock.now();
     this.runStartedAt = undefined;
     // The whole start, engine calls included, is bounded by startTimeout (a hung engine answers nothing).
     const limit = deadline(clock, this.spec.startTimeoutMs);
-    const signal = AbortSignal.any([st.abort.signal, limit.signal]);
     try {
-      // Start first (a running container answers "already started"), then one inspect: the
-      // cold start's critical path has two engine round trips, not three. A stop does not cancel
-      // the start request (that would not stop the engine's start, only hide its outcome): its
-      // answer is awaited, then the container stopped.
-      st.started = await provider.start(container, limit.signal);
-      signal.throwIfAborted();
-      const info = await provider.inspect(container, signal);
-      this.containerId = info.id;
-      const specProblem = checkReadySpec(this.spec.ready, info);
-      if (specProblem !== undefined) throw new PortwakeError('CONFIG_INVALID', specProblem);
-      if (!info.running) throw new ContainerExitedError(container, info.exitCode);
-      this.runStartedAt = info.startedAt;
-      const t1 = clock.now();
-      const targets = resolveTargets(this.spec, info);
-      limit.cancel(); // waitReady has its own deadline, for its own message
-      await waitReady({
-        spec: this.spec.ready,
-        container,
-        target: targets.probe,
-        direct: targets.direct,
-        provider,
-        probes,
-        clock,
-        timeoutMs: Math.max(0, this.spec.startTimeoutMs - (t1 - t0)),
-        budgetMs: this.spec.startTimeoutMs,
-        signal: st.abort.signal,
+      const { targets, t1, started } = await bringUp(this.spec, this.deps, st, limit, t0, {
+        inspected: (info) => {
+          this.containerId = info.id;
+        },
+        running: (info) => {
+          this.runStartedAt = info.startedAt;
+        },
       });
       st.abort.signal.throwIfAborted();
       const t2 = clock.now();
-      const startedByUs = st.started;
+      const startedByUs = started;
       this.startedByUs = startedByUs;
-      this.startFailures = [];
-      this.backoffs = 0;
+      this.startLimit.clear();
       this.lastStart = { at: t0, containerStartMs: t1 - t0, readinessMs: t2 - t1, startedByUs };
       this.setState({ kind: 'ready', targets });
       this.armIdle();
@@ -534,14 +434,14 @@ export class Activation implements Backend {
     if (this.state !== st) return error;
     // Cancelled by dispose() (shutdown without --stop-on-exit): the container is left as it is.
     const disposed = cause instanceof AbortedError;
-    const backoff = disposed ? undefined : this.countFailure();
+    const backoff = disposed ? undefined : this.startLimit.countFailure(this.spec, clock.now());
     const failed: Failed = { kind: 'failed', error, backoff: backoff === undefined ? undefined : { until: backoff, refused: 0 } };
     this.log.error({ code: error.code }, error.message);
     if (backoff !== undefined) {
       const burst = this.spec.startLimitBurst ?? START_LIMIT_DEFAULTS.startLimitBurst;
       this.log.warn(
         { until: new Date(backoff).toISOString(), backoffMs: backoff - clock.now() },
-        `service "${this.name}": ${this.backoffs > 1 ? 'the retry after a back-off failed' : `${burst} starts failed within ${formatMs(this.spec.startLimitIntervalMs ?? START_LIMIT_DEFAULTS.startLimitIntervalMs)}`}; ` +
+        `service "${this.name}": ${this.startLimit.backoffs > 1 ? 'the retry after a back-off failed' : `${burst} starts failed within ${formatMs(this.spec.startLimitIntervalMs ?? START_LIMIT_DEFAULTS.startLimitIntervalMs)}`}; ` +
           `refusing connections without a start until ${new Date(backoff).toISOString()} (back-off ${formatMs(backoff - clock.now())})`,
       );
     }
@@ -558,21 +458,6 @@ export class Activation implements Backend {
     return error;
   }
 
-  /** Records a failed start; returns the end of the back-off it begins, if it does. */
-  private countFailure(): number | undefined {
-    const burst = this.spec.startLimitBurst ?? START_LIMIT_DEFAULTS.startLimitBurst;
-    const intervalMs = this.spec.startLimitIntervalMs ?? START_LIMIT_DEFAULTS.startLimitIntervalMs;
-    if (burst <= 0) return undefined;
-    const now = this.deps.clock.now();
-    this.startFailures = this.startFailures.filter((t) => now - t < intervalMs);
-    this.startFailures.push(now);
-    // After a back-off one start is tried; its failure backs off again, for twice as long.
-    if (this.backoffs === 0 && this.startFailures.length < burst) return undefined;
-    const ms = Math.min(FIRST_BACKOFF_MS * 2 ** this.backoffs, this.spec.startBackoffMaxMs ?? START_LIMIT_DEFAULTS.startBackoffMaxMs);
-    this.backoffs++;
-    this.startFailures = [];
-    return now + ms;
-  }
 
   private backingOff(s: Failed): s is Failed & { backoff: { until: number; refused: number } } {
     return s.backoff !== undefined && this.deps.clock.now() < s.backoff.until;

@@ -1,0 +1,61 @@
+// The activation's inputs (its spec and its dependencies) and its states.
+
+import type { Clock } from '../clock.ts';
+import type { PortwakeError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Provider } from '../provider.ts';
+import type { Probes, ReadySpec } from '../readiness.ts';
+import type { DaemonEvent } from '../status.ts';
+import type { Targets, UpstreamSpec } from '../upstream.ts';
+
+export interface ActivationSpec extends UpstreamSpec {
+  name: string;
+  ready: ReadySpec;
+  startTimeoutMs: number;
+  idleTimeoutMs: number | undefined;
+  /** What idleTimeoutMs counts (default 'connections': no lease open; 'traffic': no bytes moved). */
+  idleOn?: 'connections' | 'traffic' | undefined;
+  stopTimeoutMs: number;
+  /** Start limit (systemd's StartLimitBurst=): this many failed starts within startLimitIntervalMs begin a back-off; 0 turns it off. */
+  startLimitBurst?: number;
+  startLimitIntervalMs?: number;
+  /** The back-off starts at FIRST_BACKOFF_MS and doubles with each failed retry, up to this. */
+  startBackoffMaxMs?: number;
+}
+
+export interface ActivationDeps {
+  provider: Provider;
+  probes: Probes;
+  clock: Clock;
+  logger: Logger;
+  emit: (event: DaemonEvent) => void;
+}
+
+/**
+ * A start in flight. `stop`: a stop asked for meanwhile, which wins (the start is abandoned and the
+ * container stopped). `started`: the start request's answer — true: this start ran the container,
+ * false: it was running already; undefined while unanswered.
+ */
+export interface Starting {
+  kind: 'starting';
+  ready: Promise<void>;
+  abort: AbortController;
+  stop: StopReason | undefined;
+  started: boolean | undefined;
+}
+
+/** `backoff`: after repeated failed starts, connections are refused without a start until `until`. */
+export interface Failed {
+  kind: 'failed';
+  error: PortwakeError;
+  backoff: { until: number; refused: number } | undefined;
+}
+
+export type StopReason = 'idle' | 'control' | 'shutdown' | 'start failed';
+
+export type State =
+  | { kind: 'stopped' }
+  | Failed
+  | Starting
+  | { kind: 'ready'; targets: Targets }
+  | { kind: 'stopping'; done: Promise<void> };
