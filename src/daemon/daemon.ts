@@ -21,7 +21,7 @@ import type { ListenTarget } from '../proxy/accept/listen.ts';
 import { DEFAULT_NATIVE_POLICY, nativeSupport, type NativePolicy } from '../proxy/native.ts';
 import { listenKey } from './reload-plan.ts';
 import { Reloader } from './reload.ts';
-import { createServiceUnit, inConfigOrder, listenAll, type ServiceUnit } from './service.ts';
+import { createRunningService, inConfigOrder, listenAll, type RunningService } from './service.ts';
 import { createProvider } from './wiring.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
 import { ExitIdleTimer } from '../systemd/exit-idle.ts';
@@ -58,7 +58,7 @@ export interface DaemonOptions {
 const HEAP_RELEASE_DELAY_MS = 250;
 
 export class Daemon implements DaemonControl {
-  private units = new Map<string, ServiceUnit>();
+  private units = new Map<string, RunningService>();
   private readonly subscribers = new Set<(e: DaemonEvent) => void>();
   private readonly lifetime = new AbortController();
   private control: ControlServer | undefined;
@@ -72,7 +72,7 @@ export class Daemon implements DaemonControl {
   /** The tail of the reload queue: reloads run one at a time, each reading the file when its turn comes. */
   private reloads: Promise<unknown> = Promise.resolve();
   /** Retired (removed or changed) services whose open connections are still draining. */
-  private readonly draining = new Map<ServiceUnit, Promise<void>>();
+  private readonly draining = new Map<RunningService, Promise<void>>();
   /** Applies a reload (reload.ts). */
   private readonly reloader: Reloader;
   /** Activations that took over a running container portwake started before a reload (--stop-on-exit). */
@@ -212,7 +212,7 @@ export class Daemon implements DaemonControl {
   }
 
   /** A service; `fds`: the systemd sockets per service (start-up only), `bind`: false builds it with no listener (a reload adds them). */
-  private build(s: ServiceConfig, fds: Map<string, Array<{ target: ListenTarget; key: string }>>, bind = true): ServiceUnit {
+  private build(s: ServiceConfig, fds: Map<string, Array<{ target: ListenTarget; key: string }>>, bind = true): RunningService {
     const keys = new Map<string, string>();
     const listen: ListenTarget[] = [];
     for (const { target, key } of fds.get(s.name) ?? []) {
@@ -231,11 +231,11 @@ export class Daemon implements DaemonControl {
       this.emit(e);
     };
     const logger = this.serviceLogger;
-    const unit = createServiceUnit(s, listen, keys, { provider: this.provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit }, logger, this.native);
+    const unit = createRunningService(s, listen, keys, { provider: this.provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit }, logger, this.native);
     return unit;
   }
 
-  private everyUnit(): ServiceUnit[] {
+  private everyUnit(): RunningService[] {
     return [...this.units.values(), ...this.draining.keys()];
   }
 
@@ -339,7 +339,7 @@ export class Daemon implements DaemonControl {
     this.resolveDone();
   }
 
-  private unit(name: string): ServiceUnit {
+  private unit(name: string): RunningService {
     const u = this.units.get(name);
     if (u === undefined) throw new PortwakeError('USAGE', `no service named "${name}" (known: ${[...this.units.keys()].join(', ') || 'none'})`);
     return u;

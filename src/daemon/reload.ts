@@ -12,7 +12,7 @@ import type { PortwakeConfig, ServiceConfig } from '../config/types.ts';
 import type { BoundListener } from '../proxy/accept/listen.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
 import { listenKey, planReload, type BindSpec, type ReloadPlan, type Released } from './reload-plan.ts';
-import { frontendLimits, inConfigOrder, type ServiceUnit } from './service.ts';
+import { frontendLimits, inConfigOrder, type RunningService } from './service.ts';
 
 /** What a reload reads and changes of the daemon (daemon.ts). */
 export interface ReloadHost {
@@ -27,18 +27,18 @@ export interface ReloadHost {
   readonly signal: AbortSignal;
   shuttingDown(): boolean;
   /** The running services, by name; replaced as a whole by setUnits. */
-  units(): Map<string, ServiceUnit>;
-  setUnits(units: Map<string, ServiceUnit>): void;
+  units(): Map<string, RunningService>;
+  setUnits(units: Map<string, RunningService>): void;
   config(): PortwakeConfig;
   setConfig(config: PortwakeConfig): void;
   /** Retired services whose open connections are still draining. */
-  readonly draining: Map<ServiceUnit, Promise<void>>;
+  readonly draining: Map<RunningService, Promise<void>>;
   /** Activations that took over a running container portwake started before a reload (--stop-on-exit). */
   readonly inherited: WeakSet<Activation>;
   /** Retired activations that started a container no service uses any more (--stop-on-exit). */
   readonly orphans: Set<Activation>;
   /** A service listening on nothing yet (the reload binds its addresses). */
-  build(config: ServiceConfig): ServiceUnit;
+  build(config: ServiceConfig): RunningService;
   notifyStatus(): void;
   scheduleHeapRelease(): void;
 }
@@ -70,12 +70,12 @@ export class Reloader {
     const next = fromSystemd ? adoptSystemdListeners(file) : file;
     const plan = planReload([...this.d.units().values()].map((u) => u.config), next, { fromSystemd });
     // Built now, listening on nothing yet: the services added, and the successors of replaced ones.
-    const fresh = new Map<string, ServiceUnit>();
+    const fresh = new Map<string, RunningService>();
     for (const p of plan.services) {
       if (p.action === 'add' || p.action === 'replace') fresh.set(p.config.name, this.d.build(p.config));
     }
-    const home = (name: string): ServiceUnit | undefined => fresh.get(name) ?? this.d.units().get(name);
-    const bound: Array<{ unit: ServiceUnit; listeners: BoundListener[] }> = [];
+    const home = (name: string): RunningService | undefined => fresh.get(name) ?? this.d.units().get(name);
+    const bound: Array<{ unit: RunningService; listeners: BoundListener[] }> = [];
     const closedEarly = plan.release.filter((r) => r.early);
     try {
       await Promise.all([...fresh.values()].map((u) => u.frontend.listen()));
@@ -86,7 +86,7 @@ export class Reloader {
       }
     } catch (err) {
       for (const { unit, listeners } of bound) {
-        for (const l of unit.frontend.detach((x) => listeners.includes(x))) {
+        for (const l of unit.frontend.listening.detach((x) => listeners.includes(x))) {
           unit.keys.delete(l.text);
           await l.close();
         }
@@ -102,7 +102,7 @@ export class Reloader {
   }
 
   /** Binds each unit's new addresses, recording what was bound (for an undo). */
-  private async bindAll(work: ReadonlyArray<readonly [ServiceUnit | undefined, readonly BindSpec[]]>, bound: Array<{ unit: ServiceUnit; listeners: BoundListener[] }>): Promise<void> {
+  private async bindAll(work: ReadonlyArray<readonly [RunningService | undefined, readonly BindSpec[]]>, bound: Array<{ unit: RunningService; listeners: BoundListener[] }>): Promise<void> {
     for (const [unit, specs] of work) {
       if (unit === undefined || specs.length === 0) continue;
       const listeners = await unit.frontend.bind(specs);
@@ -115,7 +115,7 @@ export class Reloader {
   private async closeListeners(service: string, key: string): Promise<void> {
     const u = this.d.units().get(service);
     if (u === undefined) return;
-    const gone = u.frontend.detach((l) => u.keys.get(l.text) === key);
+    const gone = u.frontend.listening.detach((l) => u.keys.get(l.text) === key);
     for (const l of gone) u.keys.delete(l.text);
     await Promise.all(gone.map((l) => l.close()));
   }
@@ -134,8 +134,8 @@ export class Reloader {
   }
 
   /** The part of a reload that cannot fail: sockets handed over, services updated, retired and swapped. */
-  private applyReload(plan: ReloadPlan, next: PortwakeConfig, file: PortwakeConfig, fresh: Map<string, ServiceUnit>): ReloadResult {
-    const owner = new Map<string, ServiceUnit>();
+  private applyReload(plan: ReloadPlan, next: PortwakeConfig, file: PortwakeConfig, fresh: Map<string, RunningService>): ReloadResult {
+    const owner = new Map<string, RunningService>();
     for (const u of this.d.units().values()) for (const key of u.keys.values()) owner.set(key, u);
     for (const p of plan.services) {
       const unit = fresh.get(p.config.name) ?? this.d.units().get(p.config.name);
@@ -143,8 +143,8 @@ export class Reloader {
       for (const key of p.reuse) {
         const from = owner.get(key);
         if (from === undefined || from === unit) continue;
-        const moved = from.frontend.detach((l) => from.keys.get(l.text) === key);
-        unit.frontend.adopt(moved);
+        const moved = from.frontend.listening.detach((l) => from.keys.get(l.text) === key);
+        unit.frontend.listening.adopt(moved);
         for (const l of moved) {
           from.keys.delete(l.text);
           unit.keys.set(l.text, key);
@@ -159,7 +159,7 @@ export class Reloader {
     for (const r of plan.release.filter((x) => !x.early)) void this.closeListeners(r.service, r.key);
     for (const u of [...this.d.units().values(), ...fresh.values()]) u.activation.listeners = inConfigOrder(u.frontend.listeners, u.config);
     const previous = this.d.units();
-    this.d.setUnits(new Map(plan.services.map((p) => [p.config.name, fresh.get(p.config.name) ?? previous.get(p.config.name)] as const).filter((e): e is [string, ServiceUnit] => e[1] !== undefined)));
+    this.d.setUnits(new Map(plan.services.map((p) => [p.config.name, fresh.get(p.config.name) ?? previous.get(p.config.name)] as const).filter((e): e is [string, RunningService] => e[1] !== undefined)));
     for (const name of plan.removed) {
       const u = previous.get(name);
       if (u !== undefined) this.retire(u, 'removed');
@@ -189,7 +189,7 @@ export class Reloader {
    * the same container takes over the running container (ready, its idle timer armed, and still
    * owned for --stop-on-exit when portwake started it).
    */
-  private retire(u: ServiceUnit, why: string): void {
+  private retire(u: RunningService, why: string): void {
     const open = u.frontend.open;
     if (open > 0) {
       this.d.logger.info({ service: u.config.name, open, graceMs: this.d.graceMs }, `reload: service "${u.config.name}" ${why}: its ${open} open connection(s) may finish within ${this.d.graceMs}ms, then are closed`);

@@ -1,4 +1,4 @@
-// One configured service (a ServiceUnit) as the daemon runs it: its activation (container lifecycle) and its
+// One configured service as the daemon runs it (a RunningService): its activation (container lifecycle) and its
 // frontend (listeners and connections), built and torn down together.
 
 import { Activation, type ActivationDeps } from '../core/activation/activation.ts';
@@ -9,7 +9,7 @@ import type { NativePolicy } from '../proxy/native.ts';
 import type { ListenTarget } from '../proxy/accept/listen.ts';
 
 
-export interface ServiceUnit {
+export interface RunningService {
   config: ServiceConfig;
   activation: Activation;
   frontend: Frontend;
@@ -18,14 +18,14 @@ export interface ServiceUnit {
 }
 
 /** Builds a service; it accepts nothing until `frontend.listen()`. */
-export function createServiceUnit(
+export function createRunningService(
   config: ServiceConfig,
   listen: readonly ListenTarget[],
   keys: Map<string, string>,
   deps: ActivationDeps,
   logger: Logger,
   native?: NativePolicy,
-): ServiceUnit {
+): RunningService {
   const activation = new Activation(config, deps);
   const frontend = new Frontend({
     backend: activation,
@@ -61,8 +61,8 @@ export function frontendLimits(config: ServiceConfig): { maxConnections: number;
 }
 
 /** Binds every unit's listeners; on any failure closes those bound and rethrows (all or nothing). */
-export async function listenAll(units: readonly ServiceUnit[]): Promise<void> {
-  const bound: ServiceUnit[] = [];
+export async function listenAll(units: readonly RunningService[]): Promise<void> {
+  const bound: RunningService[] = [];
   try {
     for (const u of units) {
       await u.frontend.listen();

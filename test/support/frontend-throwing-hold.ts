@@ -37,7 +37,7 @@ const frontend = new Frontend({
   native: DEFAULT_NATIVE_POLICY,
 });
 await frontend.listen();
-const { port } = frontend.addresses[0] as net.AddressInfo;
+const { port } = frontend.listening.addresses[0] as net.AddressInfo;
 await new Promise((resolve) => setTimeout(resolve, 20));
 const before = fdCount();
 

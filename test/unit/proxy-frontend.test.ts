@@ -338,7 +338,7 @@ test('accept errors from a Node listener never crash: EMFILE is an fd_limit refu
   const logger = recordingLogger();
   // Node's listener (the native one reports real EMFILEs: see the RLIMIT_NOFILE test).
   const { frontend, port } = await startFrontend(t, backend, { logger, native: undefined });
-  const server = frontend.servers[0];
+  const server = frontend.listening.servers[0];
   assert.ok(server);
   const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', errno: -24, syscall: 'accept' });
   for (let i = 0; i < 5; i++) server.emit('error', emfile);
@@ -385,7 +385,7 @@ test('out of file descriptors (RLIMIT_NOFILE): clients are refused as fd_limit, 
       ready = true;
       for (const resolve of waiters.splice(0)) resolve(lease());
     });
-    say('port ' + frontend.addresses[0].port);
+    say('port ' + frontend.listening.addresses[0].port);
     setInterval(() => say('state ' + frontend.held + ' ' + frontend.open), 20);
   `;
   const child = spawn('/bin/sh', ['-c', 'ulimit -n 64 && exec "$0" --import tsx --input-type=module -e "$1"', process.execPath, script], { stdio: ['pipe', 'pipe', 'inherit'] });

@@ -35,7 +35,7 @@ async function splicingProxy(t: TestContext, handler: (socket: net.Socket) => vo
   backend.ready = true;
   const events: ConnectionEvent[] = [];
   const { frontend, port } = await startFrontend(t, backend, { logger: recordingLogger(), onConnection: (e) => events.push(e), native: native === 'none' ? undefined : native });
-  assert.deepEqual(frontend.nativeListeners, [native !== 'none']);
+  assert.deepEqual(frontend.listening.native, [native !== 'none']);
   const lastEnd = () => {
     const last = events.at(-1);
     assert.ok(last?.change === 'close', 'the connection reported its close');

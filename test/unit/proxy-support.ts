@@ -210,8 +210,8 @@ export async function startFrontend(t: TestContext, backend: Backend, options: P
   await frontend.listen();
   // The data path asked for is the one in use: a native variant must not quietly test JavaScript.
   const native = ('native' in options ? options.native : defaultNative) !== undefined;
-  assert.deepEqual(frontend.nativeListeners, (options.listen ?? [{ kind: 'tcp' }]).map((l) => native && l.kind !== 'unix'), 'listeners on the requested data path');
-  const address = frontend.addresses[0] as net.AddressInfo;
+  assert.deepEqual(frontend.listening.native, (options.listen ?? [{ kind: 'tcp' }]).map((l) => native && l.kind !== 'unix'), 'listeners on the requested data path');
+  const address = frontend.listening.addresses[0] as net.AddressInfo;
   return { frontend, port: address.port };
 }
 

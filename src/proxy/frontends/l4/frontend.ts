@@ -1,7 +1,6 @@
 // The proxy side of one service: its listening sockets, the connections they accept (held while
 // the service starts, then forwarded), the connection limits, and a graceful shutdown.
 
-import type net from 'node:net';
 import type { Socket } from 'node:net';
 import type { Backend, Lease, RefusalReason } from '../../../core/backend.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.ts';
@@ -10,60 +9,20 @@ import { debugEnabled, type Logger } from '../../../core/logger.ts';
 import { Connection, describeEnd, type ConnectionEnd, type EarlyData, type Unconnected, isFdLimit } from '../../pipe/connection.ts';
 import { HalfCloseSweep } from '../../pipe/half-close.ts';
 import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection, HoldBudget } from './held.ts';
-import { listen, type BoundListener, type ListenOptions, type ListenTarget } from '../../accept/listen.ts';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_HOLD_TIMEOUT_MS, DEFAULT_MAX_HELD_BYTES, type FrontendOptions } from './options.ts';
+import type { BoundListener, ListenTarget } from '../../accept/listen.ts';
+import { ListenerSet } from '../../accept/listener-set.ts';
 import { LogLimit } from '../../log-limit.ts';
 import { systemErrorText } from '../../sockets.ts';
-import { adoptSocket, closeDescriptor, type NativePolicy } from '../../native.ts';
+import { adoptSocket, closeDescriptor } from '../../native.ts';
 import { NativeConnection, nativeUpstream } from '../../pipe/native-connection.ts';
 
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** How long one connection may be held (the daemon passes the service's holdTimeout, default its startTimeout). */
-export const DEFAULT_HOLD_TIMEOUT_MS = 60_000;
-/** Early bytes all held connections of a service keep in memory together. */
-export const DEFAULT_MAX_HELD_BYTES = 16 * 1024 * 1024;
+export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_HOLD_TIMEOUT_MS, DEFAULT_MAX_HELD_BYTES, type ConnectionEvent, type FrontendOptions } from './options.ts';
+
 const LOG_INTERVAL_MS = 10_000;
 
 /** A forwarded connection of either path. */
 type Forwarded = Connection | NativeConnection;
-
-export type ConnectionEvent =
-  | { change: 'open'; upstream: string }
-  | { change: 'close'; upstream: string; end: ConnectionEnd };
-
-export interface FrontendOptions {
-  backend: Backend;
-  /** Where to listen; systemd sockets arrive here already resolved to `{ kind: 'fd' }`. */
-  listen: readonly ListenTarget[];
-  /** Open (forwarded) plus held connections; one more is refused ('max_connections'). */
-  maxConnections: number;
-  /** Connections held while the service starts; one more is refused ('max_pending'). */
-  maxPending: number;
-  logger: Logger;
-  clock?: Clock;
-  /** Early bytes kept per held connection before reading pauses (default 64 KiB). */
-  holdBufferBytes?: number;
-  /** Early bytes kept by all held connections together; past it every held connection stops reading (default 16 MiB). */
-  maxHeldBytes?: number;
-  /** How long one connection may wait for the service before it is closed ('hold_timeout'; default 60 s). */
-  holdTimeoutMs?: number;
-  /**
-   * A forwarded connection whose client has half-closed is reset when the upstream has sent
-   * nothing for this long (an app that accepted but never answers); undefined: never.
-   */
-  halfCloseTimeoutMs?: number | undefined;
-  backlog?: number;
-  /** Deadline for connecting to the upstream once the service is ready (default 10 s). */
-  connectTimeoutMs?: number;
-  /**
-   * The native data path (native.ts), when its addon is available; undefined: every byte through
-   * JavaScript. TCP and inherited listeners then accept in native code, and a connection to a
-   * ready service is forwarded there entirely; bulk streams move with splice(2) after
-   * spliceAfterBytes, on either path.
-   */
-  native?: NativePolicy | undefined;
-  /** Every forwarded connection's open and close (with its reason, error and byte counts). */
-  onConnection?: (event: ConnectionEvent) => void;
-}
 
 type State =
   | { kind: 'new' }
@@ -85,7 +44,7 @@ export class Frontend {
   readonly #clock: Clock;
   readonly #holdBufferBytes: number;
   readonly #connectTimeoutMs: number;
-  readonly #listeners: BoundListener[] = [];
+  readonly #listeners: ListenerSet;
   readonly #open = new Set<Forwarded>();
   /** Each held connection and its hold deadline. */
   readonly #held = new Map<HeldConnection, TimerHandle>();
@@ -136,6 +95,46 @@ export class Frontend {
     this.#acceptErrors = new LogLimit(this.#clock, LOG_INTERVAL_MS);
     this.#upstreamErrors = new LogLimit(this.#clock, LOG_INTERVAL_MS);
     this.#fdLimitErrors = new LogLimit(this.#clock, LOG_INTERVAL_MS);
+    this.#listeners = new ListenerSet((text) => ({
+      service: this.#backend.name,
+      ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
+      onConnection: this.#onAccept,
+      onDescriptor: options.native === undefined ? undefined : this.#onAcceptFd,
+      onError: (err, refused) => this.#onAcceptError(text, err, refused),
+    }));
+  }
+
+  /** The bound listeners: their texts, addresses and servers; bind(), detach() and adopt() for a reload. */
+  get listening(): ListenerSet {
+    return this.#listeners;
+  }
+
+  /** The configured text of every bound listener. */
+  get listeners(): string[] {
+    return this.#listeners.texts;
+  }
+
+  /**
+   * Binds every listen target; connections are accepted as soon as each one is bound. If one fails,
+   * the frontend is closed (grace 0) and the PortwakeError('LISTEN_FAILED') is thrown. Call once.
+   */
+  async listen(): Promise<void> {
+    if (this.#state.kind !== 'new') throw new Error(`frontend for "${this.#backend.name}" is ${this.#state.kind}, cannot listen`);
+    this.#state = { kind: 'binding' };
+    try {
+      await this.#listeners.bindEach(this.#options.listen, () => this.#state.kind === 'binding');
+    } catch (err) {
+      // Connections the first listeners accepted meanwhile go too (unless close() was called meanwhile).
+      if (this.#state.kind === 'binding') await this.close({ graceMs: 0 });
+      throw err;
+    }
+    this.#state = { kind: 'listening' };
+  }
+
+  /** Binds more addresses while listening (a reload adding them); see ListenerSet.bind. */
+  async bind(targets: readonly ListenTarget[]): Promise<BoundListener[]> {
+    if (this.#state.kind !== 'listening') throw new Error(`frontend for "${this.#backend.name}" is ${this.#state.kind}, cannot bind more`);
+    return this.#listeners.bind(targets);
   }
 
   /** Forwarded connections still open (including ones whose sockets are being torn down). */
@@ -158,69 +157,8 @@ export class Frontend {
     return this.#halfClosed;
   }
 
-  /** The configured text of every bound listener. */
-  get listeners(): string[] {
-    return this.#listeners.map((l) => l.text);
-  }
 
-  /** The bound addresses, e.g. to read the port a `:0` listener got. */
-  get addresses(): BoundListener['address'][] {
-    return this.#listeners.map((l) => l.address);
-  }
 
-  /** Node's servers of the listeners that Node accepts on (not the native ones). */
-  get servers(): net.Server[] {
-    return this.#listeners.flatMap((l) => (l.server === undefined ? [] : [l.server]));
-  }
-
-  /** Whether each listener accepts in native code. */
-  get nativeListeners(): boolean[] {
-    return this.#listeners.map((l) => l.native);
-  }
-
-  /**
-   * Binds every listen target; connections are accepted as soon as each one is bound. If one fails,
-   * the frontend is closed (grace 0) and the PortwakeError('LISTEN_FAILED') is thrown. Call once.
-   */
-  async listen(): Promise<void> {
-    if (this.#state.kind !== 'new') throw new Error(`frontend for "${this.#backend.name}" is ${this.#state.kind}, cannot listen`);
-    this.#state = { kind: 'binding' };
-    const service = this.#backend.name;
-    for (const target of this.#options.listen) {
-      let bound: BoundListener;
-      try {
-        bound = await listen(target, {
-          service,
-          ...(this.#options.backlog === undefined ? {} : { backlog: this.#options.backlog }),
-          onConnection: this.#onAccept,
-          onDescriptor: this.#options.native === undefined ? undefined : this.#onAcceptFd,
-          onError: (err, refused) => this.#onAcceptError(target.text, err, refused),
-        });
-      } catch (err) {
-        // Connections the first listeners accepted meanwhile go too.
-        await this.close({ graceMs: 0 });
-        throw err;
-      }
-      this.#listeners.push(bound);
-      if (this.#state.kind !== 'binding') {
-        // close() was called meanwhile; it has closed the listeners bound before this one.
-        await this.#closeListeners();
-        throw new PortwakeError('LISTEN_FAILED', `service "${service}": closed while binding ${target.text}`);
-      }
-    }
-    this.#state = { kind: 'listening' };
-  }
-
-  /** The options listen() passes for each target (there inline), for listeners a reload binds or hands over. */
-  #listenOptions(text: string): ListenOptions {
-    return {
-      service: this.#backend.name,
-      ...(this.#options.backlog === undefined ? {} : { backlog: this.#options.backlog }),
-      onConnection: this.#onAccept,
-      onDescriptor: this.#options.native === undefined ? undefined : this.#onAcceptFd,
-      onError: (err, refused) => this.#onAcceptError(text, err, refused),
-    };
-  }
 
   // ---- a reload changes a running frontend in place ----
 
@@ -243,40 +181,7 @@ export class Frontend {
     }
   }
 
-  /**
-   * Binds more addresses while listening (a reload adding them); all or nothing: when one fails,
-   * those this call bound are closed and the PortwakeError('LISTEN_FAILED') is thrown.
-   */
-  async bind(targets: readonly ListenTarget[]): Promise<BoundListener[]> {
-    if (this.#state.kind !== 'listening') throw new Error(`frontend for "${this.#backend.name}" is ${this.#state.kind}, cannot bind more`);
-    const bound: BoundListener[] = [];
-    try {
-      for (const target of targets) bound.push(await listen(target, this.#listenOptions(target.text)));
-    } catch (err) {
-      await Promise.all(bound.map((l) => l.close()));
-      throw err;
-    }
-    this.#listeners.push(...bound);
-    return bound;
-  }
 
-  /**
-   * Gives up the listeners that match: they are no longer this frontend's to close, and keep
-   * accepting into it until the caller closes them or another frontend adopt()s them.
-   */
-  detach(match: (listener: BoundListener) => boolean): BoundListener[] {
-    const out = this.#listeners.filter(match);
-    for (const l of out) this.#listeners.splice(this.#listeners.indexOf(l), 1);
-    return out;
-  }
-
-  /** Takes over listeners another frontend detach()ed: they accept into this one from now on. */
-  adopt(listeners: readonly BoundListener[]): void {
-    for (const l of listeners) {
-      l.retarget(this.#listenOptions(l.text));
-      this.#listeners.push(l);
-    }
-  }
 
   /**
    * Shuts down: stops accepting (closing the listeners and removing the socket files they created),
@@ -297,7 +202,7 @@ export class Frontend {
     const closing: State & { kind: 'closing' } = { kind: 'closing', done: Promise.resolve(), allGone, graceTimer: undefined };
     this.#state = closing;
     closing.done = (async () => {
-      await this.#closeListeners();
+      await this.#listeners.closeAll();
       if (options.held !== 'serve') this.#closeHeld();
       if (this.#open.size + this.held > 0) {
         const n = this.#open.size + this.held;
@@ -550,10 +455,6 @@ export class Frontend {
     else this.#logger.error({ listener, suppressed }, msg);
   }
 
-  async #closeListeners(): Promise<void> {
-    const listeners = this.#listeners.splice(0);
-    await Promise.all(listeners.map((l) => l.close()));
-  }
 
   #checkAllGone(): void {
     const state = this.#state;
