@@ -2,11 +2,13 @@
 // owns its subscription and heartbeat timer; close() is idempotent and every exit path ends there.
 
 import type { ServerResponse } from 'node:http';
+import type { Clock } from '../core/clock.ts';
 import type { DaemonEvent } from '../core/status.ts';
 import { toJson } from './respond.ts';
 
 export interface EventStreamOptions {
   subscribe(fn: (event: DaemonEvent) => void): () => void;
+  clock: Clock;
   /** A comment line every this many ms keeps proxies and idle timeouts from cutting the stream. */
   heartbeatMs: number;
   /** A client that lets this many bytes pile up unread is disconnected rather than buffered forever. */
@@ -41,13 +43,17 @@ export function openEventStream(res: ServerResponse, options: EventStreamOptions
   const unsubscribe = options.subscribe((event) => {
     write(`event: ${event.type}\ndata: ${toJson(event)}\n\n`);
   });
-  const heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs);
-  heartbeat.unref();
+  // One timer re-armed after each beat (never setInterval), on the injected clock.
+  let heartbeat = options.clock.setTimer(options.heartbeatMs, beat);
+  function beat(): void {
+    write(': heartbeat\n\n');
+    if (!closed) heartbeat = options.clock.setTimer(options.heartbeatMs, beat);
+  }
 
   function close(reason: 'client' | 'server' | 'slow'): void {
     if (closed) return;
     closed = true;
-    clearInterval(heartbeat);
+    heartbeat.cancel();
     unsubscribe();
     if (reason === 'slow') res.destroy();
     else res.end();

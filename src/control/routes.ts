@@ -3,6 +3,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PortwakeError } from '../core/errors.ts';
+import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { DaemonControl } from '../core/status.ts';
 import { dashboardPage } from './dashboard/page.ts';
@@ -15,6 +16,7 @@ export interface RouteContext {
   metrics: ControlMetrics;
   history: StartHistory;
   logger: Logger;
+  clock: Clock;
   /** Opens `GET /events` for this response (limits and bookkeeping live in the server). */
   openEvents(res: ServerResponse): void;
 }
@@ -69,7 +71,7 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
 
 function statusBody(ctx: RouteContext): unknown {
   const services = ctx.control.status().map((s) => ({ ...s, recentStarts: ctx.history.get(s.name, s.lastStart) }));
-  return { now: Date.now(), services };
+  return { now: ctx.clock.now(), services };
 }
 
 async function serviceAction(ctx: RouteContext, res: ServerResponse, rawName: string, action: 'start' | 'stop'): Promise<void> {
@@ -83,7 +85,7 @@ async function serviceAction(ctx: RouteContext, res: ServerResponse, rawName: st
   if (!known.includes(name)) {
     return sendError(res, 404, 'UNKNOWN_SERVICE', `no service "${name}" (known: ${known.join(', ') || 'none'})`);
   }
-  const startedAt = Date.now();
+  const startedAt = ctx.clock.now();
   try {
     await (action === 'start' ? ctx.control.start(name) : ctx.control.stop(name));
   } catch (err) {
@@ -91,7 +93,7 @@ async function serviceAction(ctx: RouteContext, res: ServerResponse, rawName: st
     return sendError(res, failureStatus(err), errorCode(err, 'INTERNAL'), errorMessage(err));
   }
   const service = ctx.control.status().find((s) => s.name === name);
-  sendJson(res, 200, { ok: true, service: name, action, tookMs: Date.now() - startedAt, status: service });
+  sendJson(res, 200, { ok: true, service: name, action, tookMs: ctx.clock.now() - startedAt, status: service });
 }
 
 function sendDashboard(res: ServerResponse, head: boolean): void {

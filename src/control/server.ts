@@ -12,6 +12,7 @@ import type { DaemonControl } from '../core/status.ts';
 import { formatControlAddress, isLoopbackHost, type ControlTarget } from './address.ts';
 import { authorize, NO_TOKEN_HINT, type AuthPolicy } from './auth.ts';
 import { openEventStream, type EventStream } from './event-stream.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
 import { createControlMetrics } from './metrics.ts';
 import { sendError, toJson } from './respond.ts';
 import { ensureSocketDirectory } from './socket-dir.ts';
@@ -33,6 +34,8 @@ export interface ControlServerOptions {
   defaultMetrics?: boolean;
   /** Where PORTWAKE_TOKEN and systemd's CREDENTIALS_DIRECTORY are read (control/token.ts); default: none. */
   env?: TokenEnv;
+  /** Time for status stamps, action timings, heartbeats and the close grace; default the system clock. */
+  clock?: Clock;
 }
 
 export interface ControlServer {
@@ -72,8 +75,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
 
   const streams = new Set<EventStream>();
   const maxStreams = options.maxEventStreams ?? 32;
+  const clock = options.clock ?? systemClock;
   const ctx: RouteContext = {
-    control, metrics, history, logger,
+    control, metrics, history, logger, clock,
     openEvents(res) {
       if (streams.size >= maxStreams) {
         logger.warn({ limit: maxStreams }, 'control API: event stream limit reached, refusing another');
@@ -82,6 +86,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       }
       const stream = openEventStream(res, {
         subscribe: (fn) => control.subscribe(fn),
+        clock,
         heartbeatMs: options.heartbeatMs ?? 15_000,
         maxBufferedBytes: SLOW_CLIENT_BYTES,
         onClose(reason) {
@@ -111,7 +116,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   server.maxConnections = options.maxConnections ?? 128;
   let lastDropLog = 0;
   server.on('drop', () => {
-    const now = Date.now();
+    const now = clock.now();
     if (now - lastDropLog < 60_000) return;
     lastDropLog = now;
     logger.warn({ limit: server.maxConnections }, 'control API: connection limit reached, dropping connections');
@@ -158,10 +163,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
         for (const s of [...streams]) s.close();
         server.closeIdleConnections();
         // An in-flight POST /start can take the whole start timeout; shutdown does not wait for it.
-        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-        force.unref();
+        const force = clock.setTimer(CLOSE_GRACE_MS, () => server.closeAllConnections());
         await done;
-        clearTimeout(force);
+        force.cancel();
       })();
       return closing;
     },

@@ -140,7 +140,7 @@ export class Daemon implements DaemonControl {
       try {
         // Loaded only when configured: the server brings prom-client and the dashboard (~11 MiB).
         const { startControlServer } = await import('../control/server.ts');
-        this.control = await startControlServer({ config: this.config.control, control: this, logger: this.o.logger, env: this.o.env });
+        this.control = await startControlServer({ config: this.config.control, control: this, logger: this.o.logger, env: this.o.env, clock: this.clock });
       } catch (err) {
         await this.shutdown('control API failed to start');
         throw err;

@@ -24,6 +24,8 @@ export function probeTcp(target: Endpoint, settle: boolean, signal: AbortSignal)
     };
     const onAbort = (): void => finish({ ok: false, detail: 'aborted' });
     signal.addEventListener('abort', onAbort, { once: true });
+    // Real timers: a probe's deadlines bound a real socket's connect and settle, which a test's
+    // manual clock cannot speed up; the waits between probes are on the injected clock (readiness.ts).
     timer = setTimeout(() => finish({ ok: false, detail: `no answer to connect within ${CONNECT_TIMEOUT_MS}ms` }), CONNECT_TIMEOUT_MS);
     socket.once('error', (err) => finish({ ok: false, detail: describe(err) }));
     socket.once('connect', () => {

@@ -124,6 +124,9 @@ function reportCounts(a: Addon): void {
 function own(a: Addon, id: NativeId, owner: NativeEnd): void {
   owners.set(id, owner);
   if (countsTimer !== undefined) return;
+  // Process-wide and real time: one poll of the addon's byte counts for every service's native
+  // connections (a per-service clock would mean one poll each); idle logic reads the counts on its
+  // own injected clock.
   countsTimer = setInterval(reportCounts, COUNTS_EVERY_MS, a);
   countsTimer.unref();
 }

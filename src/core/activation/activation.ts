@@ -400,6 +400,8 @@ export class Activation implements Backend {
       this.armIdle();
       // The log line and the event wait for the next turn: the held connections go on first (they
       // resume when this returns), so formatting and writing them is not on the first byte's path.
+      // (setImmediate, not the injected clock: this orders work within the event loop, it waits for
+      // no time; on a manual clock the line would wait for a test to advance time.)
       const timings = this.lastStart;
       setImmediate(() => {
         this.log.info(

@@ -45,6 +45,7 @@ export async function removeStaleSocket(path: string, fail: StaleSocketFail, tim
 export function probeUnixSocket(path: string, timeoutMs = STALE_PROBE_TIMEOUT_MS): Promise<'stale' | 'live' | { error: string }> {
   return new Promise((resolve) => {
     const socket = net.connect({ path });
+    // A real timer: it bounds a real connect(2) to the file, before any service exists.
     const timer = setTimeout(() => finish('live'), timeoutMs);
     function finish(result: 'stale' | 'live' | { error: string }): void {
       clearTimeout(timer);

@@ -247,7 +247,8 @@ export class Frontend {
 
   /**
    * A natively accepted connection that must wait: the start is asked for first, and the socket
-   * is made in this turn's check phase (setImmediate), so the start request does not wait for it
+   * is made in this turn's check phase (setImmediate — event-loop order, not time, hence not the
+   * injected clock), so the start request does not wait for it
    * (accept → start request 0.7 → 0.48 ms). The kernel keeps the client's bytes meanwhile.
    */
   #holdFd(fd: number): void {
