@@ -9,7 +9,7 @@ import { formatMs, PortwakeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Provider } from '../core/provider.ts';
 import type { Probes } from '../core/readiness.ts';
-import type { ProbeKind } from '../systemd/wait-port-targets.ts';
+import type { ProbeKind } from '../probes/wait-port-targets.ts';
 
 export interface WaitPortDeps {
   logger: Logger;
@@ -64,8 +64,8 @@ async function waitPortCommand(targetText: string | undefined, opts: WaitPortOpt
     import('../config/duration.ts'),
     import('../core/upstream.ts'),
     import('../probes/index.ts'),
-    import('../systemd/wait-port-targets.ts'),
-    import('../systemd/wait-port.ts'),
+    import('../probes/wait-port-targets.ts'),
+    import('../probes/wait-port.ts'),
   ]);
   const timeout = parseDuration(opts.timeout);
   if (!timeout.ok) throw usage(`--timeout: ${timeout.message}`);

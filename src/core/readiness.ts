@@ -1,7 +1,7 @@
 // Wait until the app inside a started container is really ready: a deadline, an AbortSignal, a
 // burst of immediate retries for a failed TCP probe, then a capped backoff (STYLE.md habit 8). The
 // probes themselves (sockets, HTTP) are injected: they live in src/probes/, as core/ has no node:net.
-// `portwake wait-port` has a loop of its own, src/systemd/wait-port.ts: it probes one target until a
+// `portwake wait-port` has a loop of its own, src/probes/wait-port.ts: it probes one target until a
 // deadline, with none of a start's container watching (exit, health, delay).
 
 import { sleep, type Clock } from './clock.ts';

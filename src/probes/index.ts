@@ -1,6 +1,6 @@
-// The real probes, over node:net and node:http (native.ts: the addon's faster TCP connect). They
+// Readiness on the wire: the real probes, over node:net and node:http (native.ts: the addon's faster TCP connect). They
 // answer core/readiness.ts's Probes, for a start's readiness wait and for `portwake wait-port`'s loop
-// (src/systemd/wait-port.ts); they live here because core/ imports no sockets.
+// (wait-port.ts, its targets in wait-port-targets.ts); they live here because core/ imports no sockets.
 
 import type { Probes } from '../core/readiness.ts';
 import { probeHttp } from './http.ts';

@@ -14,8 +14,8 @@ import { PortwakeError } from '../../src/core/errors.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import type { Provider } from '../../src/core/provider.ts';
 import { networkProbes } from '../../src/probes/index.ts';
-import { addressAttempt } from '../../src/systemd/wait-port-targets.ts';
-import { waitPort, WaitPortTimeoutError } from '../../src/systemd/wait-port.ts';
+import { addressAttempt } from '../../src/probes/wait-port-targets.ts';
+import { waitPort, WaitPortTimeoutError } from '../../src/probes/wait-port.ts';
 import { freePort, nodeTs, startChild } from './helpers.ts';
 
 async function listen(t: TestContext, server: Server | HttpServer, port = 0): Promise<number> {

@@ -6,8 +6,8 @@ import { describe, it } from 'node:test';
 import { ContainerNotFoundError, PortwakeError } from '../../src/core/errors.ts';
 import type { ContainerInfo, Endpoint, Provider } from '../../src/core/provider.ts';
 import type { ProbeOutcome, Probes } from '../../src/core/readiness.ts';
-import { addressAttempt, containerAttempt, parseWaitTarget } from '../../src/systemd/wait-port-targets.ts';
-import { nextProbeDelay, waitPort, WaitPortTimeoutError } from '../../src/systemd/wait-port.ts';
+import { addressAttempt, containerAttempt, parseWaitTarget } from '../../src/probes/wait-port-targets.ts';
+import { nextProbeDelay, waitPort, WaitPortTimeoutError } from '../../src/probes/wait-port.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 
 describe('waitPort loop', () => {
