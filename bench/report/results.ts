@@ -8,7 +8,6 @@ import type { HerdResult } from '../workloads/herd.ts';
 import type { LateResult } from '../workloads/late-listener.ts';
 import type { RateResult } from '../workloads/rate.ts';
 import type { ScaleResult } from '../workloads/scale.ts';
-import type { TargetCheck } from './targets.ts';
 
 export interface BenchResults {
   meta: {
@@ -29,4 +28,17 @@ export interface BenchResults {
   herd?: HerdResult;
   scale?: ScaleResult;
   targets?: TargetCheck[];
+}
+
+/** One target checked against a run (targets.ts): PASS, MISS, or not measured. */
+export interface TargetCheck {
+  id: string;
+  /** What is required, e.g. "cold-start overhead ≤ 5 ms (median)". */
+  goal: string;
+  /** What was measured, with units and context. */
+  measured: string;
+  /** The measured/limit ratio the goal is stated in (e.g. 1.07x proxyd), when there is one. */
+  ratio: string | undefined;
+  /** undefined: not measured in this run. */
+  pass: boolean | undefined;
 }

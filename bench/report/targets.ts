@@ -1,18 +1,8 @@
 // The issue's targets, checked against a run: PASS, MISS, or not measured (the workload did not run).
 
-import type { BenchResults } from './results.ts';
+import type { BenchResults, TargetCheck } from './results.ts';
 
-export interface TargetCheck {
-  id: string;
-  /** What is required, e.g. "cold-start overhead ≤ 5 ms (median)". */
-  goal: string;
-  /** What was measured, with units and context. */
-  measured: string;
-  /** The measured/limit ratio the goal is stated in (e.g. 1.07x proxyd), when there is one. */
-  ratio: string | undefined;
-  /** undefined: not measured in this run. */
-  pass: boolean | undefined;
-}
+export type { TargetCheck } from './results.ts';
 
 const x = (r: number): string => `${r.toFixed(2)}x`;
 const ms = (v: number): string => `${v.toFixed(1)} ms`;

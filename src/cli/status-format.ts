@@ -83,7 +83,11 @@ function stateText(s: ServiceStatus): string {
 }
 
 function connections(s: ServiceStatus): string {
-  return s.heldConnections > 0 ? `${s.openConnections} (${s.heldConnections} held)` : String(s.openConnections);
+  const notes = [
+    ...(s.heldConnections > 0 ? [`${s.heldConnections} held`] : []),
+    ...((s.halfClosedConnections ?? 0) > 0 ? [`${s.halfClosedConnections} half-closed`] : []),
+  ];
+  return notes.length > 0 ? `${s.openConnections} (${notes.join(', ')})` : String(s.openConnections);
 }
 
 function lastStart(s: ServiceStatus, now: number): string {

@@ -91,6 +91,7 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
   perService('portwake_open_connections', 'Client connections currently forwarded to the upstream.', (s) => s.openConnections);
   perService('portwake_start_backoff_until_timestamp_seconds', 'While failed starts back off (start limit): when the back-off ends, else 0.', (s) => (s.backoffUntil ?? 0) / 1000);
   perService('portwake_held_connections', 'Client connections accepted and waiting for the service to become ready.', (s) => s.heldConnections);
+  perService('portwake_half_closed_connections', 'Open connections whose client half-closed while the upstream has not finished (reset after halfCloseTimeout).', (s) => s.halfClosedConnections ?? 0);
   new Counter({
     name: 'portwake_proxied_bytes_total',
     help: 'Bytes forwarded; direction "in" is client to container, "out" container to client.',

@@ -39,11 +39,13 @@ describe('control metrics', () => {
   });
 
   it('reads connections, bytes and state from status() at scrape time', async () => {
-    const control = new FakeDaemonControl([service('web', { state: 'ready', openConnections: 4, heldConnections: 1, bytesIn: 1200, bytesOut: 56_000 }), service('db')]);
+    const control = new FakeDaemonControl([service('web', { state: 'ready', openConnections: 4, heldConnections: 1, halfClosedConnections: 2, bytesIn: 1200, bytesOut: 56_000 }), service('db')]);
     const metrics = createControlMetrics({ status: () => control.status(), defaultMetrics: false });
     let text = await metrics.render();
     assert.match(text, /^portwake_open_connections\{service="web"\} 4$/m);
     assert.match(text, /^portwake_held_connections\{service="web"\} 1$/m);
+    assert.match(text, /^portwake_half_closed_connections\{service="web"\} 2$/m);
+    assert.match(text, /^portwake_half_closed_connections\{service="db"\} 0$/m);
     assert.match(text, /^portwake_proxied_bytes_total\{service="web",direction="in"\} 1200$/m);
     assert.match(text, /^portwake_proxied_bytes_total\{service="web",direction="out"\} 56000$/m);
     assert.match(text, /^portwake_service_state\{service="web",state="ready"\} 1$/m);

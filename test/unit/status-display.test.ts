@@ -1,4 +1,4 @@
-// A service backing off after repeated failed starts, as `portwake status` and `/metrics` show it.
+// How `portwake status` and `/metrics` show a service: backing off after repeated failed starts, and its connections.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -28,5 +28,15 @@ describe('back-off display', () => {
     const text = await metrics.render();
     assert.match(text, new RegExp(`^portwake_start_backoff_until_timestamp_seconds\\{service="web"\\} ${(now + 42_000) / 1000}$`, 'm'));
     assert.match(text, /^portwake_start_backoff_until_timestamp_seconds\{service="db"\} 0$/m);
+  });
+});
+
+describe('connections column', () => {
+  it('portwake status: held and half-closed connections are named beside the open count', () => {
+    const busy = service('web', { state: 'ready', openConnections: 5, heldConnections: 2, halfClosedConnections: 1 });
+    const quiet = service('db', { state: 'ready', openConnections: 3 });
+    const text = formatStatusTable([busy, quiet], now, palette({}, {}));
+    assert.match(text, /^web +ready +5 \(2 held, 1 half-closed\) /m);
+    assert.match(text, /^db +ready +3 /m);
   });
 });
