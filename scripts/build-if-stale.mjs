@@ -20,5 +20,12 @@ if (existsSync(built) && statSync(built).mtimeMs > Math.max(...inputs.map(newest
   console.log('portwake: dist/ is newer than src/, not rebuilt');
   process.exit(0);
 }
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+const tscPath = join(root, 'node_modules/typescript/bin/tsc');
+if (!existsSync(tscPath)) {
+  // `npm ci --omit=dev` (a production install of a clone): no compiler, so nothing to build with.
+  // Not an error: the install goes on, and running portwake says how to build it.
+  console.log('portwake: TypeScript is not installed (a production install?), dist/ not built; run `npm ci` (with dev dependencies) then `npm run build`');
+  process.exit(0);
+}
+const tsc = spawnSync(process.execPath, [tscPath, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
 process.exit(tsc.status ?? 1);

@@ -21,11 +21,11 @@ export function registerCheck(program: Command, deps: CliDeps): void {
 
 /** Validates the config, pings the engine, prints one line per service. Sets process.exitCode to 1 unless all is well. */
 async function checkCommand(file: FoundConfig, deps: CliDeps): Promise<void> {
-  const [{ loadConfig }, { containerProblems }] = await Promise.all([import('../config/load.ts'), import('./check-container.ts')]);
+  const [{ loadConfig }, { containerProblems }, { environmentHasToken }] = await Promise.all([import('../config/load.ts'), import('./check-container.ts'), import('../control/token.ts')]);
   const { path } = file;
   const out = deps.stdout;
   out.write(`config: ${path} (${file.how})\n`);
-  const config = await loadConfig(path);
+  const config = await loadConfig(path, { tokenFromEnvironment: environmentHasToken(deps.env) });
   out.write(`${path}: valid, ${config.services.length} service(s)\n`);
   const provider = createProvider(config, deps.env);
   let bad = 0;

@@ -46,8 +46,8 @@ export function registerRun(program: Command, deps: CliDeps): void {
     .action(async (_o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions & DaemonFlags & { config?: string }>();
       const file = configFile(o.config, deps);
-      const { loadConfig } = await import('../config/load.ts');
-      const config = await loadConfig(file.path);
+      const [{ loadConfig }, { environmentHasToken }] = await Promise.all([import('../config/load.ts'), import('../control/token.ts')]);
+      const config = await loadConfig(file.path, { tokenFromEnvironment: environmentHasToken(deps.env) });
       await runDaemon(config, file, o, deps);
     });
 }
@@ -77,8 +77,8 @@ export function registerProxy(program: Command, deps: CliDeps): void {
   proxyCommand(program).action(async (_o: unknown, cmd: Command) => {
     const o = cmd.optsWithGlobals<GlobalOptions & DaemonFlags & ProxyFlags>();
     if (o.token !== undefined) deps.stderr.write(`warning: --token is visible to every user of this machine (ps, /proc/${process.pid}/cmdline); use --token-file FILE or PORTWAKE_TOKEN instead\n`);
-    const { configFromFlags } = await import('../config/flags.ts');
-    await runDaemon(configFromFlags(o), undefined, o, deps);
+    const [{ configFromFlags }, { environmentHasToken }] = await Promise.all([import('../config/flags.ts'), import('../control/token.ts')]);
+    await runDaemon(configFromFlags(o, { tokenFromEnvironment: environmentHasToken(deps.env) }), undefined, o, deps);
   });
 }
 

@@ -59,7 +59,7 @@ const FLAG_VALUES: ReadonlyArray<readonly [keyof typeof SERVICE_FLAGS, keyof Pro
  * Builds and validates the config; throws a ConfigError listing every bad flag. Relative unix:
  * paths resolve against cwd (default: the process's working directory).
  */
-export function configFromFlags(flags: ProxyFlags, options: { cwd?: string } = {}): PortwakeConfig {
+export function configFromFlags(flags: ProxyFlags, options: { cwd?: string; tokenFromEnvironment?: boolean } = {}): PortwakeConfig {
   const name = flags.name ?? (SERVICE_NAME.test(flags.container) ? flags.container : 'proxy');
   const service: Record<string, unknown> = { listen: [...flags.listen], container: flags.container };
   for (const [key, flag] of FLAG_VALUES) {
@@ -84,7 +84,7 @@ export function configFromFlags(flags: ProxyFlags, options: { cwd?: string } = {
     }
   }
 
-  const result = validate(root, flagLocator, { baseDir: options.cwd ?? process.cwd() });
+  const result = validate(root, flagLocator, { baseDir: options.cwd ?? process.cwd(), tokenFromEnvironment: options.tokenFromEnvironment });
   const issues = [...early, ...(result.ok ? [] : result.issues)];
   if (issues.length > 0 || !result.ok) throw new ConfigError(FLAG_SOURCE, issues, undefined);
   return { source: FLAG_SOURCE, ...result.config };

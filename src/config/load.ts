@@ -13,7 +13,7 @@ import { readYaml, type YamlSource } from './yaml-source.ts';
 import { isMap } from './zod-field.ts';
 
 /** Reads and validates the file; rejects with a ConfigError (also when it cannot be read). */
-export async function loadConfig(path: string): Promise<PortwakeConfig> {
+export async function loadConfig(path: string, options: LoadOptions = {}): Promise<PortwakeConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -21,14 +21,19 @@ export async function loadConfig(path: string): Promise<PortwakeConfig> {
     const issue = { line: undefined, col: undefined, path: '', message: `cannot read ${path}: ${describe(err)}` };
     throw new ConfigError(path, [issue], basename(path), { cause: err });
   }
-  return parseConfig(text, path);
+  return parseConfig(text, path, options);
+}
+
+export interface LoadOptions {
+  /** The daemon's environment gives it a control token (control/token.ts environmentHasToken). */
+  tokenFromEnvironment?: boolean;
 }
 
 /**
  * Validates config text. sourceName is the path it came from: PortwakeConfig.source, and its base
  * name prefixes every message (`portwake.yaml:3:5: …`). Pure: reads nothing, resolves nothing.
  */
-export function parseConfig(text: string, sourceName: string): PortwakeConfig {
+export function parseConfig(text: string, sourceName: string, options: LoadOptions = {}): PortwakeConfig {
   const invalid = (issues: ConfigError['issues']): ConfigError => new ConfigError(sourceName, issues, basename(sourceName));
   const source = readYaml(text);
   if (source.syntaxErrors.length > 0) {
@@ -42,7 +47,7 @@ export function parseConfig(text: string, sourceName: string): PortwakeConfig {
     const at = source.locate([], 'value');
     throw invalid([{ ...at, path: '', message: `expected a map with a "services:" key at the top level, got ${show(root)}` }]);
   }
-  const result = validate(withoutExtensions(root), fileLocator(source));
+  const result = validate(withoutExtensions(root), fileLocator(source), { tokenFromEnvironment: options.tokenFromEnvironment });
   if (!result.ok) throw invalid(result.issues);
   return { source: sourceName, ...result.config };
 }

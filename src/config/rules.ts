@@ -43,10 +43,11 @@ function controlIssues(control: Record<string, unknown>, options: SchemaOptions,
   claims.push({ owner: undefined, path: ['control', 'listen'], address: value, text: value.kind === 'unix' ? `unix:${value.path}` : String(control.listen).trim() });
   if (value.kind !== 'tcp') return [];
   const issues: RawIssue[] = [];
-  if (control.token === undefined && control.tokenFile === undefined && !isLoopback(value.host)) {
+  if (control.token === undefined && control.tokenFile === undefined && options.tokenFromEnvironment !== true && !isLoopback(value.host)) {
     issues.push({
       path: ['control', 'token'], at: 'parent',
-      message: `a token is required: the control API listens on ${show(String(control.listen).trim())}, which is reachable from other machines`,
+      message: `a token is required: the control API listens on ${show(String(control.listen).trim())}, which is reachable from other machines ` +
+        '(the daemon may also take it from PORTWAKE_TOKEN or the systemd credential portwake-token)',
     });
   }
   if (control.token !== undefined && control.tokenFile !== undefined) {

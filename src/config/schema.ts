@@ -21,6 +21,8 @@ const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 export interface SchemaOptions {
   /** Directory relative unix: paths resolve against; undefined (the config file): they are errors. */
   baseDir?: string | undefined;
+  /** The daemon's environment gives it a control token (PORTWAKE_TOKEN, a systemd credential). */
+  tokenFromEnvironment?: boolean | undefined;
 }
 
 export function parseServiceName(name: string): Parsed<string> {

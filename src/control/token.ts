@@ -3,7 +3,7 @@
 // quiet sources are files and the environment: control.tokenFile, systemd's credential
 // (LoadCredential=portwake-token:FILE puts it in $CREDENTIALS_DIRECTORY) and PORTWAKE_TOKEN.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControlConfig } from '../config/types.ts';
 import { PortwakeError } from '../core/errors.ts';
@@ -35,6 +35,17 @@ export function readTokenFile(path: string, what: string, read: ReadText = readT
   // Never echo the token itself: messages end up in logs.
   if (!/^\S+$/.test(token)) throw new PortwakeError('CONFIG_INVALID', `${what} ${path}: expected one line holding a token without spaces`);
   return token;
+}
+
+/**
+ * Whether the environment gives the daemon a token (PORTWAKE_TOKEN, or the systemd credential
+ * portwake-token): then a config whose control API listens beyond loopback needs none of its own.
+ */
+export function environmentHasToken(env: TokenEnv): boolean {
+  const fromEnv = env[TOKEN_ENV];
+  if (fromEnv !== undefined && fromEnv !== '') return true;
+  const credential = credentialPath(env);
+  return credential !== undefined && existsSync(credential);
 }
 
 /** The systemd credential's path, when the service was started with one. */

@@ -98,6 +98,7 @@ export class Daemon implements DaemonControl {
     this.serviceLogger = lazyChildren(o.logger);
     this.reloader = new Reloader({
       configPath: o.configPath,
+      env: o.env,
       listenFromSystemd: o.listenFromSystemd === true,
       logger: o.logger,
       graceMs: o.graceMs,

@@ -8,6 +8,7 @@ import { describe, PortwakeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ReloadResult } from '../core/status.ts';
 import { loadConfig } from '../config/load.ts';
+import { environmentHasToken } from '../control/token.ts';
 import type { PortwakeConfig, ServiceConfig } from '../config/types.ts';
 import type { BoundListener } from '../proxy/accept/listen.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
@@ -18,6 +19,8 @@ import { frontendLimits, inConfigOrder, type RunningService } from './service.ts
 export interface ReloadHost {
   /** The file to re-read; undefined when the config came from flags. */
   readonly configPath: string | undefined;
+  /** The daemon's environment (a control token there satisfies a non-loopback control: address). */
+  readonly env: Readonly<Record<string, string | undefined>>;
   /** --listen-from-systemd: the sockets come from systemd, not from the file's listen: entries. */
   readonly listenFromSystemd: boolean;
   readonly logger: Logger;
@@ -65,7 +68,7 @@ export class Reloader {
   async run(): Promise<ReloadResult> {
     if (this.d.configPath === undefined) throw new PortwakeError('USAGE', 'this daemon was started from flags, not a config file: nothing to reload');
     if (this.d.shuttingDown()) throw new PortwakeError('ABORTED', 'portwake is shutting down; reload refused');
-    const file = await loadConfig(this.d.configPath);
+    const file = await loadConfig(this.d.configPath, { tokenFromEnvironment: environmentHasToken(this.d.env) });
     const fromSystemd = this.d.listenFromSystemd;
     const next = fromSystemd ? adoptSystemdListeners(file) : file;
     const plan = planReload([...this.d.units().values()].map((u) => u.config), next, { fromSystemd });

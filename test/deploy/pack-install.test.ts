@@ -25,13 +25,17 @@ describe('from a clone: npm ci, npx portwake, npm pack, npm install -g', { timeo
   const noCompiler = pathWithoutCompiler(join(work, 'path-without-cc'));
   let tarball = '';
 
-  before(async () => {
-    // The checkout's files as git sees them (committed or not, ignored ones left out): a fresh clone.
+  /** The checkout's files as git sees them (committed or not, ignored ones left out): a fresh clone. */
+  async function cloneInto(dir: string): Promise<void> {
     const files = ok(await runCommand('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, timeoutMs: 30_000 }), 'git ls-files');
     for (const file of files.stdout.split('\0').filter((f) => f !== '' && existsSync(join(ROOT, f)))) {
-      mkdirSync(dirname(join(clone, file)), { recursive: true });
-      copyFileSync(join(ROOT, file), join(clone, file));
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      copyFileSync(join(ROOT, file), join(dir, file));
     }
+  }
+
+  before(async () => {
+    await cloneInto(clone);
     // No compiler for this one: the addon build fails at once (the tests below build it or not).
     ok(await runCommand('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: clone, env: { ...process.env, PATH: noCompiler }, timeoutMs: INSTALL_DEADLINE_MS }), 'npm ci');
     // dist/ is there now (prepare), so packing needs no second build.
@@ -46,6 +50,14 @@ describe('from a clone: npm ci, npx portwake, npm pack, npm install -g', { timeo
     // npx installs the clone as a directory dependency and so runs its prepare again: dist/ is up to date.
     const r = ok(await runCommand('npx', ['--offline', 'portwake', '--version'], { cwd: join(clone, 'src'), timeoutMs: 180_000 }), 'npx portwake --version');
     assert.equal(r.stdout.trim(), VERSION);
+  });
+
+  it('npm ci --omit=dev in a clone succeeds without building dist/, and says how to build it', async () => {
+    const prod = join(work, 'production-clone');
+    await cloneInto(prod);
+    const r = ok(await runCommand('npm', ['ci', '--omit=dev', '--foreground-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: prod, env: { ...process.env, PATH: noCompiler }, timeoutMs: INSTALL_DEADLINE_MS }), 'npm ci --omit=dev');
+    assert.match(r.stdout + r.stderr, /TypeScript is not installed .*run `npm ci` \(with dev dependencies\) then `npm run build`/);
+    assert.equal(existsSync(join(prod, 'dist/main.js')), false);
   });
 
   it('npm run portwake runs in the directory it is started from', async () => {

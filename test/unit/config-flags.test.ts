@@ -128,7 +128,7 @@ describe('configFromFlags', () => {
 
   it('the relations between flags', () => {
     assert.deepEqual(problems({ listen: ['80'], container: 'c', control: '0.0.0.0:9090', port: '80', upstream: '127.0.0.1:80', ready: 'delay:2m', socketMode: '0660' }), [
-      '--token: a token is required: the control API listens on "0.0.0.0:9090", which is reachable from other machines',
+      '--token: a token is required: the control API listens on "0.0.0.0:9090", which is reachable from other machines (the daemon may also take it from PORTWAKE_TOKEN or the systemd credential portwake-token)',
       '--socket-mode: applies only to unix: listeners, and this service has none',
       '--port: has no effect when "upstream" is set; remove one of them',
       '--ready: "2m" is not shorter than startTimeout (1m), so the service could never become ready',

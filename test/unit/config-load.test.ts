@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/errors.ts';
 import { loadConfig, parseConfig } from '../../src/config/load.ts';
 import type { PortwakeConfig, ServiceConfig } from '../../src/config/types.ts';
+import { environmentHasToken } from '../../src/control/token.ts';
 import { PortwakeError } from '../../src/core/errors.ts';
 
 const yaml = (...lines: string[]): string => `${lines.join('\n')}\n`;
@@ -141,7 +142,7 @@ describe('parseConfig: good files', () => {
     assert.deepEqual(control('127.0.0.1:9090'), { listen: { kind: 'tcp', host: '127.0.0.1', port: 9090 }, token: undefined });
     assert.deepEqual(problems(yaml('services:', '  web: {listen: 9090, container: c}', 'control: 0.0.0.0:9090')), [
       'portwake.yaml:2:17: services.web.listen: "9090" overlaps "0.0.0.0:9090" of the control API (control.listen at line 3)',
-      'portwake.yaml:3:10: control.token: a token is required: the control API listens on "0.0.0.0:9090", which is reachable from other machines',
+      'portwake.yaml:3:10: control.token: a token is required: the control API listens on "0.0.0.0:9090", which is reachable from other machines (the daemon may also take it from PORTWAKE_TOKEN or the systemd credential portwake-token)',
     ].sort());
     assert.deepEqual(problems(yaml('control: 9090', 'services:', '  web: {listen: 80, container: c}')), [
       'portwake.yaml:1:10: control.listen: "9090": give the address to listen on, e.g. "127.0.0.1:9090" (or "0.0.0.0:9090" with a token)',
@@ -413,10 +414,22 @@ describe('parseConfig: control', () => {
       '  listen: 0.0.0.0:9090',
       'services:',
       '  web: {listen: 80, container: c}',
-    )), ['portwake.yaml:2:3: control.token: a token is required: the control API listens on "0.0.0.0:9090", which is reachable from other machines']);
+    )), ['portwake.yaml:2:3: control.token: a token is required: the control API listens on "0.0.0.0:9090", which is reachable from other machines (the daemon may also take it from PORTWAKE_TOKEN or the systemd credential portwake-token)']);
     assert.deepEqual(problems(yaml('control: {listen: "[::]:9090"}', 'services:', '  web: {listen: 80, container: c}')), [
-      'portwake.yaml:1:10: control.token: a token is required: the control API listens on "[::]:9090", which is reachable from other machines',
+      'portwake.yaml:1:10: control.token: a token is required: the control API listens on "[::]:9090", which is reachable from other machines (the daemon may also take it from PORTWAKE_TOKEN or the systemd credential portwake-token)',
     ]);
+  });
+
+  it('a token from the environment (PORTWAKE_TOKEN, the systemd credential) satisfies it', async (t) => {
+    const text = yaml('control: 0.0.0.0:9090', 'services:', '  web: {listen: 80, container: c}');
+    assert.equal(parseConfig(text, 'portwake.yaml', { tokenFromEnvironment: true }).control?.listen.kind, 'tcp');
+    assert.equal(environmentHasToken({ PORTWAKE_TOKEN: 's3cret' }), true);
+    assert.equal(environmentHasToken({ PORTWAKE_TOKEN: '' }), false);
+    const creds = await mkdtemp(join(tmpdir(), 'portwake-creds-'));
+    t.after(() => rm(creds, { recursive: true, force: true }));
+    assert.equal(environmentHasToken({ CREDENTIALS_DIRECTORY: creds }), false, 'a credentials directory without portwake-token');
+    await writeFile(join(creds, 'portwake-token'), 's3cret\n');
+    assert.equal(environmentHasToken({ CREDENTIALS_DIRECTORY: creds }), true);
   });
 
   it('never echoes a token, and rejects a bare port and a TCP socketMode', () => {
