@@ -7,6 +7,8 @@ import { DEFAULTS, type ControlConfig, type ListenSpec, type PortwakeConfig, typ
 import { controlListen, parseControlAddress, parseInsecureNoToken, parseTokenFile } from './control-address.ts';
 import { parseDuration } from './duration.ts';
 import { parseEndpoint } from './endpoint.ts';
+import { parseHosts } from './hosts.ts';
+import { httpSchema, httpShape, parsePaths, parseStrategy } from './http.ts';
 import { parseEngineHost } from './engine-host.ts';
 import { parsePort } from './host-port.ts';
 import { parseListenAddress } from './listen-address.ts';
@@ -78,7 +80,10 @@ const idleOn = field((v): Parsed<'connections' | 'traffic'> => (v === 'connectio
 
 function serviceShape(options: SchemaOptions) {
   return {
-    listen: listenSchema(options),
+    listen: listenSchema(options).optional(),
+    hosts: field(parseHosts).optional(),
+    paths: field(parsePaths).optional(),
+    strategy: field(parseStrategy).optional(),
     socketMode: field(parseSocketMode).optional(),
     container: field(parseContainerName),
     port: field(parsePort).optional(),
@@ -101,28 +106,41 @@ function serviceShape(options: SchemaOptions) {
 
 /** One service's body; its name (the key) is added by servicesSchema. */
 function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'name'>, unknown> {
-  return z.strictObject(serviceShape(options)).transform((s): Omit<ServiceConfig, 'name'> => ({
-    listen: s.listen.map((l) => (l.kind === 'unix' ? { ...l, mode: s.socketMode } : l)),
-    container: s.container,
-    port: s.port,
-    upstream: s.upstream,
-    ready: s.ready ?? { kind: 'tcp' },
-    startTimeoutMs: s.startTimeout ?? DEFAULTS.startTimeoutMs,
-    idleTimeoutMs: s.idleTimeout,
-    stopTimeoutMs: s.stopTimeout ?? DEFAULTS.stopTimeoutMs,
-    maxConnections: s.maxConnections ?? DEFAULTS.maxConnections,
-    maxPending: s.maxPending ?? DEFAULTS.maxPending,
-    // Set only when given (the defaults are applied where they are used: see DEFAULTS).
-    ...(s.idleOn === undefined ? {} : { idleOn: s.idleOn }),
-    ...(s.holdTimeout === undefined ? {} : { holdTimeoutMs: s.holdTimeout }),
-    ...(s.maxHeldBytes === undefined ? {} : { maxHeldBytes: s.maxHeldBytes }),
-    ...(s.halfCloseTimeout === undefined ? {} : { halfCloseTimeoutMs: s.halfCloseTimeout }),
-    // Set only when given: the activation applies the defaults (START_LIMIT_DEFAULTS).
-    ...(s.startLimitBurst === undefined ? {} : { startLimitBurst: s.startLimitBurst }),
-    ...(s.startLimitInterval === undefined ? {} : { startLimitIntervalMs: s.startLimitInterval }),
-    ...(s.startBackoffMax === undefined ? {} : { startBackoffMaxMs: s.startBackoffMax }),
-  }));
+  return z.strictObject(serviceShape(options)).transform((s, ctx): Omit<ServiceConfig, 'name'> => {
+    if (s.listen === undefined && s.hosts === undefined) {
+      report(ctx, 'is required (where to accept connections, e.g. "80"), unless the service has "hosts:" for the HTTP router', ['listen'], 'parent');
+      return z.NEVER;
+    }
+    return {
+      listen: (s.listen ?? []).map((l) => (l.kind === 'unix' ? { ...l, mode: s.socketMode } : l)),
+      ...(s.hosts === undefined ? {} : { hosts: s.hosts }),
+      ...(s.paths === undefined ? {} : { paths: s.paths }),
+      ...(s.strategy === undefined ? {} : { strategy: s.strategy }),
+      container: s.container,
+      port: s.port,
+      upstream: s.upstream,
+      // Behind the HTTP router any HTTP answer means the app is up (one answering 401 or 404 on / too).
+      ready: s.ready ?? (s.hosts === undefined ? { kind: 'tcp' } : HTTP_ANY_STATUS),
+      startTimeoutMs: s.startTimeout ?? DEFAULTS.startTimeoutMs,
+      idleTimeoutMs: s.idleTimeout,
+      stopTimeoutMs: s.stopTimeout ?? DEFAULTS.stopTimeoutMs,
+      maxConnections: s.maxConnections ?? DEFAULTS.maxConnections,
+      maxPending: s.maxPending ?? DEFAULTS.maxPending,
+      // Set only when given (the defaults are applied where they are used: see DEFAULTS).
+      ...(s.idleOn === undefined ? {} : { idleOn: s.idleOn }),
+      ...(s.holdTimeout === undefined ? {} : { holdTimeoutMs: s.holdTimeout }),
+      ...(s.maxHeldBytes === undefined ? {} : { maxHeldBytes: s.maxHeldBytes }),
+      ...(s.halfCloseTimeout === undefined ? {} : { halfCloseTimeoutMs: s.halfCloseTimeout }),
+      // Set only when given: the activation applies the defaults (START_LIMIT_DEFAULTS).
+      ...(s.startLimitBurst === undefined ? {} : { startLimitBurst: s.startLimitBurst }),
+      ...(s.startLimitInterval === undefined ? {} : { startLimitIntervalMs: s.startLimitInterval }),
+      ...(s.startBackoffMax === undefined ? {} : { startBackoffMaxMs: s.startBackoffMax }),
+    };
+  });
 }
+
+/** The default readiness of a service with `hosts:`: GET / answered with any status. */
+const HTTP_ANY_STATUS = { kind: 'http', path: '/', host: undefined, statusMin: 100, statusMax: 599 } as const;
 
 /** `services:` — a non-empty map from service name to service; names are checked here. */
 function servicesSchema(options: SchemaOptions): z.ZodType<ServiceConfig[], unknown> {
@@ -179,15 +197,16 @@ export function controlMap(value: unknown): unknown {
   return typeof value === 'string' || typeof value === 'number' ? { listen: value } : value;
 }
 
-const ROOT_KEYS = ['engine', 'control', 'services'] as const;
+const ROOT_KEYS = ['engine', 'control', 'http', 'services'] as const;
 
 /** The whole file (after `x-` extension keys are dropped), as a PortwakeConfig minus `source`. */
 export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<PortwakeConfig, 'source'>, unknown> {
   return z.strictObject({
     engine: field(parseEngineHost).optional(),
     control: controlSchema(options).optional(),
+    http: httpSchema(listenSchema(options)).optional(),
     services: servicesSchema(options),
-  }).transform((c) => ({ services: c.services, engineHost: c.engine, control: c.control }));
+  }).transform((c) => ({ services: c.services, engineHost: c.engine, control: c.control, ...(c.http === undefined ? {} : { http: c.http }) }));
 }
 
 /** The keys a map at this path may have, for "did you mean" on unknown keys. */
@@ -195,6 +214,7 @@ export function knownKeys(path: readonly PropertyKey[]): readonly string[] {
   const [first, , third, fourth] = path;
   if (path.length === 0) return ROOT_KEYS;
   if (path.length === 1 && first === 'control') return Object.keys(controlShape({}));
+  if (path.length === 1 && first === 'http') return Object.keys(httpShape(listenSchema({})));
   if (first !== 'services') return [];
   if (path.length === 2) return Object.keys(serviceShape({}));
   if (path.length === 3 && third === 'ready') return Object.keys(READY_MAP_SHAPE);
