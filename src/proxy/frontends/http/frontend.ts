@@ -11,7 +11,8 @@ import type { Backend, Lease, RefusalReason } from '../../../core/backend.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.ts';
 import { describe, PortwakeError, StartLimitedError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/logger.ts';
-import { listen, type BoundListener, type ListenTarget } from '../../accept/listen.ts';
+import type { BoundListener, ListenTarget } from '../../accept/listen.ts';
+import { ListenerSet } from '../../accept/listener-set.ts';
 import { LogLimit } from '../../log-limit.ts';
 import { UpstreamAgents } from './agents.ts';
 import { answerSocket, answerText, forwardRequest, forwardUpgrade, type ForwardContext, type ForwardEnd } from './forward.ts';
@@ -89,7 +90,7 @@ export class HttpFrontend {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #server: http.Server;
-  readonly #listeners: BoundListener[] = [];
+  readonly #listeners: ListenerSet;
   readonly #agents = new UpstreamAgents();
   readonly #stats = new Map<string, HttpServiceStats>();
   readonly #pages = new Map<string, PageWait>();
@@ -112,6 +113,12 @@ export class HttpFrontend {
     this.#router = options.router;
     this.#ctx = this.#context(options.trustForwarded, options.forwardedHeaders);
     const t = { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts };
+    this.#listeners = new ListenerSet((text) => ({
+      service: 'http',
+      ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
+      onConnection: this.#onConnection,
+      onError: (err) => this.#logger.warn({ listener: text, err: describe(err) }, `http: cannot accept a connection on ${text}: ${describe(err)}, ignoring`),
+    }));
     this.#server = http.createServer({
       headersTimeout: t.headersMs,
       requestTimeout: t.requestMs,
@@ -139,11 +146,11 @@ export class HttpFrontend {
 
   /** The configured text of every bound listener. */
   get listeners(): string[] {
-    return this.#listeners.map((l) => l.text);
+    return this.#listeners.texts;
   }
 
   get addresses(): BoundListener['address'][] {
-    return this.#listeners.map((l) => l.address);
+    return this.#listeners.addresses;
   }
 
   /** A service's counters (zeros when it has seen no request). */
@@ -169,41 +176,23 @@ export class HttpFrontend {
   /** Binds every listen target (all or nothing: on a failure those bound are closed and it throws). */
   async listen(): Promise<void> {
     if (this.#state.kind !== 'new') throw new Error(`the HTTP router is ${this.#state.kind}, cannot listen`);
+    this.#state = { kind: 'listening' };
     try {
-      await this.bind(this.#o.listen);
+      await this.#listeners.bindEach(this.#o.listen, () => this.#state.kind === 'listening');
     } catch (err) {
-      this.#state = { kind: 'listening' };
       await this.close({ graceMs: 0 });
       throw err;
     }
-    this.#state = { kind: 'listening' };
   }
 
   /** Binds more addresses (a reload); all or nothing. */
-  async bind(targets: readonly ListenTarget[]): Promise<BoundListener[]> {
-    const bound: BoundListener[] = [];
-    try {
-      for (const target of targets) {
-        bound.push(await listen(target, {
-          service: 'http',
-          ...(this.#o.backlog === undefined ? {} : { backlog: this.#o.backlog }),
-          onConnection: this.#onConnection,
-          onError: (err) => this.#logger.warn({ listener: target.text, err: describe(err) }, `http: cannot accept a connection on ${target.text}: ${describe(err)}, ignoring`),
-        }));
-      }
-    } catch (err) {
-      await Promise.all(bound.map((l) => l.close()));
-      throw err;
-    }
-    this.#listeners.push(...bound);
-    return bound;
+  bind(targets: readonly ListenTarget[]): Promise<BoundListener[]> {
+    return this.#listeners.bind(targets);
   }
 
   /** Closes the listeners whose text matches (a reload dropping them). */
   async unbind(match: (text: string) => boolean): Promise<void> {
-    const gone = this.#listeners.filter((l) => match(l.text));
-    for (const l of gone) this.#listeners.splice(this.#listeners.indexOf(l), 1);
-    await Promise.all(gone.map((l) => l.close()));
+    await Promise.all(this.#listeners.detach((l) => match(l.text)).map((l) => l.close()));
   }
 
   #onConnection = (socket: net.Socket): void => {
@@ -509,7 +498,7 @@ export class HttpFrontend {
     const closing: State & { kind: 'closing' } = { kind: 'closing', done: Promise.resolve() };
     this.#state = closing;
     closing.done = (async () => {
-      await Promise.all(this.#listeners.splice(0).map((l) => l.close()));
+      await this.#listeners.closeAll();
       // Idle keep-alive connections go now; those with a request in flight once it is answered.
       this.#server.close();
       this.#server.closeIdleConnections();
