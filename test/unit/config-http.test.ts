@@ -101,3 +101,12 @@ describe('config: http router', () => {
     assert.equal(parsePaths('/a?b').ok, false);
   });
 });
+
+describe('config: examples/http', () => {
+  it('is valid', async () => {
+    const { loadConfig } = await import('../../src/config/load.ts');
+    const config = await loadConfig(new URL('../../examples/http/portwake.yaml', import.meta.url).pathname);
+    assert.deepEqual(config.services.map((s) => [s.name, s.listen.length, s.strategy ?? 'page']), [['wiki', 0, 'page'], ['wiki-api', 0, 'block'], ['previews', 0, 'page']]);
+    assert.equal(config.http?.listen[0]?.text, '80');
+  });
+});
