@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { eventually, freePort, isRunning, startDaemon } from '../support/daemon-harness.ts';
+import { scratchDir, startFileDaemon } from '../support/file-daemon.ts';
 import { createContainer, ensureImage, getEngine, type Engine } from '../support/engine.ts';
 
 const run = promisify(execFile);
@@ -171,5 +172,41 @@ describe('HTTP router against real containers', () => {
     await eventually('echo after idleTimeout', () => received.endsWith('ping-2'));
     socket.destroy();
     await eventually('stopped once the connection closed', async () => !(await isRunning(engine, ws)), 30_000);
+  });
+
+  it('reload: routes rebuilt from the new file, an unchanged listener kept open (a keep-alive client goes on), a new one bound', async (t) => {
+    const engine = await getEngine();
+    const image = await ensureImage('busybox');
+    const [a, b] = await Promise.all([
+      container(t, engine, image, 'http-rl-a', httpdWithCgi('a')),
+      container(t, engine, image, 'http-rl-b', httpdWithCgi('b')),
+    ]);
+    const [port, port2] = [await freePort(), await freePort()];
+    const dir = await scratchDir(t);
+    const v1 = ['services:', `  a: {hosts: [a.test], container: ${a}, port: 80}`, `  b: {hosts: [b.test], container: ${b}, port: 80}`, ''];
+    const running = await startFileDaemon(t, engine, dir, [`http: {listen: "127.0.0.1:${port}"}`, ...v1].join('\n'));
+    const { daemon } = running;
+    const write = (text: string): Promise<void> => running.write(text);
+    // One client connection, kept alive across the reload.
+    const socket = net.connect(port, '127.0.0.1');
+    t.after(() => socket.destroy());
+    let received = '';
+    socket.on('data', (c: Buffer) => { received += c.toString('latin1'); });
+    const ask = async (host: string, expect: RegExp): Promise<void> => {
+      received = '';
+      socket.write(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      await eventually(`an answer for ${host}`, () => expect.test(received), 60_000);
+    };
+    await ask('a.test', /hello-a/);
+    await write([`http: {listen: ["127.0.0.1:${port}", "127.0.0.1:${port2}"]}`, 'services:', `  b: {hosts: [a.test, b.test], container: ${b}, port: 80}`, ''].join('\n'));
+    await daemon.reload();
+    await ask('a.test', /hello-b/);
+    assert.equal(socket.destroyed, false);
+    assert.equal((await curl(['-H', 'Host: b.test', `http://127.0.0.1:${port2}/`])).stdout.trim(), 'hello-b');
+    // Back to one listener: the second is closed.
+    await write([`http: {listen: "127.0.0.1:${port}"}`, ...v1].join('\n'));
+    await daemon.reload();
+    await assert.rejects(curl(['-H', 'Host: b.test', `http://127.0.0.1:${port2}/`]));
+    await ask('a.test', /hello-a/);
   });
 });
