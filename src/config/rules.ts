@@ -14,6 +14,7 @@ import type { Locator, RawIssue } from './locator.ts';
 import { show } from './parsed.ts';
 import { parseSocketMode } from './socket-mode.ts';
 import { controlMap, type SchemaOptions } from './schema.ts';
+import { stackIssues } from './stack-rules.ts';
 import { DEFAULTS } from './types.ts';
 import { isMap } from './zod-field.ts';
 
@@ -26,6 +27,7 @@ export function crossFieldIssues(root: Record<string, unknown>, options: SchemaO
     for (const [name, service] of Object.entries(root.services)) {
       if (isMap(service)) issues.push(...serviceIssues(name, service, options, claims));
     }
+    issues.push(...stackIssues(root.services));
   }
   for (const { claim, earlier } of findOverlaps(claims)) {
     const whose = earlier.owner === undefined ? 'the control API'

@@ -15,8 +15,16 @@ export type ListenSpec =
 
 export interface ServiceConfig {
   name: string;
+  /** Empty for a service only others depend on (dependsOn), reached on the container network. */
   listen: ListenSpec[];
+  /** The container that takes the traffic (the first of a `container:` list). */
   container: string;
+  /** The rest of a `container:` list: started and stopped together with `container` (a group). */
+  members?: string[];
+  /** Services started and ready before this one's container starts, and kept up while it runs. */
+  dependsOn?: string[];
+  /** 'manage': portwake sets the containers' restart policy to "no"; unset or 'keep': left as it is (a warning for always/unless-stopped). */
+  restartPolicy?: 'manage' | 'keep';
   /** Container port to forward to; undefined: the container's only exposed/published port. */
   port: number | undefined;
   /** Explicit upstream; undefined: the container's own address on its network, resolved per start. */
