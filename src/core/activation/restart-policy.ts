@@ -25,8 +25,12 @@ export class RestartPolicyManager {
   constructor(private readonly provider: Provider, private readonly log: Logger, private readonly service: string) {}
 
   async manage(info: ContainerInfo, signal?: AbortSignal): Promise<void> {
-    if (!fightsIdleStop(info.restartPolicy) || this.done.has(info.id) || this.provider.disableRestart === undefined) return;
+    if (!fightsIdleStop(info.restartPolicy) || this.done.has(info.id)) return;
     this.done.add(info.id);
+    if (this.provider.disableRestart === undefined) {
+      this.log.warn({ container: info.name }, `service "${this.service}": restartPolicy: manage, but the provider for ${this.provider.endpoint} cannot change restart policies; ${restartPolicyWarning(info)}`);
+      return;
+    }
     try {
       await this.provider.disableRestart(info.id, signal);
       this.log.info({ container: info.name, was: info.restartPolicy }, `service "${this.service}": set the restart policy of container "${info.name}" from "${info.restartPolicy ?? ''}" to "no" (restartPolicy: manage)`);
