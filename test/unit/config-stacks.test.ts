@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/errors.ts';
-import { parseConfig } from '../../src/config/load.ts';
+import { loadConfig, parseConfig } from '../../src/config/load.ts';
 import type { PortwakeConfig } from '../../src/config/types.ts';
 
 const yaml = (...lines: string[]): string => `${lines.join('\n')}\n`;
@@ -96,5 +96,13 @@ describe('config: stacks', () => {
   it('suggests the new keys when misspelt', () => {
     const text = problems(yaml('services:', '  a: {listen: 8080, container: a, dependOn: [b]}', '  b: {container: b}')).join('\n');
     assert.match(text, /did you mean "dependsOn"\?/);
+  });
+
+  it('the stack example in examples/stack/ is valid', async () => {
+    const config = await loadConfig(new URL('../../examples/stack/portwake.yaml', import.meta.url).pathname);
+    const api = config.services.find((s) => s.name === 'api');
+    assert.deepEqual(api?.dependsOn, ['db', 'cache']);
+    assert.deepEqual(api?.members, ['shop-api-logs']);
+    assert.ok(config.services.every((s) => s.restartPolicy === 'manage'));
   });
 });
