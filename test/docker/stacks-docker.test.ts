@@ -3,6 +3,8 @@
 // container group; a dependency's manual stop refused; restart policies warned about and managed.
 
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { startupCheck } from '../../src/cli/startup-check.ts';
 import { parseConfig } from '../../src/config/load.ts';
@@ -10,7 +12,9 @@ import type { Logger } from '../../src/core/logger.ts';
 import { PortwakeError } from '../../src/core/errors.ts';
 import { createDockerProvider } from '../../src/providers/docker/provider.ts';
 import { createContainer, ensureImage, getEngine, type Engine, type TestContainer } from '../support/engine.ts';
+import { runCli } from '../support/cli-child.ts';
 import { eventually, freePort, httpdCmd, httpGet, isRunning, startDaemon } from '../support/daemon-harness.ts';
+import { scratchDir } from '../support/file-daemon.ts';
 
 let engine: Engine;
 let busybox: string;
@@ -138,5 +142,26 @@ describe('stacks against a real Docker engine', { timeout: 180_000 }, () => {
     await startDaemon(t, engine, `restartPolicy: manage\nservices:\n  late:\n    listen: 127.0.0.1:${port}\n    container: ${late.name}\n`);
     assert.equal((await httpGet({ host: '127.0.0.1', port })).status, 200);
     await eventually('the policy is "no"', async () => (await inspect(late.name)).HostConfig.RestartPolicy.Name === 'no');
+  });
+
+  it('portwake check: a warning per container with restart policy always (exit 0), what manage will do, and a group\'s members', { timeout: 60_000 }, async (t) => {
+    const web = await httpd(t, 'check-web');
+    const side = await httpd(t, 'check-side');
+    const db = await httpd(t, 'check-db');
+    await engine.docker.getContainer(side.name).update({ RestartPolicy: { Name: 'always' } });
+    await engine.docker.getContainer(db.name).update({ RestartPolicy: { Name: 'unless-stopped' } });
+    const file = join(await scratchDir(t, 'pw-stacks-'), 'portwake.yaml');
+    await writeFile(file, [
+      'services:',
+      `  web: {listen: "127.0.0.1:${await freePort()}", container: [${web.name}, ${side.name}], dependsOn: [db]}`,
+      `  db: {container: ${db.name}, restartPolicy: manage}`,
+      '',
+    ].join('\n'));
+    const r = await runCli(t, engine, ['check', '-c', file]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`service "web": ok \\(containers "${web.name}", "${side.name}"\\)`));
+    assert.match(r.stdout, new RegExp(`service "web": warning: container "${side.name}" has restart policy "always"`));
+    assert.match(r.stdout, new RegExp(`service "db": container "${db.name}" has restart policy "unless-stopped"; "portwake run" sets it to "no"`));
+    assert.equal((await inspect(db.name)).HostConfig.RestartPolicy.Name, 'unless-stopped', 'check changes nothing');
   });
 });
