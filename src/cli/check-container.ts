@@ -1,19 +1,35 @@
-// What `portwake check` finds wrong with one service's container, as sentences.
+// What `portwake check` finds wrong with one service's containers, as sentences: problems (the
+// service cannot work as configured) and warnings (it works, but something will fight it).
 
 import type { ServiceConfig } from '../config/types.ts';
 import { describe } from '../core/errors.ts';
-import type { Provider } from '../core/provider.ts';
+import type { ContainerInfo, Provider } from '../core/provider.ts';
 import { checkReadySpec } from '../core/readiness.ts';
+import { fightsIdleStop, restartPolicyWarning } from '../core/activation/restart-policy.ts';
 import { portProblem } from '../core/upstream.ts';
 
+export interface ContainerReport {
+  problems: string[];
+  warnings: string[];
+  /** Containers whose restart policy restartPolicy: manage is to set to "no". */
+  manage: ContainerInfo[];
+}
+
 export async function containerProblems(provider: Provider, s: ServiceConfig, signal?: AbortSignal): Promise<string[]> {
+  return (await containerReport(provider, s, signal)).problems;
+}
+
+/** Inspects the service's container (and a group's members); never rejects. */
+export async function containerReport(provider: Provider, s: ServiceConfig, signal?: AbortSignal): Promise<ContainerReport> {
+  const report: ContainerReport = { problems: [], warnings: [], manage: [] };
   let info;
   try {
     info = await provider.inspect(s.container, signal);
   } catch (err) {
-    return [describe(err)];
+    report.problems.push(describe(err));
+    return report;
   }
-  const problems: string[] = [];
+  const { problems } = report;
   const ready = checkReadySpec(s.ready, info);
   if (ready !== undefined) problems.push(ready);
   const port = portProblem(s, info);
@@ -21,5 +37,18 @@ export async function containerProblems(provider: Provider, s: ServiceConfig, si
   if (info.networkMode === 'none' && s.upstream === undefined) {
     problems.push(`container "${s.container}" has network mode "none": portwake cannot reach it; set upstream:`);
   }
-  return problems;
+  const infos = [info];
+  for (const m of s.members ?? []) {
+    try {
+      infos.push(await provider.inspect(m, signal));
+    } catch (err) {
+      problems.push(`group member: ${describe(err)}`);
+    }
+  }
+  for (const i of infos) {
+    if (!fightsIdleStop(i.restartPolicy)) continue;
+    if (s.restartPolicy === 'manage') report.manage.push(i);
+    else report.warnings.push(restartPolicyWarning(i));
+  }
+  return report;
 }

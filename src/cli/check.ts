@@ -21,7 +21,7 @@ export function registerCheck(program: Command, deps: CliDeps): void {
 
 /** Validates the config, pings the engine, prints one line per service. Sets process.exitCode to 1 unless all is well. */
 async function checkCommand(file: FoundConfig, deps: CliDeps): Promise<void> {
-  const [{ loadConfig }, { containerProblems }, { environmentHasToken }] = await Promise.all([import('../config/load.ts'), import('./check-container.ts'), import('../control/token.ts')]);
+  const [{ loadConfig }, { containerReport }, { environmentHasToken }] = await Promise.all([import('../config/load.ts'), import('./check-container.ts'), import('../control/token.ts')]);
   const { path } = file;
   const out = deps.stdout;
   out.write(`config: ${path} (${file.how})\n`);
@@ -37,9 +37,12 @@ async function checkCommand(file: FoundConfig, deps: CliDeps): Promise<void> {
     return;
   }
   for (const s of config.services) {
-    const problems = await containerProblems(provider, s);
-    if (problems.length === 0) out.write(`service "${s.name}": ok (container "${s.container}")\n`);
+    const { problems, warnings, manage } = await containerReport(provider, s);
+    if (problems.length === 0) out.write(`service "${s.name}": ok (${s.members === undefined ? `container "${s.container}"` : `containers "${[s.container, ...s.members].join('", "')}"`})\n`);
     for (const p of problems) out.write(`service "${s.name}": ${p}\n`);
+    // Warnings do not fail the check: the service works, and the idle stop may not last.
+    for (const w of warnings) out.write(`service "${s.name}": warning: ${w}\n`);
+    for (const i of manage) out.write(`service "${s.name}": container "${i.name}" has restart policy "${i.restartPolicy ?? ''}"; "portwake run" sets it to "no" (restartPolicy: manage)\n`);
     if (problems.length > 0) bad++;
   }
   if (bad > 0) process.exitCode = 1;

@@ -7,7 +7,8 @@ import type { ServiceConfig } from '../config/types.ts';
 import { describe } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Provider } from '../core/provider.ts';
-import { containerProblems } from './check-container.ts';
+import { RestartPolicyManager } from '../core/activation/restart-policy.ts';
+import { containerReport } from './check-container.ts';
 
 /** Inspects in flight at once: 1,000 services must not become 1,000 concurrent engine requests. */
 export const STARTUP_CHECK_CONCURRENCY = 4;
@@ -31,8 +32,13 @@ export async function startupCheck(services: readonly ServiceConfig[], provider:
   let bad = 0;
   const worker = async (): Promise<void> => {
     for (let s = services[next++]; s !== undefined && !signal.aborted; s = services[next++]) {
-      const problems = await containerProblems(provider, s, signal);
-      if (problems.length === 0 || signal.aborted) continue;
+      const { problems, warnings, manage } = await containerReport(provider, s, signal);
+      if (signal.aborted) continue;
+      for (const w of warnings) logger.warn({ service: s.name, container: s.container }, `start-up check: service "${s.name}": ${w}`);
+      // restartPolicy: manage — set now, before an engine restart could bring the container back.
+      const policies = new RestartPolicyManager(provider, logger, s.name);
+      for (const i of manage) await policies.manage(i, signal);
+      if (problems.length === 0) continue;
       bad++;
       logger.warn({ service: s.name, container: s.container },
         `start-up check: service "${s.name}": ${problems.join('; ')}; serving anyway, its connections fail until this is fixed`);

@@ -15,6 +15,7 @@ import type { Locator, RawIssue } from './locator.ts';
 import { show } from './parsed.ts';
 import { parseSocketMode } from './socket-mode.ts';
 import { controlMap, type SchemaOptions } from './schema.ts';
+import { stackIssues } from './stack-rules.ts';
 import { DEFAULTS } from './types.ts';
 import { isMap } from './zod-field.ts';
 
@@ -27,6 +28,7 @@ export function crossFieldIssues(root: Record<string, unknown>, options: SchemaO
     for (const [name, service] of Object.entries(root.services)) {
       if (isMap(service)) issues.push(...serviceIssues(name, service, options, claims));
     }
+    issues.push(...stackIssues(root.services));
   }
   issues.push(...httpIssues(root, options, claims, locator));
   for (const { claim, earlier } of findOverlaps(claims)) {

@@ -38,6 +38,43 @@ export function parseContainerName(value: unknown): Parsed<string> {
   return fail(`expected a container name or ID like "nginx8080", got ${show(value)}`);
 }
 
+/** `container:` — one container, or a group (a list) started and stopped together; the first takes the traffic. */
+export function parseContainers(value: unknown): Parsed<string[]> {
+  if (!Array.isArray(value)) {
+    const one = parseContainerName(value);
+    return one.ok ? ok([one.value]) : one;
+  }
+  if (value.length === 0) return fail('expected a container name or a non-empty list of them, got []');
+  const names: string[] = [];
+  for (const [i, item] of value.entries()) {
+    const one = parseContainerName(item);
+    if (!one.ok) return fail(`[${i}]: ${one.message}`);
+    if (names.includes(one.value)) return fail(`[${i}]: container ${show(one.value)} is listed twice`);
+    names.push(one.value);
+  }
+  return ok(names);
+}
+
+/** `dependsOn:` — one service name or a list of them (checked against the services in rules.ts). */
+export function parseDependsOn(value: unknown): Parsed<string[]> {
+  const items: unknown[] = Array.isArray(value) ? value : [value];
+  const names: string[] = [];
+  for (const [i, item] of items.entries()) {
+    const where = Array.isArray(value) ? `[${i}]: ` : '';
+    if (typeof item !== 'string' || !SERVICE_NAME.test(item)) return fail(`${where}expected a service name, got ${show(item)}`);
+    if (names.includes(item)) return fail(`${where}service ${show(item)} is listed twice`);
+    names.push(item);
+  }
+  return ok(names);
+}
+
+/** `restartPolicy:` — `manage` sets the containers' restart policy to "no"; `keep` leaves it (and warns about always/unless-stopped). */
+export function parseRestartPolicy(value: unknown): Parsed<'manage' | 'keep'> {
+  return value === 'manage' || value === 'keep'
+    ? ok(value)
+    : fail(`expected "manage" (portwake sets the containers' restart policy to "no") or "keep" (left as it is, with a warning for always/unless-stopped), got ${show(value)}`);
+}
+
 export function parsePositiveInteger(value: unknown): Parsed<number> {
   const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
   if (typeof n === 'number' && Number.isSafeInteger(n) && n > 0) return ok(n);
@@ -85,7 +122,9 @@ function serviceShape(options: SchemaOptions) {
     paths: field(parsePaths).optional(),
     strategy: field(parseStrategy).optional(),
     socketMode: field(parseSocketMode).optional(),
-    container: field(parseContainerName),
+    container: field(parseContainers),
+    dependsOn: field(parseDependsOn).optional(),
+    restartPolicy: field(parseRestartPolicy).optional(),
     port: field(parsePort).optional(),
     upstream: field((v) => parseEndpoint(v, options.baseDir)).optional(),
     ready: readySchema.optional(),
@@ -106,17 +145,18 @@ function serviceShape(options: SchemaOptions) {
 
 /** One service's body; its name (the key) is added by servicesSchema. */
 function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'name'>, unknown> {
-  return z.strictObject(serviceShape(options)).transform((s, ctx): Omit<ServiceConfig, 'name'> => {
-    if (s.listen === undefined && s.hosts === undefined) {
-      report(ctx, 'is required (where to accept connections, e.g. "80"), unless the service has "hosts:" for the HTTP router', ['listen'], 'parent');
-      return z.NEVER;
-    }
+  // A missing listen: is checked with dependsOn (stack-rules.ts): a dependency or a hosts: service needs none.
+  return z.strictObject(serviceShape(options)).transform((s): Omit<ServiceConfig, 'name'> => {
     return {
       listen: (s.listen ?? []).map((l) => (l.kind === 'unix' ? { ...l, mode: s.socketMode } : l)),
       ...(s.hosts === undefined ? {} : { hosts: s.hosts }),
       ...(s.paths === undefined ? {} : { paths: s.paths }),
       ...(s.strategy === undefined ? {} : { strategy: s.strategy }),
-      container: s.container,
+      // The first container takes the traffic; the others (a group) start and stop with it.
+      container: s.container[0] ?? '',
+      ...(s.container.length > 1 ? { members: s.container.slice(1) } : {}),
+      ...(s.dependsOn === undefined ? {} : { dependsOn: s.dependsOn }),
+      ...(s.restartPolicy === undefined ? {} : { restartPolicy: s.restartPolicy }),
       port: s.port,
       upstream: s.upstream,
       // Behind the HTTP router any HTTP answer means the app is up (one answering 401 or 404 on / too).
@@ -197,7 +237,7 @@ export function controlMap(value: unknown): unknown {
   return typeof value === 'string' || typeof value === 'number' ? { listen: value } : value;
 }
 
-const ROOT_KEYS = ['engine', 'control', 'http', 'services'] as const;
+const ROOT_KEYS = ['engine', 'control', 'http', 'restartPolicy', 'services'] as const;
 
 /** The whole file (after `x-` extension keys are dropped), as a PortwakeConfig minus `source`. */
 export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<PortwakeConfig, 'source'>, unknown> {
@@ -205,8 +245,18 @@ export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<Portwa
     engine: field(parseEngineHost).optional(),
     control: controlSchema(options).optional(),
     http: httpSchema(listenSchema(options)).optional(),
+    restartPolicy: field(parseRestartPolicy).optional(),
     services: servicesSchema(options),
-  }).transform((c) => ({ services: c.services, engineHost: c.engine, control: c.control, ...(c.http === undefined ? {} : { http: c.http }) }));
+  }).transform((c) => {
+    const policy = c.restartPolicy;
+    return {
+      // The top-level restartPolicy is every service's default.
+      services: policy === undefined ? c.services : c.services.map((s): ServiceConfig => (s.restartPolicy === undefined ? { ...s, restartPolicy: policy } : s)),
+      engineHost: c.engine,
+      control: c.control,
+      ...(c.http === undefined ? {} : { http: c.http }),
+    };
+  });
 }
 
 /** The keys a map at this path may have, for "did you mean" on unknown keys. */

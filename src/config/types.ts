@@ -16,7 +16,7 @@ export type ListenSpec =
 
 export interface ServiceConfig {
   name: string;
-  /** Empty for a service reached only through the HTTP router (`hosts:`). */
+  /** Empty for a service reached only through the HTTP router (`hosts:`), or one only others depend on (dependsOn). */
   listen: ListenSpec[];
   /** Host names the shared HTTP listeners route to this service (`hosts:`); unset: none. */
   hosts?: HostPattern[];
@@ -24,7 +24,14 @@ export interface ServiceConfig {
   paths?: string[];
   /** While the service starts, a browser's page load gets a waiting page ('page', the default) or waits ('block'). */
   strategy?: 'block' | 'page';
+  /** The container that takes the traffic (the first of a `container:` list). */
   container: string;
+  /** The rest of a `container:` list: started and stopped together with `container` (a group). */
+  members?: string[];
+  /** Services started and ready before this one's container starts, and kept up while it runs. */
+  dependsOn?: string[];
+  /** 'manage': portwake sets the containers' restart policy to "no"; unset or 'keep': left as it is (a warning for always/unless-stopped). */
+  restartPolicy?: 'manage' | 'keep';
   /** Container port to forward to; undefined: the container's only exposed/published port. */
   port: number | undefined;
   /** Explicit upstream; undefined: the container's own address on its network, resolved per start. */

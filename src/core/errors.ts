@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'PROVIDER_TIMEOUT'
   | 'DEADLINE'
   | 'START_LIMITED'
+  | 'DEPENDENCY_FAILED'
   | 'CONTAINER_EXITED'
   | 'READY_TIMEOUT'
   | 'UPSTREAM_UNRESOLVED'
@@ -84,6 +85,13 @@ export class StartLimitedError extends PortwakeError {
         '"portwake start" or a config reload retries at once',
       { cause: last },
     );
+  }
+}
+
+/** A service this one depends on (dependsOn) could not be started or made ready; its own container was not started. */
+export class DependencyFailedError extends PortwakeError {
+  constructor(readonly dependency: string, cause: unknown) {
+    super('DEPENDENCY_FAILED', `dependency "${dependency}" failed to start: ${describe(cause)}`, { cause });
   }
 }
 

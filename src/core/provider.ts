@@ -46,6 +46,12 @@ export interface ContainerInfo {
    * when it never ran.
    */
   startedAt: number | undefined;
+  /**
+   * The engine's restart policy ('no', 'always', 'unless-stopped', 'on-failure'); undefined where
+   * the runtime has none. 'always' and 'unless-stopped' bring a container back after an engine
+   * restart, against the idle stop.
+   */
+  restartPolicy?: string;
 }
 
 export type ContainerEventKind = 'start' | 'die' | 'stop' | 'kill' | 'health' | 'destroy' | 'pause' | 'unpause';
@@ -81,6 +87,11 @@ export interface Provider {
    * breaks (then it throws ProviderUnreachableError). The consumer reconnects and re-inspects.
    */
   events(signal: AbortSignal): AsyncIterable<ContainerEvent>;
+  /**
+   * Sets the container's restart policy to "no" (restartPolicy: manage). Left out by providers whose
+   * runtime has no restart policies.
+   */
+  disableRestart?(container: string, signal?: AbortSignal): Promise<void>;
   /** Liveness of the engine itself (GET /_ping). */
   ping(signal?: AbortSignal): Promise<void>;
 }

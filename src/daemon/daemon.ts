@@ -20,6 +20,7 @@ import { nativeNetworkProbes } from '../probes/native.ts';
 import type { ListenTarget } from '../proxy/accept/listen.ts';
 import { DEFAULT_NATIVE_POLICY, nativeSupport, type NativePolicy } from '../proxy/native.ts';
 import { HTTP_FD_OWNER, HttpRouting } from './http-routing.ts';
+import { dependenciesHook, dependentsOf } from './dependencies.ts';
 import { listenKey } from './reload-plan.ts';
 import { Reloader } from './reload.ts';
 import { createRunningService, inConfigOrder, listenAll, type RunningService } from './service.ts';
@@ -173,7 +174,9 @@ export class Daemon implements DaemonControl {
     this.notifyStatus();
     this.o.logger.info(
       { services: this.units.size, control: this.control?.address, dataPath: this.dataPath },
-      `listening: ${[...this.units.values()].filter((u) => u.frontend.listeners.length > 0).map((u) => `${u.config.name} on ${u.frontend.listeners.join(', ')}`)
+      `listening: ${[...this.units.values()].map((u) => (u.config.listen.length === 0 && u.frontend.listeners.length === 0
+        ? (u.config.hosts === undefined ? `${u.config.name} (a dependency, no listener)` : undefined)
+        : `${u.config.name} on ${u.frontend.listeners.join(', ')}`)).filter((line) => line !== undefined)
         .concat(this.http === undefined ? [] : [`the HTTP router on ${this.http.listeners.join(', ')}`]).join('; ')}`,
     );
     this.scheduleHeapRelease();
@@ -242,7 +245,8 @@ export class Daemon implements DaemonControl {
       this.emit(e);
     };
     const logger = this.serviceLogger;
-    const unit = createRunningService(s, listen, keys, { provider: this.provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit }, logger, this.native);
+    const dependencies = dependenciesHook(s.name, { backend: (name) => this.units.get(name)?.activation, logger: this.o.logger, signal: this.lifetime.signal });
+    const unit = createRunningService(s, listen, keys, { provider: this.provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit, dependencies }, logger, this.native);
     return unit;
   }
 
@@ -327,8 +331,15 @@ export class Daemon implements DaemonControl {
     await this.unit(service).activation.ensureReady(this.lifetime.signal);
   }
 
+  /** Refused for a dependency while a service that depends on it is starting or up: stop that first. */
   async stop(service: string): Promise<void> {
-    await this.unit(service).activation.stop('control');
+    const unit = this.unit(service);
+    const up = dependentsOf(service, [...this.units.values()].map((u) => u.config))
+      .filter((name) => ['starting', 'ready'].includes(this.units.get(name)?.activation.stateKind ?? 'stopped'));
+    if (up.length > 0) {
+      throw new PortwakeError('USAGE', `service "${service}" is a dependency of ${up.map((n) => `"${n}"`).join(', ')}, which ${up.length === 1 ? 'is' : 'are'} up; stop ${up.length === 1 ? 'it' : 'them'} first ("portwake stop ${up[0] ?? ''}"), then "${service}" idles out by its own idleTimeout or can be stopped`);
+    }
+    await unit.activation.stop('control');
   }
 
   subscribe(fn: (event: DaemonEvent) => void): () => void {

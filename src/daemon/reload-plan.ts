@@ -121,9 +121,13 @@ export function sameService(a: ServiceConfig, b: ServiceConfig): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Whether connections of `a` may go on as connections of `b`: the same container, port and upstream. */
+/**
+ * Whether connections of `a` may go on as connections of `b`: the same container (and group), port
+ * and upstream. A changed dependsOn is applied in place: the next start waits for the new list.
+ */
 export function sameUpstream(a: ServiceConfig, b: ServiceConfig): boolean {
-  return a.container === b.container && a.port === b.port && JSON.stringify(a.upstream) === JSON.stringify(b.upstream);
+  return a.container === b.container && a.port === b.port && JSON.stringify(a.upstream) === JSON.stringify(b.upstream) &&
+    JSON.stringify(a.members ?? []) === JSON.stringify(b.members ?? []);
 }
 
 function systemdRefusal(source: string, s: ServiceConfig, l: ListenSpec, action: ReloadAction, o: PlanOptions): string {

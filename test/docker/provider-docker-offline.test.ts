@@ -312,7 +312,13 @@ describe('docker inspect mapping', () => {
       networkMode: 'bridge',
       hasHealthcheck: true,
       startedAt: Date.parse('2026-11-24T10:00:00.123Z'),
+      restartPolicy: 'no',
     });
+  });
+
+  it('maps the restart policy ("" is the engine\'s "no")', () => {
+    assert.equal(toContainerInfo({ ...base, HostConfig: { RestartPolicy: { Name: 'unless-stopped' } } }).restartPolicy, 'unless-stopped');
+    assert.equal(toContainerInfo({ ...base, HostConfig: { RestartPolicy: { Name: '' } } }).restartPolicy, 'no');
   });
 
   it('maps a stopped container: exit code, fixed bindings only, no health, NONE healthcheck', () => {

@@ -39,6 +39,7 @@ export function countingProvider(engine: Engine, host = engine.dockerHost): Coun
     stop: (c, g, s) => { p.stops++; return real.stop(c, g, s); },
     events: (s) => real.events(s),
     ping: (s) => real.ping(s),
+    disableRestart: (c, s) => real.disableRestart?.(c, s) ?? Promise.resolve(),
   };
   return p;
 }

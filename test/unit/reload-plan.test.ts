@@ -91,4 +91,12 @@ describe('planReload', () => {
       message: /service "api" is new, and with --listen-from-systemd its sockets come from systemd: .*portwake generate systemd/,
     });
   });
+
+  it('a changed dependsOn is applied in place; a changed container group replaces the service', () => {
+    const before = config(svc('app', '127.0.0.1:8001', '    dependsOn: [db]'), '  db: {container: db-c}', '  cache: {container: cache-c, listen: "127.0.0.1:8009"}').services;
+    const deps = planReload(before, config(svc('app', '127.0.0.1:8001', '    dependsOn: [db, cache]'), '  db: {container: db-c}', '  cache: {container: cache-c, listen: "127.0.0.1:8009"}'));
+    assert.deepEqual(deps.services.map((p) => [p.config.name, p.action]), [['app', 'update'], ['db', 'keep'], ['cache', 'keep']]);
+    const group = planReload(before, config('  app:\n    listen: 127.0.0.1:8001\n    container: [app-c, side-c]\n    dependsOn: [db]', '  db: {container: db-c}', '  cache: {container: cache-c, listen: "127.0.0.1:8009"}'));
+    assert.equal(group.services[0]?.action, 'replace');
+  });
 });

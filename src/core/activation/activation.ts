@@ -12,6 +12,8 @@ import { RateLimitedReporter } from '../rate-limit.ts';
 import type { ServiceStateKind, ServiceStatus, StartTimings } from '../status.ts';
 import { formatEndpoint } from '../upstream.ts';
 import { bringUp } from './bring-up.ts';
+import { groupOf, stopGroup } from './group.ts';
+import { RestartPolicyManager } from './restart-policy.ts';
 import { ServiceLease } from './lease.ts';
 import { START_LIMIT_DEFAULTS, StartLimit } from './start-limit.ts';
 import type { ActivationDeps, ActivationSpec, Failed, Starting, State, StopReason } from './types.ts';
@@ -37,6 +39,11 @@ export class Activation implements Backend {
   private lastActivity: number | undefined;
   private lastStart: StartTimings | undefined;
   private containerId: string | undefined;
+  /** Ids of a group's other containers, as last inspected (for matches()). */
+  private memberIds = new Set<string>();
+  /** Lets go of the dependencies (dependsOn) this service holds while starting or up; called once it has stopped. */
+  private releaseDependencies: (() => void) | undefined;
+  private readonly restartPolicy: RestartPolicyManager;
   /** When the run portwake uses started (engine clock), once confirmed by inspect. */
   private runStartedAt: number | undefined;
   private startedByUs = false;
@@ -61,6 +68,7 @@ export class Activation implements Backend {
     this.log = deps.logger.child({ service: spec.name, container: spec.container });
     this.idle = new IdleTimer(deps.clock, spec.idleTimeoutMs, () => this.onIdle());
     this.traffic = this.trafficIdle(spec);
+    this.restartPolicy = new RestartPolicyManager(deps.provider, this.log, spec.name);
     this.refusals = new RateLimitedReporter(deps.clock, REFUSAL_LOG_INTERVAL_MS, (reason, suppressed) => {
       this.log.warn({ reason, suppressed }, `service "${this.name}": refused a connection (${reason})${suppressed > 0 ? `; ${suppressed} more since the last report` : ''}`);
     });
@@ -197,7 +205,9 @@ export class Activation implements Backend {
 
   /** Whether an engine event concerns this service's container. */
   matches(event: ContainerEvent): boolean {
-    return event.id === this.containerId || event.name === this.spec.container || event.id === this.spec.container;
+    if (event.id === this.containerId || event.name === this.spec.container || event.id === this.spec.container) return true;
+    const members = this.spec.members;
+    return members !== undefined && (this.memberIds.has(event.id) || members.includes(event.name) || members.includes(event.id));
   }
 
   /**
@@ -245,10 +255,23 @@ export class Activation implements Backend {
     let running: boolean;
     let exitCode: number | undefined;
     const limit = deadline(this.deps.clock, QUERY_TIMEOUT_MS);
+    let down = this.spec.container;
     try {
       const info = await this.deps.provider.inspect(this.spec.container, limit.signal);
       running = info.running && (this.containerId === undefined || info.id === this.containerId);
       exitCode = info.exitCode;
+      // A group is up only while every member is: one that exited takes it down.
+      for (const m of running ? this.spec.members ?? [] : []) {
+        const member = await this.deps.provider.inspect(m, limit.signal).catch((err: unknown) => {
+          if (err instanceof PortwakeError && err.code === 'CONTAINER_NOT_FOUND') return undefined;
+          throw err;
+        });
+        if (member?.running === true) continue;
+        running = false;
+        exitCode = member?.exitCode;
+        down = m;
+        break;
+      }
     } catch (err) {
       if (!(err instanceof PortwakeError && err.code === 'CONTAINER_NOT_FOUND')) {
         this.log.warn({ err: describe(err) }, `service "${this.name}": cannot re-inspect container after ${cause}: ${describe(err)}, ignoring`);
@@ -261,10 +284,18 @@ export class Activation implements Backend {
     }
     if (running || this.state !== s) return;
     if (s.kind === 'starting') {
-      s.abort.abort(new ContainerExitedError(this.spec.container, exitCode));
+      s.abort.abort(new ContainerExitedError(down, exitCode));
       return;
     }
     const open = this.leases.size;
+    if (this.spec.members !== undefined && this.spec.members.length > 0) {
+      // One container of a group gone is the group down: the rest are stopped, and the next
+      // connection starts them all again.
+      this.log.warn({ cause, open, down }, `service "${this.name}": container "${down}" of the group stopped outside portwake (${cause}); closing ${open} open connection(s) and stopping the rest of the group (${groupOf(this.spec).filter((c) => c !== down).join(', ')})`);
+      this.revokeAll();
+      void this.beginStop('group member exited', false);
+      return;
+    }
     this.log.warn({ cause, open }, `service "${this.name}": container "${this.spec.container}" stopped outside portwake (${cause}); closing ${open} open connection(s)`);
     this.disarmIdle();
     this.startedByUs = false;
@@ -382,9 +413,22 @@ export class Activation implements Backend {
     // The whole start, engine calls included, is bounded by startTimeout (a hung engine answers nothing).
     const limit = deadline(clock, this.spec.startTimeoutMs);
     try {
+      const needs = this.spec.dependsOn;
+      if (this.deps.dependencies !== undefined && needs !== undefined && needs.length > 0) {
+        // dependsOn: every dependency ready first, within this service's own startTimeout.
+        const release = await this.deps.dependencies(needs, AbortSignal.any([st.abort.signal, limit.signal]));
+        this.letGoOfDependencies();
+        this.releaseDependencies = release;
+        st.abort.signal.throwIfAborted();
+      }
       const { targets, t1, started } = await bringUp(this.spec, this.deps, st, limit, t0, {
         inspected: (info) => {
           this.containerId = info.id;
+          if (this.spec.restartPolicy === 'manage') void this.restartPolicy.manage(info);
+        },
+        members: (infos) => {
+          this.memberIds = new Set(infos.map((i) => i.id));
+          if (this.spec.restartPolicy === 'manage') for (const i of infos) void this.restartPolicy.manage(i);
         },
         running: (info) => {
           this.runStartedAt = info.startedAt;
@@ -469,7 +513,7 @@ export class Activation implements Backend {
   private stopAbandoned(): void {
     const graceS = Math.ceil(this.spec.stopTimeoutMs / 1000);
     const limit = deadline(this.deps.clock, this.spec.stopTimeoutMs + STOP_MARGIN_MS);
-    this.deps.provider.stop(this.spec.container, graceS, limit.signal).then(
+    stopGroup(this.deps.provider, this.spec, graceS, limit.signal).then(
       () => limit.cancel(),
       (err: unknown) => {
         limit.cancel();
@@ -539,8 +583,8 @@ export class Activation implements Backend {
       if (drain) await this.drain(this.spec.stopTimeoutMs);
       const limit = deadline(clock, this.spec.stopTimeoutMs + STOP_MARGIN_MS);
       try {
-        await provider.stop(this.spec.container, Math.ceil(this.spec.stopTimeoutMs / 1000), limit.signal);
-        this.log.info({ reason, stopMs: clock.now() - t0 }, `service "${this.name}": stopped container "${this.spec.container}" (${reason}) in ${clock.now() - t0}ms`);
+        await stopGroup(provider, this.spec, Math.ceil(this.spec.stopTimeoutMs / 1000), limit.signal);
+        this.log.info({ reason, stopMs: clock.now() - t0 }, `service "${this.name}": stopped ${this.spec.members === undefined ? 'container' : 'containers'} "${groupOf(this.spec).join('", "')}" (${reason}) in ${clock.now() - t0}ms`);
       } catch (err) {
         this.log.warn({ err: describe(err) }, `service "${this.name}": stopping container "${this.spec.container}" failed: ${describe(err)}; the next connection re-inspects it`);
       } finally {
@@ -567,9 +611,17 @@ export class Activation implements Backend {
     });
   }
 
+  /** Dependencies are let go of once this service is down (stopped, or its start failed): they may idle out then. */
+  private letGoOfDependencies(): void {
+    const release = this.releaseDependencies;
+    this.releaseDependencies = undefined;
+    release?.();
+  }
+
   private setState(next: State): void {
     const from = this.state.kind;
     this.state = next;
+    if (next.kind === 'stopped' || next.kind === 'failed') this.letGoOfDependencies();
     if (from !== next.kind) this.deps.emit({ type: 'state', service: this.name, from, to: next.kind, at: this.deps.clock.now() });
   }
 }

@@ -6,6 +6,7 @@ import { ContainerExitedError, PortwakeError } from '../errors.ts';
 import type { ContainerInfo } from '../provider.ts';
 import { checkReadySpec, waitReady } from '../readiness.ts';
 import { resolveTargets, type Targets } from '../upstream.ts';
+import { inspectMembers, startGroup } from './group.ts';
 import type { ActivationDeps, ActivationSpec, Starting } from './types.ts';
 
 /**
@@ -20,7 +21,7 @@ export async function bringUp(
   st: Starting,
   limit: Deadline,
   t0: number,
-  seen: { inspected(info: ContainerInfo): void; running(info: ContainerInfo): void },
+  seen: { inspected(info: ContainerInfo): void; running(info: ContainerInfo): void; members?(infos: ContainerInfo[]): void },
 ): Promise<{ targets: Targets; t1: number; started: boolean }> {
   const { provider, probes, clock } = deps;
   const container = spec.container;
@@ -29,10 +30,19 @@ export async function bringUp(
   // cold start's critical path has two engine round trips, not three. A stop does not cancel
   // the start request (that would not stop the engine's start, only hide its outcome): its
   // answer is awaited, then the container stopped.
-  const started = await provider.start(container, limit.signal);
+  // A group's containers are started at once and its members inspected beside the first.
+  const grouped = spec.members !== undefined && spec.members.length > 0;
+  const started = grouped ? await startGroup(provider, spec, st, limit.signal) : await provider.start(container, limit.signal);
   st.started = started;
   signal.throwIfAborted();
-  const info = await provider.inspect(container, signal);
+  let info: ContainerInfo;
+  if (grouped) {
+    const [first, members] = await Promise.all([provider.inspect(container, signal), inspectMembers(provider, spec, signal)]);
+    info = first;
+    seen.members?.(members);
+  } else {
+    info = await provider.inspect(container, signal);
+  }
   seen.inspected(info);
   const specProblem = checkReadySpec(spec.ready, info);
   if (specProblem !== undefined) throw new PortwakeError('CONFIG_INVALID', specProblem);

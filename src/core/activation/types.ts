@@ -21,7 +21,21 @@ export interface ActivationSpec extends UpstreamSpec {
   startLimitIntervalMs?: number;
   /** The back-off starts at FIRST_BACKOFF_MS and doubles with each failed retry, up to this. */
   startBackoffMaxMs?: number;
+  /** Other containers of a group (`container:` as a list): started and stopped with `container`, and one exiting takes the group down. */
+  members?: string[];
+  /** 'manage': a restart policy of always/unless-stopped is set to "no" when a start inspects the container. */
+  restartPolicy?: 'manage' | 'keep';
+  /** Services that must be ready before this one's container starts (ActivationDeps.dependencies waits for them). */
+  dependsOn?: string[];
 }
+
+/**
+ * What a service needs before its container starts (`names`: its dependsOn), wired by the daemon: resolves once
+ * every dependency is ready, with a function that lets them go (called once this service has
+ * stopped or its start failed). Rejects (DependencyFailedError) when one cannot start, having let
+ * go of the others; with signal.reason when the start is abandoned.
+ */
+export type DependenciesHook = (names: readonly string[], signal: AbortSignal) => Promise<() => void>;
 
 export interface ActivationDeps {
   provider: Provider;
@@ -29,6 +43,8 @@ export interface ActivationDeps {
   clock: Clock;
   logger: Logger;
   emit: (event: DaemonEvent) => void;
+  /** How dependsOn is waited for; without it, dependsOn is not looked at. */
+  dependencies?: DependenciesHook;
 }
 
 /**
@@ -51,7 +67,7 @@ export interface Failed {
   backoff: { until: number; refused: number } | undefined;
 }
 
-export type StopReason = 'idle' | 'control' | 'shutdown' | 'start failed';
+export type StopReason = 'idle' | 'control' | 'shutdown' | 'start failed' | 'group member exited';
 
 export type State =
   | { kind: 'stopped' }

@@ -11,7 +11,7 @@ export interface InspectJson {
   Name: string;
   State: { Status: string; Running: boolean; ExitCode?: number; StartedAt?: string; Health?: { Status?: string } | null };
   Config?: { ExposedPorts?: Record<string, unknown> | null; Healthcheck?: { Test?: string[] | null } | null } | null;
-  HostConfig?: { NetworkMode?: string; PortBindings?: Record<string, PortBinding[] | null> | null } | null;
+  HostConfig?: { NetworkMode?: string; PortBindings?: Record<string, PortBinding[] | null> | null; RestartPolicy?: { Name?: string } | null } | null;
   NetworkSettings?: {
     Ports?: Record<string, PortBinding[] | null> | null;
     Networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string } | null> | null;
@@ -63,6 +63,8 @@ export function toContainerInfo(json: InspectJson): ContainerInfo {
     networkMode: mode === 'default' ? 'bridge' : mode,
     hasHealthcheck: test.length > 0 && test[0] !== 'NONE',
     startedAt: engineTime(json.State.StartedAt),
+    // The engine stores "" for a container created without --restart: the same as "no".
+    restartPolicy: json.HostConfig?.RestartPolicy?.Name === undefined || json.HostConfig.RestartPolicy.Name === '' ? 'no' : json.HostConfig.RestartPolicy.Name,
   };
 }
 

@@ -30,7 +30,7 @@ export interface EngineReply {
 
 export interface EngineApi {
   /** One request. Resolves for 2xx and 304; rejects with EngineHttpError for other statuses, with the socket's error when the engine cannot be reached, and with an AbortError when the signal aborts. */
-  call(method: 'GET' | 'POST', path: string, query?: Record<string, string>, signal?: AbortSignal): Promise<EngineReply>;
+  call(method: 'GET' | 'POST', path: string, query?: Record<string, string>, signal?: AbortSignal, body?: unknown): Promise<EngineReply>;
   /** A streaming GET on a connection of its own: resolves with the response once the engine answered 200. */
   stream(path: string, query: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage>;
 }
@@ -61,27 +61,28 @@ export async function createEngineApi(target: DockerTarget): Promise<EngineApi> 
     pooled = new https.Agent({ ...target.tls, keepAlive: true, timeout: 5_000 });
   }
 
-  function send(method: string, path: string, query: Record<string, string> | undefined, signal: AbortSignal | undefined, agent: HttpAgent | false, retried = false): Promise<IncomingMessage> {
+  function send(method: string, path: string, query: Record<string, string> | undefined, signal: AbortSignal | undefined, agent: HttpAgent | false, retried = false, body?: string): Promise<IncomingMessage> {
     const search = query === undefined ? '' : `?${new URLSearchParams(query).toString()}`;
+    const headers: Record<string, string> = body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' };
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = request({ ...base, agent, method, path: `${path}${search}`, headers: { Accept: 'application/json' }, ...(signal === undefined ? {} : { signal }) });
+      const req = request({ ...base, agent, method, path: `${path}${search}`, headers, ...(signal === undefined ? {} : { signal }) });
       req.once('response', resolve);
       req.once('error', (err: NodeJS.ErrnoException) => {
         // A kept-alive connection the engine closed as this request went out: the engine never
         // read it (it closes idle connections only), so it is sent once more on a new connection.
         if (!retried && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE') && signal?.aborted !== true) {
-          resolve(send(method, path, query, signal, agent, true));
+          resolve(send(method, path, query, signal, agent, true, body));
         } else {
           reject(err);
         }
       });
-      req.end();
+      req.end(body);
     });
   }
 
   return {
-    async call(method, path, query, signal) {
-      const res = await send(method, path, query, signal, pooled);
+    async call(method, path, query, signal, payload) {
+      const res = await send(method, path, query, signal, pooled, false, payload === undefined ? undefined : JSON.stringify(payload));
       const body = await readBody(res);
       const status = res.statusCode ?? 0;
       if ((status >= 200 && status < 300) || status === 304) return { status, json: parseJson(res, body) };

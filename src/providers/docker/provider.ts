@@ -6,6 +6,7 @@ import { lazyDockerClient } from './client.ts';
 import { inspectContainer } from './container-inspect.ts';
 import { startContainer } from './container-start.ts';
 import { stopContainer } from './container-stop.ts';
+import { disableRestart } from './container-update.ts';
 import { resolveDockerHost, type DockerConnectOptions } from './docker-host.ts';
 import { engineCall, PING_TIMEOUT_MS } from './deadlines.ts';
 import { mapDockerError } from './errors.ts';
@@ -28,6 +29,7 @@ export function createDockerProvider(options: DockerProviderOptions): Provider {
     start: (container: string, signal?: AbortSignal): Promise<boolean> => startContainer(client, endpoint, container, signal),
     stop: (container: string, graceSeconds: number, signal?: AbortSignal): Promise<void> =>
       stopContainer(client, endpoint, container, graceSeconds, signal),
+    disableRestart: (container: string, signal?: AbortSignal): Promise<void> => disableRestart(client, endpoint, container, signal),
     events: (signal: AbortSignal): AsyncIterable<ContainerEvent> => containerEvents(client, endpoint, signal),
     ping: (caller?: AbortSignal): Promise<void> =>
       engineCall(PING_TIMEOUT_MS, caller, async (signal) => {

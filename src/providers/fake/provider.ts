@@ -17,6 +17,8 @@ export interface FakeContainerOptions {
   crashAfterMs?: number;
   hasHealthcheck?: boolean;
   running?: boolean;
+  /** The engine's restart policy (default "no"). */
+  restartPolicy?: string;
 }
 
 interface FakeContainer {
@@ -34,6 +36,7 @@ interface FakeContainer {
   exitCode: number | undefined;
   generation: number;
   startedAt: number | undefined;
+  restartPolicy: string;
 }
 
 type Subscriber = { push(e: ContainerEvent): void; fail(err: Error): void };
@@ -44,6 +47,7 @@ export class FakeProvider implements Provider {
   startCalls = 0;
   stopCalls = 0;
   inspectCalls = 0;
+  restartPolicyCalls = 0;
   /** When set, every call rejects as an unreachable engine. */
   unreachable = false;
   /**
@@ -75,6 +79,7 @@ export class FakeProvider implements Provider {
       exitCode: undefined,
       generation: 0,
       startedAt: undefined,
+      restartPolicy: o.restartPolicy ?? 'no',
     };
     this.containers.set(o.name, c);
     if (o.running === true) this.run(c);
@@ -99,7 +104,17 @@ export class FakeProvider implements Provider {
       networkMode: 'bridge',
       hasHealthcheck: c.hasHealthcheck,
       startedAt: c.startedAt,
+      restartPolicy: c.restartPolicy,
     };
+  }
+
+  /** Sets the restart policy to "no"; counted in restartPolicyCalls. */
+  async disableRestart(container: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    await this.hang('docker update', signal);
+    const c = this.find(container);
+    this.restartPolicyCalls++;
+    c.restartPolicy = 'no';
   }
 
   async start(container: string, signal?: AbortSignal): Promise<boolean> {
