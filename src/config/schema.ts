@@ -13,6 +13,7 @@ import { parseListenAddress } from './listen-address.ts';
 import { fail, ok, show, type Parsed } from './parsed.ts';
 import { HTTP_READY_SHAPE, READY_MAP_SHAPE, readySchema } from './ready.ts';
 import { parseSocketMode } from './socket-mode.ts';
+import { WAKE_ALLOW_SHAPE, WAKE_DENY_SHAPE, WAKE_SHAPE, wakeSchema } from './wake.ts';
 import { delegate, field, isMap, report } from './zod-field.ts';
 
 export const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -96,6 +97,7 @@ function serviceShape(options: SchemaOptions) {
     startLimitBurst: field(parseStartLimitBurst).optional(),
     startLimitInterval: duration().optional(),
     startBackoffMax: duration().optional(),
+    wake: wakeSchema.optional(),
   };
 }
 
@@ -121,6 +123,7 @@ function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'n
     ...(s.startLimitBurst === undefined ? {} : { startLimitBurst: s.startLimitBurst }),
     ...(s.startLimitInterval === undefined ? {} : { startLimitIntervalMs: s.startLimitInterval }),
     ...(s.startBackoffMax === undefined ? {} : { startBackoffMaxMs: s.startBackoffMax }),
+    ...(s.wake === undefined ? {} : { wake: s.wake }),
   }));
 }
 
@@ -199,5 +202,7 @@ export function knownKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 2) return Object.keys(serviceShape({}));
   if (path.length === 3 && third === 'ready') return Object.keys(READY_MAP_SHAPE);
   if (path.length === 4 && third === 'ready' && fourth === 'http') return Object.keys(HTTP_READY_SHAPE);
+  if (path.length === 3 && third === 'wake') return Object.keys(WAKE_SHAPE);
+  if (path.length === 4 && third === 'wake') return Object.keys(fourth === 'allow' ? WAKE_ALLOW_SHAPE : fourth === 'deny' ? WAKE_DENY_SHAPE : {});
   return [];
 }

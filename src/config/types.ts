@@ -2,6 +2,7 @@
 
 import type { Endpoint } from '../core/provider.ts';
 import type { ReadySpec } from '../core/readiness.ts';
+import type { WakeSpec } from '../core/wake.ts';
 
 export type { ReadySpec };
 
@@ -44,6 +45,8 @@ export interface ServiceConfig {
   startLimitBurst?: number;
   startLimitIntervalMs?: number;
   startBackoffMaxMs?: number;
+  /** Which requests may start the stopped service (`wake:`, docs/wake.md); undefined: any. */
+  wake?: WakeSpec;
 }
 
 export interface ControlConfig {

@@ -7,6 +7,7 @@ import type { Provider } from '../provider.ts';
 import type { Probes, ReadySpec } from '../readiness.ts';
 import type { DaemonEvent } from '../status.ts';
 import type { Targets, UpstreamSpec } from '../upstream.ts';
+import type { WakeSpec } from '../wake.ts';
 
 export interface ActivationSpec extends UpstreamSpec {
   name: string;
@@ -21,6 +22,8 @@ export interface ActivationSpec extends UpstreamSpec {
   startLimitIntervalMs?: number;
   /** The back-off starts at FIRST_BACKOFF_MS and doubles with each failed retry, up to this. */
   startBackoffMaxMs?: number;
+  /** Which requests may start the stopped service (`wake:`); undefined: any. */
+  wake?: WakeSpec | undefined;
 }
 
 export interface ActivationDeps {

@@ -167,8 +167,9 @@ export class Frontend {
    * connections held from now on, maxHeldBytes as held bytes come and go, a new halfCloseTimeout to
    * the next check of each connection. Turning halfCloseTimeout on or off needs a restart (said).
    */
-  setLimits(limits: { maxConnections: number; maxPending: number; holdTimeoutMs: number; maxHeldBytes: number; halfCloseTimeoutMs: number | undefined }): void {
+  setLimits(limits: { maxConnections: number; maxPending: number; holdTimeoutMs: number; maxHeldBytes: number; halfCloseTimeoutMs: number | undefined; wakeFiltered?: boolean }): void {
     this.#options.maxConnections = limits.maxConnections;
+    this.#options.wakeFiltered = limits.wakeFiltered === true;
     this.#options.maxPending = limits.maxPending;
     this.#holdTimeoutMs = limits.holdTimeoutMs;
     this.#holdBudget.limit = limits.maxHeldBytes;
@@ -232,7 +233,7 @@ export class Frontend {
 
   #onAccept = (socket: Socket): void => {
     const admitted = this.#admit();
-    if (admitted === 'hold') this.#hold(socket);
+    if (admitted === 'hold') this.#holdIfMayWake(socket);
     else if (typeof admitted === 'string') this.#refuse(socket, admitted);
     else this.#forward(socket, admitted, undefined);
   };
@@ -252,7 +253,7 @@ export class Frontend {
    * (accept → start request 0.7 → 0.48 ms). The kernel keeps the client's bytes meanwhile.
    */
   #holdFd(fd: number): void {
-    this.#backend.prepare();
+    if (this.#options.wakeFiltered !== true) this.#backend.prepare();
     this.#adopting.add(fd);
     if (this.#adopting.size === 1) setImmediate(this.#adoptWaiting);
   }
@@ -266,7 +267,7 @@ export class Frontend {
         const socket = adoptSocket(fd);
         owned++; // the socket owns the descriptor from here on
         try {
-          this.#hold(socket);
+          this.#holdIfMayWake(socket);
         } catch (err) {
           socket.destroy();
           throw err;
@@ -300,6 +301,18 @@ export class Frontend {
   #refuseFd(fd: number, reason: RefusalReason): void {
     closeDescriptor(fd);
     this.#backend.refused(reason);
+  }
+
+  /**
+   * A new connection the service is not ready for: held, unless the service is stopped and its
+   * wake filter refuses the client's address — then closed at once, starting nothing.
+   */
+  #holdIfMayWake(socket: Socket): void {
+    if (!this.#backend.mayWake({ source: socket.remoteAddress ?? '' })) {
+      this.#refuse(socket, 'wake_refused');
+      return;
+    }
+    this.#hold(socket);
   }
 
   /** Holds the client until a lease arrives (after `first`, when given); `retry`: see #retry. */

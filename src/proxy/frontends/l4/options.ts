@@ -50,4 +50,9 @@ export interface FrontendOptions {
   native?: NativePolicy | undefined;
   /** Every forwarded connection's open and close (with its reason, error and byte counts). */
   onConnection?: (event: ConnectionEvent) => void;
+  /**
+   * The service has a wake filter (`wake:`): a natively accepted connection's start is not asked
+   * for before its socket (and so its source address) is known. Backend.mayWake decides either way.
+   */
+  wakeFiltered?: boolean;
 }
