@@ -14,6 +14,7 @@ import type { Locator, RawIssue } from './locator.ts';
 import { show } from './parsed.ts';
 import { parseSocketMode } from './socket-mode.ts';
 import { controlMap, type SchemaOptions } from './schema.ts';
+import { tlsIssues } from './tls.ts';
 import { DEFAULTS } from './types.ts';
 import { isMap } from './zod-field.ts';
 
@@ -27,6 +28,7 @@ export function crossFieldIssues(root: Record<string, unknown>, options: SchemaO
       if (isMap(service)) issues.push(...serviceIssues(name, service, options, claims));
     }
   }
+  issues.push(...tlsIssues(root, options));
   for (const { claim, earlier } of findOverlaps(claims)) {
     const whose = earlier.owner === undefined ? 'the control API'
       : earlier.owner === claim.owner ? 'this service' : `service "${earlier.owner}"`;

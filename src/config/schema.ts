@@ -13,6 +13,8 @@ import { parseListenAddress } from './listen-address.ts';
 import { fail, ok, show, type Parsed } from './parsed.ts';
 import { HTTP_READY_SHAPE, READY_MAP_SHAPE, readySchema } from './ready.ts';
 import { parseSocketMode } from './socket-mode.ts';
+import { parseHosts } from './hosts.ts';
+import { tlsSchema, tlsShape } from './tls.ts';
 import { WAKE_ALLOW_SHAPE, WAKE_DENY_SHAPE, WAKE_SHAPE, wakeSchema } from './wake.ts';
 import { delegate, field, isMap, report } from './zod-field.ts';
 
@@ -98,6 +100,9 @@ function serviceShape(options: SchemaOptions) {
     startLimitInterval: duration().optional(),
     startBackoffMax: duration().optional(),
     wake: wakeSchema.optional(),
+    hosts: field(parseHosts).optional(),
+    tlsPort: field(parsePort).optional(),
+    proxyProtocol: field(parseProxyProtocol).optional(),
   };
 }
 
@@ -124,6 +129,9 @@ function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'n
     ...(s.startLimitInterval === undefined ? {} : { startLimitIntervalMs: s.startLimitInterval }),
     ...(s.startBackoffMax === undefined ? {} : { startBackoffMaxMs: s.startBackoffMax }),
     ...(s.wake === undefined ? {} : { wake: s.wake }),
+    ...(s.hosts === undefined ? {} : { hosts: s.hosts }),
+    ...(s.tlsPort === undefined ? {} : { tlsPort: s.tlsPort }),
+    ...(s.proxyProtocol === undefined ? {} : { proxyProtocol: s.proxyProtocol }),
   }));
 }
 
@@ -182,15 +190,22 @@ export function controlMap(value: unknown): unknown {
   return typeof value === 'string' || typeof value === 'number' ? { listen: value } : value;
 }
 
-const ROOT_KEYS = ['engine', 'control', 'services'] as const;
+const ROOT_KEYS = ['engine', 'control', 'tls', 'services'] as const;
+
+/** `proxyProtocol:` — the PROXY protocol header version sent to the upstream first. */
+function parseProxyProtocol(value: unknown): Parsed<'v1' | 'v2'> {
+  const v = typeof value === 'number' ? `v${value}` : typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+  return v === 'v1' || v === 'v2' ? ok(v) : fail(`expected v1 (text) or v2 (binary), got ${show(value)}`);
+}
 
 /** The whole file (after `x-` extension keys are dropped), as a PortwakeConfig minus `source`. */
 export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<PortwakeConfig, 'source'>, unknown> {
   return z.strictObject({
     engine: field(parseEngineHost).optional(),
     control: controlSchema(options).optional(),
+    tls: tlsSchema(listenSchema(options)).optional(),
     services: servicesSchema(options),
-  }).transform((c) => ({ services: c.services, engineHost: c.engine, control: c.control }));
+  }).transform((c) => ({ services: c.services, engineHost: c.engine, control: c.control, ...(c.tls === undefined ? {} : { tls: c.tls }) }));
 }
 
 /** The keys a map at this path may have, for "did you mean" on unknown keys. */
@@ -198,6 +213,7 @@ export function knownKeys(path: readonly PropertyKey[]): readonly string[] {
   const [first, , third, fourth] = path;
   if (path.length === 0) return ROOT_KEYS;
   if (path.length === 1 && first === 'control') return Object.keys(controlShape({}));
+  if (path.length === 1 && first === 'tls') return Object.keys(tlsShape(listenSchema({})));
   if (first !== 'services') return [];
   if (path.length === 2) return Object.keys(serviceShape({}));
   if (path.length === 3 && third === 'ready') return Object.keys(READY_MAP_SHAPE);

@@ -3,6 +3,8 @@
 import type { Endpoint } from '../core/provider.ts';
 import type { ReadySpec } from '../core/readiness.ts';
 import type { WakeSpec } from '../core/wake.ts';
+import type { HostPattern } from './hosts.ts';
+import type { TlsConfig } from './tls.ts';
 
 export type { ReadySpec };
 
@@ -47,6 +49,12 @@ export interface ServiceConfig {
   startBackoffMaxMs?: number;
   /** Which requests may start the stopped service (`wake:`, docs/wake.md); undefined: any. */
   wake?: WakeSpec;
+  /** Host names the service answers on the shared TLS (and HTTP) listeners. */
+  hosts?: HostPattern[];
+  /** Container port the TLS stream goes to (default 443). */
+  tlsPort?: number;
+  /** Send a PROXY protocol header (v1 text, v2 binary) with the client's address to the upstream first. */
+  proxyProtocol?: 'v1' | 'v2';
 }
 
 export interface ControlConfig {
@@ -67,6 +75,8 @@ export interface PortwakeConfig {
   /** Container engine endpoint (DOCKER_HOST syntax); undefined: DOCKER_HOST or the default socket. */
   engineHost: string | undefined;
   control: ControlConfig | undefined;
+  /** Shared TLS listeners routed by SNI (docs/tls.md); undefined: none. */
+  tls?: TlsConfig;
 }
 
 export const DEFAULTS = {

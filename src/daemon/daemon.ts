@@ -10,7 +10,7 @@ import { watchEvents } from '../core/events-watch.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Provider } from '../core/provider.ts';
 import type { DaemonControl, DaemonEvent, ReloadResult, ServiceStatus } from '../core/status.ts';
-import type { PortwakeConfig, ServiceConfig } from '../config/types.ts';
+import type { ListenSpec, PortwakeConfig, ServiceConfig } from '../config/types.ts';
 import type { ControlServer } from '../control/server.ts';
 import { warnIfFdLimitLow } from './fd-limit.ts';
 import { releaseHeap } from './heap-release.ts';
@@ -23,6 +23,8 @@ import { listenKey } from './reload-plan.ts';
 import { Reloader } from './reload.ts';
 import { createRunningService, inConfigOrder, listenAll, type RunningService } from './service.ts';
 import { createProvider } from './wiring.ts';
+import { TlsRoutes } from './tls.ts';
+import { TlsRouter } from '../proxy/frontends/tls/router.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
 import { ExitIdleTimer } from '../systemd/exit-idle.ts';
 import { takeListenFds } from '../systemd/listen-fds.ts';
@@ -84,6 +86,9 @@ export class Daemon implements DaemonControl {
   /** The native data path's policy where its addon is available (and PORTWAKE_NATIVE is not off). */
   private readonly native: NativePolicy | undefined;
   private readonly dataPath: string;
+  /** The shared TLS listeners (`tls:`), routed by SNI to the services' frontends. */
+  private tlsRouter: TlsRouter | undefined;
+  private readonly tlsRoutes = new TlsRoutes(() => this.units, () => this.config.tls);
   private resolveDone!: () => void;
   /** Resolves when the daemon has shut down. */
   readonly done = new Promise<void>((r) => { this.resolveDone = r; });
@@ -105,7 +110,7 @@ export class Daemon implements DaemonControl {
       signal: this.lifetime.signal,
       shuttingDown: () => this.shuttingDown !== undefined,
       units: () => this.units,
-      setUnits: (units) => { this.units = units; },
+      setUnits: (units) => { this.units = units; this.tlsRoutes.invalidate(); },
       config: () => this.config,
       setConfig: (next) => { this.config = next; },
       draining: this.draining,
@@ -137,6 +142,16 @@ export class Daemon implements DaemonControl {
     const units = this.config.services.map((s) => this.build(s, fds));
     await listenAll(units);
     for (const u of units) this.units.set(u.config.name, u);
+    if (this.config.tls !== undefined) {
+      const tls = this.config.tls;
+      this.tlsRouter = new TlsRouter({ listen: tls.listen.filter((l): l is ListenTarget & ListenSpec => l.kind !== 'systemd'), route: this.tlsRoutes.route, logger: this.o.logger, clock: this.clock, ...(tls.helloTimeoutMs === undefined ? {} : { helloTimeoutMs: tls.helloTimeoutMs }) });
+      try {
+        await this.tlsRouter.listen();
+      } catch (err) {
+        await this.shutdown('tls listener failed');
+        throw err;
+      }
+    }
     if (this.config.control !== undefined) {
       try {
         // Loaded only when configured: the server brings prom-client and the dashboard (~11 MiB).
@@ -164,7 +179,7 @@ export class Daemon implements DaemonControl {
     this.notifyStatus();
     this.o.logger.info(
       { services: this.units.size, control: this.control?.address, dataPath: this.dataPath },
-      `listening: ${[...this.units.values()].map((u) => `${u.config.name} on ${u.frontend.listeners.join(', ')}`).join('; ')}`,
+      `listening: ${[...this.units.values()].map((u) => `${u.config.name} on ${u.frontend.listeners.join(', ')}`).join('; ')}${this.tlsRouter === undefined ? '' : `; tls (by server name) on ${this.tlsRouter.listeners.join(', ')}`}`,
     );
     this.scheduleHeapRelease();
   }
@@ -327,6 +342,7 @@ export class Daemon implements DaemonControl {
     await this.control?.close();
     // A reload in flight finishes binding first, so that no listener it adds is left open.
     await this.reloads;
+    await this.tlsRouter?.close();
     const units = [...this.units.values()];
     await Promise.all([...units.map((u) => u.frontend.close({ graceMs: this.o.graceMs })), ...this.draining.values()]);
     for (const u of units) u.activation.dispose();

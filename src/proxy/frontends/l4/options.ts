@@ -7,6 +7,7 @@ import type { Logger } from '../../../core/logger.ts';
 import type { ListenTarget } from '../../accept/listen.ts';
 import type { NativePolicy } from '../../native.ts';
 import type { ConnectionEnd } from '../../pipe/connection.ts';
+import type { ProxyProtocolVersion } from '../../proxy-protocol.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** How long one connection may be held (the daemon passes the service's holdTimeout, default its startTimeout). */
@@ -55,4 +56,6 @@ export interface FrontendOptions {
    * for before its socket (and so its source address) is known. Backend.mayWake decides either way.
    */
   wakeFiltered?: boolean;
+  /** Send a PROXY protocol header with the client's addresses to the upstream before its bytes. */
+  proxyProtocol?: ProxyProtocolVersion | undefined;
 }
