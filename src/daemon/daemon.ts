@@ -112,7 +112,12 @@ export class Daemon implements DaemonControl {
       units: () => this.units,
       setUnits: (units) => { this.units = units; this.tlsRoutes.invalidate(); },
       config: () => this.config,
-      setConfig: (next) => { this.config = next; },
+      setConfig: (next) => {
+        const listen = (c: PortwakeConfig): string => JSON.stringify(c.tls?.listen.map((l) => l.text) ?? []);
+        if (listen(next) !== listen(this.config)) this.o.logger.warn({}, 'reload: the tls: listeners changed; that takes effect when portwake restarts, ignoring (server names and tls.defaultService apply now)');
+        this.config = next;
+        this.tlsRoutes.invalidate();
+      },
       draining: this.draining,
       inherited: this.inherited,
       orphans: this.orphans,
