@@ -1,4 +1,4 @@
-// Rules of the HTTP router that relate fields to each other: `hosts:` needs a top-level `http:`,
+// Rules of the HTTP router that relate fields to each other: `hosts:` needs a top-level `http:` (or `tls:`),
 // no two services claim one host and path, `defaultService` names a service, and the router's
 // listeners join the overlap check of every other listener.
 
@@ -35,7 +35,9 @@ export function httpIssues(root: Record<string, unknown>, options: SchemaOptions
       continue;
     }
     if (root.http === undefined) {
-      issues.push({ path: at('hosts'), at: 'key', message: 'needs a top-level "http: {listen: 80}" to route these hosts from' });
+      // Routed by the TLS listeners only (their own rules, config/tls.ts), or by nothing.
+      if (root.tls === undefined) issues.push({ path: at('hosts'), at: 'key', message: 'needs a top-level "http: {listen: 80}" or "tls: {listen: 443}" to route these hosts from' });
+      continue;
     }
     const hosts = parseHosts(service.hosts);
     const paths = service.paths === undefined ? { ok: true as const, value: ['/'] } : parsePaths(service.paths);

@@ -16,6 +16,7 @@ import { show } from './parsed.ts';
 import { parseSocketMode } from './socket-mode.ts';
 import { controlMap, type SchemaOptions } from './schema.ts';
 import { stackIssues } from './stack-rules.ts';
+import { tlsIssues } from './tls.ts';
 import { DEFAULTS } from './types.ts';
 import { isMap } from './zod-field.ts';
 
@@ -31,6 +32,7 @@ export function crossFieldIssues(root: Record<string, unknown>, options: SchemaO
     issues.push(...stackIssues(root.services));
   }
   issues.push(...httpIssues(root, options, claims, locator));
+  issues.push(...tlsIssues(root, options));
   for (const { claim, earlier } of findOverlaps(claims)) {
     const whose = earlier.owner === undefined ? earlier.label ?? 'the control API'
       : earlier.owner === claim.owner ? 'this service' : `service "${earlier.owner}"`;

@@ -14,7 +14,10 @@ import { parsePort } from './host-port.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { fail, ok, show, type Parsed } from './parsed.ts';
 import { HTTP_READY_SHAPE, READY_MAP_SHAPE, readySchema } from './ready.ts';
+import type { ReadySpec } from './types.ts';
 import { parseSocketMode } from './socket-mode.ts';
+import { tlsSchema, tlsShape } from './tls.ts';
+import { WAKE_ALLOW_SHAPE, WAKE_DENY_SHAPE, WAKE_SHAPE, wakeSchema } from './wake.ts';
 import { delegate, field, isMap, report } from './zod-field.ts';
 
 export const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -140,6 +143,9 @@ function serviceShape(options: SchemaOptions) {
     startLimitBurst: field(parseStartLimitBurst).optional(),
     startLimitInterval: duration().optional(),
     startBackoffMax: duration().optional(),
+    wake: wakeSchema.optional(),
+    tlsPort: field(parsePort).optional(),
+    proxyProtocol: field(parseProxyProtocol).optional(),
   };
 }
 
@@ -159,8 +165,8 @@ function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'n
       ...(s.restartPolicy === undefined ? {} : { restartPolicy: s.restartPolicy }),
       port: s.port,
       upstream: s.upstream,
-      // Behind the HTTP router any HTTP answer means the app is up (one answering 401 or 404 on / too).
-      ready: s.ready ?? (s.hosts === undefined ? { kind: 'tcp' } : HTTP_ANY_STATUS),
+      // A default, marked so: behind the HTTP router it becomes "any HTTP answer" (configSchema).
+      ready: s.ready ?? defaultReady(),
       startTimeoutMs: s.startTimeout ?? DEFAULTS.startTimeoutMs,
       idleTimeoutMs: s.idleTimeout,
       stopTimeoutMs: s.stopTimeout ?? DEFAULTS.stopTimeoutMs,
@@ -175,11 +181,23 @@ function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'n
       ...(s.startLimitBurst === undefined ? {} : { startLimitBurst: s.startLimitBurst }),
       ...(s.startLimitInterval === undefined ? {} : { startLimitIntervalMs: s.startLimitInterval }),
       ...(s.startBackoffMax === undefined ? {} : { startBackoffMaxMs: s.startBackoffMax }),
+      ...(s.wake === undefined ? {} : { wake: s.wake }),
+      ...(s.tlsPort === undefined ? {} : { tlsPort: s.tlsPort }),
+      ...(s.proxyProtocol === undefined ? {} : { proxyProtocol: s.proxyProtocol }),
     };
   });
 }
 
-/** The default readiness of a service with `hosts:`: GET / answered with any status. */
+/** Readiness specs made by default (no `ready:`), one object per service, told apart by identity. */
+const defaultedReady = new WeakSet<object>();
+
+function defaultReady(): ReadySpec {
+  const spec: ReadySpec = { kind: 'tcp' };
+  defaultedReady.add(spec);
+  return spec;
+}
+
+/** The default readiness of a service with `hosts:` behind the HTTP router: GET / answered with any status. */
 const HTTP_ANY_STATUS = { kind: 'http', path: '/', host: undefined, statusMin: 100, statusMax: 599 } as const;
 
 /** `services:` — a non-empty map from service name to service; names are checked here. */
@@ -237,7 +255,13 @@ export function controlMap(value: unknown): unknown {
   return typeof value === 'string' || typeof value === 'number' ? { listen: value } : value;
 }
 
-const ROOT_KEYS = ['engine', 'control', 'http', 'restartPolicy', 'services'] as const;
+const ROOT_KEYS = ['engine', 'control', 'http', 'tls', 'restartPolicy', 'services'] as const;
+
+/** `proxyProtocol:` — the PROXY protocol header version sent to the upstream first. */
+function parseProxyProtocol(value: unknown): Parsed<'v1' | 'v2'> {
+  const v = typeof value === 'number' ? `v${value}` : typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+  return v === 'v1' || v === 'v2' ? ok(v) : fail(`expected v1 (text) or v2 (binary), got ${show(value)}`);
+}
 
 /** The whole file (after `x-` extension keys are dropped), as a PortwakeConfig minus `source`. */
 export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<PortwakeConfig, 'source'>, unknown> {
@@ -245,16 +269,25 @@ export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<Portwa
     engine: field(parseEngineHost).optional(),
     control: controlSchema(options).optional(),
     http: httpSchema(listenSchema(options)).optional(),
+    tls: tlsSchema(listenSchema(options)).optional(),
     restartPolicy: field(parseRestartPolicy).optional(),
     services: servicesSchema(options),
   }).transform((c) => {
     const policy = c.restartPolicy;
+    const routed = c.http !== undefined;
     return {
-      // The top-level restartPolicy is every service's default.
-      services: policy === undefined ? c.services : c.services.map((s): ServiceConfig => (s.restartPolicy === undefined ? { ...s, restartPolicy: policy } : s)),
+      // (Not an array when a service failed: zod runs this transform anyway, and the result is discarded.)
+      services: !Array.isArray(c.services) ? c.services : c.services.map((s): ServiceConfig => ({
+        ...s,
+        // The top-level restartPolicy is every service's default.
+        ...(policy !== undefined && s.restartPolicy === undefined ? { restartPolicy: policy } : {}),
+        // Behind the HTTP router any HTTP answer means the app is up (one answering 401 or 404 on / too).
+        ...(routed && s.hosts !== undefined && defaultedReady.has(s.ready) ? { ready: HTTP_ANY_STATUS } : {}),
+      })),
       engineHost: c.engine,
       control: c.control,
       ...(c.http === undefined ? {} : { http: c.http }),
+      ...(c.tls === undefined ? {} : { tls: c.tls }),
     };
   });
 }
@@ -265,9 +298,12 @@ export function knownKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 0) return ROOT_KEYS;
   if (path.length === 1 && first === 'control') return Object.keys(controlShape({}));
   if (path.length === 1 && first === 'http') return Object.keys(httpShape(listenSchema({})));
+  if (path.length === 1 && first === 'tls') return Object.keys(tlsShape(listenSchema({})));
   if (first !== 'services') return [];
   if (path.length === 2) return Object.keys(serviceShape({}));
   if (path.length === 3 && third === 'ready') return Object.keys(READY_MAP_SHAPE);
   if (path.length === 4 && third === 'ready' && fourth === 'http') return Object.keys(HTTP_READY_SHAPE);
+  if (path.length === 3 && third === 'wake') return Object.keys(WAKE_SHAPE);
+  if (path.length === 4 && third === 'wake') return Object.keys(fourth === 'allow' ? WAKE_ALLOW_SHAPE : fourth === 'deny' ? WAKE_DENY_SHAPE : {});
   return [];
 }

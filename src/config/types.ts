@@ -2,7 +2,9 @@
 
 import type { Endpoint } from '../core/provider.ts';
 import type { ReadySpec } from '../core/readiness.ts';
+import type { WakeSpec } from '../core/wake.ts';
 import type { HostPattern } from './hosts.ts';
+import type { TlsConfig } from './tls.ts';
 
 export type { ReadySpec };
 
@@ -18,7 +20,7 @@ export interface ServiceConfig {
   name: string;
   /** Empty for a service reached only through the HTTP router (`hosts:`), or one only others depend on (dependsOn). */
   listen: ListenSpec[];
-  /** Host names the shared HTTP listeners route to this service (`hosts:`); unset: none. */
+  /** Host names the shared HTTP and TLS listeners route to this service (`hosts:`); unset: none. */
   hosts?: HostPattern[];
   /** Path prefixes within those hosts (`paths:`); unset: every path. */
   paths?: string[];
@@ -59,6 +61,12 @@ export interface ServiceConfig {
   startLimitBurst?: number;
   startLimitIntervalMs?: number;
   startBackoffMaxMs?: number;
+  /** Which requests may start the stopped service (`wake:`, docs/wake.md); undefined: any. */
+  wake?: WakeSpec;
+  /** Container port the TLS stream goes to (default 443). */
+  tlsPort?: number;
+  /** Send a PROXY protocol header (v1 text, v2 binary) with the client's address to the upstream first. */
+  proxyProtocol?: 'v1' | 'v2';
 }
 
 export interface ControlConfig {
@@ -92,6 +100,8 @@ export interface PortwakeConfig {
   control: ControlConfig | undefined;
   /** The HTTP Host router's listeners; undefined: none. */
   http?: HttpConfig | undefined;
+  /** Shared TLS listeners routed by SNI (docs/tls.md); undefined: none. */
+  tls?: TlsConfig;
 }
 
 export const DEFAULTS = {

@@ -10,7 +10,7 @@ import { watchEvents } from '../core/events-watch.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Provider } from '../core/provider.ts';
 import type { DaemonControl, DaemonEvent, ReloadResult, ServiceStatus } from '../core/status.ts';
-import type { PortwakeConfig, ServiceConfig } from '../config/types.ts';
+import type { ListenSpec, PortwakeConfig, ServiceConfig } from '../config/types.ts';
 import type { ControlServer } from '../control/server.ts';
 import { warnIfFdLimitLow } from './fd-limit.ts';
 import { releaseHeap } from './heap-release.ts';
@@ -25,6 +25,8 @@ import { listenKey } from './reload-plan.ts';
 import { Reloader } from './reload.ts';
 import { createRunningService, inConfigOrder, listenAll, type RunningService } from './service.ts';
 import { createProvider } from './wiring.ts';
+import { TlsRoutes } from './tls.ts';
+import { TlsRouter } from '../proxy/frontends/tls/router.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
 import { ExitIdleTimer } from '../systemd/exit-idle.ts';
 import { takeListenFds } from '../systemd/listen-fds.ts';
@@ -88,6 +90,9 @@ export class Daemon implements DaemonControl {
   /** The native data path's policy where its addon is available (and PORTWAKE_NATIVE is not off). */
   private readonly native: NativePolicy | undefined;
   private readonly dataPath: string;
+  /** The shared TLS listeners (`tls:`), routed by SNI to the services' frontends. */
+  private tlsRouter: TlsRouter | undefined;
+  private readonly tlsRoutes = new TlsRoutes(() => this.units, () => this.config.tls);
   private resolveDone!: () => void;
   /** Resolves when the daemon has shut down. */
   readonly done = new Promise<void>((r) => { this.resolveDone = r; });
@@ -109,9 +114,14 @@ export class Daemon implements DaemonControl {
       signal: this.lifetime.signal,
       shuttingDown: () => this.shuttingDown !== undefined,
       units: () => this.units,
-      setUnits: (units) => { this.units = units; },
+      setUnits: (units) => { this.units = units; this.tlsRoutes.invalidate(); },
       config: () => this.config,
-      setConfig: (next) => { this.config = next; },
+      setConfig: (next) => {
+        const listen = (c: PortwakeConfig): string => JSON.stringify(c.tls?.listen.map((l) => l.text) ?? []);
+        if (listen(next) !== listen(this.config)) this.o.logger.warn({}, 'reload: the tls: listeners changed; that takes effect when portwake restarts, ignoring (server names and tls.defaultService apply now)');
+        this.config = next;
+        this.tlsRoutes.invalidate();
+      },
       draining: this.draining,
       inherited: this.inherited,
       orphans: this.orphans,
@@ -147,6 +157,16 @@ export class Daemon implements DaemonControl {
       await Promise.all(units.map((u) => u.frontend.close({ graceMs: 0 })));
       throw err;
     }
+    if (this.config.tls !== undefined) {
+      const tls = this.config.tls;
+      this.tlsRouter = new TlsRouter({ listen: tls.listen.filter((l): l is ListenTarget & ListenSpec => l.kind !== 'systemd'), route: this.tlsRoutes.route, logger: this.o.logger, clock: this.clock, ...(tls.helloTimeoutMs === undefined ? {} : { helloTimeoutMs: tls.helloTimeoutMs }) });
+      try {
+        await this.tlsRouter.listen();
+      } catch (err) {
+        await this.shutdown('tls listener failed');
+        throw err;
+      }
+    }
     if (this.config.control !== undefined) {
       try {
         // Loaded only when configured: the server brings prom-client and the dashboard (~11 MiB).
@@ -177,7 +197,8 @@ export class Daemon implements DaemonControl {
       `listening: ${[...this.units.values()].map((u) => (u.config.listen.length === 0 && u.frontend.listeners.length === 0
         ? (u.config.hosts === undefined ? `${u.config.name} (a dependency, no listener)` : undefined)
         : `${u.config.name} on ${u.frontend.listeners.join(', ')}`)).filter((line) => line !== undefined)
-        .concat(this.http === undefined ? [] : [`the HTTP router on ${this.http.listeners.join(', ')}`]).join('; ')}`,
+        .concat(this.http === undefined ? [] : [`the HTTP router on ${this.http.listeners.join(', ')}`])
+        .concat(this.tlsRouter === undefined ? [] : [`tls (by server name) on ${this.tlsRouter.listeners.join(', ')}`]).join('; ')}`,
     );
     this.scheduleHeapRelease();
   }
@@ -380,6 +401,7 @@ export class Daemon implements DaemonControl {
     await this.control?.close();
     // A reload in flight finishes binding first, so that no listener it adds is left open.
     await this.reloads;
+    await this.tlsRouter?.close();
     const units = [...this.units.values()];
     await Promise.all([...units.map((u) => u.frontend.close({ graceMs: this.o.graceMs })), ...this.draining.values(), this.http?.close(this.o.graceMs)]);
     for (const u of units) u.activation.dispose();

@@ -50,8 +50,10 @@ export function createRunningService(
 export const DEFAULT_HOLD_MARGIN_MS = 1_000;
 
 /** A service's limits and timeouts as its frontend takes them (at creation, and on a reload's update). */
-export function frontendLimits(config: ServiceConfig): { maxConnections: number; maxPending: number; holdTimeoutMs: number; maxHeldBytes: number; halfCloseTimeoutMs: number | undefined } {
+export function frontendLimits(config: ServiceConfig): { maxConnections: number; maxPending: number; holdTimeoutMs: number; maxHeldBytes: number; halfCloseTimeoutMs: number | undefined; wakeFiltered: boolean; proxyProtocol: 'v1' | 'v2' | undefined } {
   return {
+    wakeFiltered: config.wake !== undefined,
+    proxyProtocol: config.proxyProtocol,
     maxConnections: config.maxConnections,
     maxPending: config.maxPending,
     holdTimeoutMs: config.holdTimeoutMs ?? config.startTimeoutMs + DEFAULT_HOLD_MARGIN_MS,

@@ -22,6 +22,15 @@ function problems(text: string): string[] {
 }
 
 describe('config: http router', () => {
+  it('a hosts: service routed only by tls: keeps TCP readiness (its port speaks TLS, not HTTP); an explicit ready: stays as written', () => {
+    const tlsOnly = parse(yaml('tls: {listen: 8443}', 'services:', '  web: {hosts: app.example.com, container: web}'));
+    assert.deepEqual(tlsOnly.services[0]?.ready, { kind: 'tcp' });
+    const both = parse(yaml('http: 8080', 'tls: 8443', 'services:', '  web: {hosts: app.example.com, container: web}', '  api: {hosts: api.example.com, container: api, ready: tcp}'));
+    assert.deepEqual(both.services[0]?.ready, { kind: 'http', path: '/', host: undefined, statusMin: 100, statusMax: 599 });
+    assert.deepEqual(both.services[1]?.ready, { kind: 'tcp' });
+    assert.ok(problems(yaml('services:', '  web: {hosts: app.example.com, container: web}')).some((l) => /needs a top-level "http: \{listen: 80\}" or "tls: \{listen: 443\}"/.test(l)));
+  });
+
   it('reads http:, hosts:, paths: and strategy:, with a listen-less service and any-status readiness', () => {
     const c = parse(yaml(
       'http: {listen: [8080, "127.0.0.1:8081"], defaultService: api, trustForwarded: [10.0.0.0/8, "::1"]}',

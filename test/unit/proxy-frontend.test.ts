@@ -375,6 +375,7 @@ test('out of file descriptors (RLIMIT_NOFILE): clients are refused as fd_limit, 
         signal.addEventListener('abort', () => reject(signal.reason));
       }),
       prepare: () => undefined,
+      mayWake: () => true,
       setHeld: () => undefined,
       upstreamFailed: async () => undefined,
       refused: (reason) => say('refused ' + reason),
@@ -445,4 +446,36 @@ test('out of file descriptors (RLIMIT_NOFILE): clients are refused as fd_limit, 
   client.end('after the storm');
   assert.equal((await reply).toString(), 'after the storm');
   assert.equal(exitCode, undefined);
+});
+
+test('wake filter: a connection the stopped service may not be woken by is closed at once, asking for no start; a ready service serves everyone', async (t) => {
+  const upstream = await startUpstream(t, echo);
+  const backend = new FakeBackend(upstream.endpoint);
+  backend.wakes = (r) => r.source.replace(/^::ffff:/, '') !== '127.0.0.2';
+  const { frontend, port } = await startFrontend(t, backend, { wakeFiltered: true });
+
+  const denied = await connect(t, { host: '127.0.0.1', port, localAddress: '127.0.0.2' });
+  assert.match(await howItEnds(denied), /^(end|ECONNRESET|close)$/);
+  await waitFor('refused', () => backend.refusals.length === 1);
+  assert.deepEqual(backend.refusals, ['wake_refused']);
+  assert.deepEqual(backend.prepared, [], 'no start was asked for');
+  assert.equal(backend.acquireCalls, 0);
+  assert.equal(frontend.held, 0);
+  assert.equal(backend.wakeRequests[0]?.source.replace(/^::ffff:/, ''), '127.0.0.2');
+
+  const allowed = await connect(t, { host: '127.0.0.1', port, localAddress: '127.0.0.1' });
+  await waitFor('held', () => backend.waiting === 1);
+  const reply = readAll(allowed);
+  backend.becomeReady();
+  allowed.end('woken');
+  assert.equal((await reply).toString(), 'woken');
+
+  // Ready: the filter is not asked; the source it would refuse is served.
+  const asked = backend.wakeRequests.length;
+  const later = await connect(t, { host: '127.0.0.1', port, localAddress: '127.0.0.2' });
+  const laterReply = readAll(later);
+  later.end('flows');
+  assert.equal((await laterReply).toString(), 'flows');
+  assert.equal(backend.wakeRequests.length, asked);
+  assert.deepEqual(backend.refusals, ['wake_refused']);
 });

@@ -11,6 +11,7 @@ import type { ContainerEvent, Endpoint } from '../provider.ts';
 import { RateLimitedReporter } from '../rate-limit.ts';
 import type { ServiceStateKind, ServiceStatus, StartTimings } from '../status.ts';
 import { formatEndpoint } from '../upstream.ts';
+import { wakeVerdict } from '../wake.ts';
 import { bringUp } from './bring-up.ts';
 import { groupOf, stopGroup } from './group.ts';
 import { RestartPolicyManager } from './restart-policy.ts';
@@ -101,9 +102,14 @@ export class Activation implements Backend {
     if (this.state.kind === 'stopped' || (this.state.kind === 'failed' && !this.backingOff(this.state))) this.beginStart();
   }
 
-  /** No wake filter yet: every request may start the service. */
-  mayWake(_request: WakeRequest): boolean {
-    return true;
+  /** Up or starting: all traffic flows; otherwise the wake filter (`wake:`) decides. */
+  mayWake(request: WakeRequest): boolean {
+    const kind = this.state.kind;
+    if (kind === 'ready' || kind === 'starting') return true;
+    const why = wakeVerdict(this.spec.wake, request);
+    if (why === undefined) return true;
+    this.log.debug({ source: request.source, why }, `service "${this.name}": not starting it for a request from ${request.source}: ${why}`);
+    return false;
   }
 
   setHeld(delta: number): void {
@@ -112,7 +118,9 @@ export class Activation implements Backend {
 
   refused(reason: RefusalReason): void {
     const s = this.state;
-    if (reason === 'backing_off') {
+    if (reason === 'wake_refused') {
+      // Expected traffic (monitors, crawlers): counted, and logged at debug by mayWake.
+    } else if (reason === 'backing_off') {
       // Counted, and reported once when the back-off ends (not one line per connection).
       if (s.kind === 'failed' && s.backoff !== undefined) s.backoff.refused++;
     } else {

@@ -7,6 +7,7 @@ import type { Provider } from '../provider.ts';
 import type { Probes, ReadySpec } from '../readiness.ts';
 import type { DaemonEvent } from '../status.ts';
 import type { Targets, UpstreamSpec } from '../upstream.ts';
+import type { WakeSpec } from '../wake.ts';
 
 export interface ActivationSpec extends UpstreamSpec {
   name: string;
@@ -27,6 +28,8 @@ export interface ActivationSpec extends UpstreamSpec {
   restartPolicy?: 'manage' | 'keep';
   /** Services that must be ready before this one's container starts (ActivationDeps.dependencies waits for them). */
   dependsOn?: string[];
+  /** Which requests may start the stopped service (`wake:`); undefined: any. */
+  wake?: WakeSpec | undefined;
 }
 
 /**

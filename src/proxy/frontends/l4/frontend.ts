@@ -16,6 +16,8 @@ import { LogLimit } from '../../log-limit.ts';
 import { systemErrorText } from '../../sockets.ts';
 import { adoptSocket, closeDescriptor } from '../../native.ts';
 import { NativeConnection, nativeUpstream } from '../../pipe/native-connection.ts';
+import type { ProxyProtocolVersion } from '../../proxy-protocol.ts';
+import { withPort, withProxyHeader, withoutProxyHeader } from './route.ts';
 
 export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_HOLD_TIMEOUT_MS, DEFAULT_MAX_HELD_BYTES, type ConnectionEvent, type FrontendOptions } from './options.ts';
 
@@ -167,8 +169,10 @@ export class Frontend {
    * connections held from now on, maxHeldBytes as held bytes come and go, a new halfCloseTimeout to
    * the next check of each connection. Turning halfCloseTimeout on or off needs a restart (said).
    */
-  setLimits(limits: { maxConnections: number; maxPending: number; holdTimeoutMs: number; maxHeldBytes: number; halfCloseTimeoutMs: number | undefined }): void {
+  setLimits(limits: { maxConnections: number; maxPending: number; holdTimeoutMs: number; maxHeldBytes: number; halfCloseTimeoutMs: number | undefined; wakeFiltered?: boolean; proxyProtocol?: ProxyProtocolVersion | undefined }): void {
     this.#options.maxConnections = limits.maxConnections;
+    this.#options.wakeFiltered = limits.wakeFiltered === true;
+    this.#options.proxyProtocol = limits.proxyProtocol;
     this.#options.maxPending = limits.maxPending;
     this.#holdTimeoutMs = limits.holdTimeoutMs;
     this.#holdBudget.limit = limits.maxHeldBytes;
@@ -230,9 +234,22 @@ export class Frontend {
     }
   }
 
+  /**
+   * A connection another frontend accepted and routed here (the TLS router, by server name): the
+   * socket, paused, with the bytes read from it so far, forwarded to `port` of the service's
+   * upstream (undefined: its own port). From here on it is this frontend's like its own: limits,
+   * the wake filter, held while the service starts, forwarded, closed at shutdown.
+   */
+  admit(socket: Socket, early: EarlyData, port: number | undefined): void {
+    const admitted = this.#admit();
+    if (admitted === 'hold') this.#holdIfMayWake(socket, early, port);
+    else if (typeof admitted === 'string') this.#refuse(socket, admitted);
+    else this.#forward(socket, admitted, early, true, port);
+  }
+
   #onAccept = (socket: Socket): void => {
     const admitted = this.#admit();
-    if (admitted === 'hold') this.#hold(socket);
+    if (admitted === 'hold') this.#holdIfMayWake(socket);
     else if (typeof admitted === 'string') this.#refuse(socket, admitted);
     else this.#forward(socket, admitted, undefined);
   };
@@ -252,7 +269,7 @@ export class Frontend {
    * (accept → start request 0.7 → 0.48 ms). The kernel keeps the client's bytes meanwhile.
    */
   #holdFd(fd: number): void {
-    this.#backend.prepare();
+    if (this.#options.wakeFiltered !== true) this.#backend.prepare();
     this.#adopting.add(fd);
     if (this.#adopting.size === 1) setImmediate(this.#adoptWaiting);
   }
@@ -266,7 +283,7 @@ export class Frontend {
         const socket = adoptSocket(fd);
         owned++; // the socket owns the descriptor from here on
         try {
-          this.#hold(socket);
+          this.#holdIfMayWake(socket);
         } catch (err) {
           socket.destroy();
           throw err;
@@ -302,12 +319,24 @@ export class Frontend {
     this.#backend.refused(reason);
   }
 
+  /**
+   * A new connection the service is not ready for: held, unless the service is stopped and its
+   * wake filter refuses the client's address — then closed at once, starting nothing.
+   */
+  #holdIfMayWake(socket: Socket, early?: EarlyData, port?: number): void {
+    if (!this.#backend.mayWake({ source: socket.remoteAddress ?? '' })) {
+      this.#refuse(socket, 'wake_refused');
+      return;
+    }
+    this.#hold(socket, early, true, undefined, port);
+  }
+
   /** Holds the client until a lease arrives (after `first`, when given); `retry`: see #retry. */
-  #hold(socket: Socket, early?: EarlyData, retry = true, first?: Promise<void>): void {
+  #hold(socket: Socket, early?: EarlyData, retry = true, first?: Promise<void>, port?: number): void {
     const held = new HeldConnection(socket, this.#holdBufferBytes, this.#onHeldGone, early, this.#holdBudget);
     this.#held.set(held, this.#clock.setTimer(this.#holdTimeoutMs, () => this.#holdExpired(held)));
     this.#backend.setHeld(+1);
-    void this.#acquireFor(held, retry, first);
+    void this.#acquireFor(held, retry, first, port);
   }
 
   /**
@@ -320,11 +349,11 @@ export class Frontend {
       u.client.destroy();
       return;
     }
-    this.#hold(u.client, u.early, false, this.#backend.upstreamFailed(u.upstream, u.error));
+    this.#hold(u.client, withoutProxyHeader(u.early), false, this.#backend.upstreamFailed(u.upstream, u.error));
   };
 
   /** Waits for the service on behalf of a held connection (also while closing); never rejects. */
-  async #acquireFor(held: HeldConnection, retry: boolean, first: Promise<void> | undefined): Promise<void> {
+  async #acquireFor(held: HeldConnection, retry: boolean, first: Promise<void> | undefined, port: number | undefined): Promise<void> {
     let lease: Lease;
     try {
       if (first !== undefined) await first;
@@ -342,7 +371,7 @@ export class Frontend {
     }
     const { socket, early } = held.handOver();
     // Forward first: while closing, an empty moment between held and open would end close() early.
-    this.#forward(socket, lease, early, retry);
+    this.#forward(socket, lease, early, retry, port);
     this.#releaseHeld(held);
   }
 
@@ -374,7 +403,8 @@ export class Frontend {
   #forwardFd(fd: number, lease: Lease): void {
     const policy = this.#options.native;
     const upstream = nativeUpstream(lease);
-    if (policy === undefined || upstream === undefined) {
+    // A PROXY header goes first as an early byte, which the JavaScript connection sends (and then hands to the splice pump).
+    if (policy === undefined || upstream === undefined || this.#options.proxyProtocol !== undefined) {
       this.#forward(adoptSocket(fd), lease, undefined);
       return;
     }
@@ -397,15 +427,18 @@ export class Frontend {
     yield* this.#open;
   }
 
-  #forward(socket: Socket, lease: Lease, early: EarlyData | undefined, retry = true): void {
+  /** `port`: another port of the service's upstream (a routed connection; see admit()). */
+  #forward(socket: Socket, lease: Lease, early: EarlyData | undefined, retry = true, port?: number): void {
+    const routed = withPort(lease, port);
     const connection = new Connection({
       client: socket,
-      lease,
-      early,
+      lease: routed,
+      early: withProxyHeader(socket, early, this.#options.proxyProtocol),
       clock: this.#clock,
       connectTimeoutMs: this.#connectTimeoutMs,
       onClosed: this.#onConnectionClosed,
-      onUnconnected: retry ? this.#retry : undefined,
+      // On another port than the service's own, a refused connect is not retried: upstreamFailed would not know that upstream.
+      onUnconnected: retry && routed === lease ? this.#retry : undefined,
       native: this.#options.native,
       halfClose: this.#halfClose,
     });

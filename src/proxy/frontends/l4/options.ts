@@ -7,6 +7,7 @@ import type { Logger } from '../../../core/logger.ts';
 import type { ListenTarget } from '../../accept/listen.ts';
 import type { NativePolicy } from '../../native.ts';
 import type { ConnectionEnd } from '../../pipe/connection.ts';
+import type { ProxyProtocolVersion } from '../../proxy-protocol.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** How long one connection may be held (the daemon passes the service's holdTimeout, default its startTimeout). */
@@ -50,4 +51,11 @@ export interface FrontendOptions {
   native?: NativePolicy | undefined;
   /** Every forwarded connection's open and close (with its reason, error and byte counts). */
   onConnection?: (event: ConnectionEvent) => void;
+  /**
+   * The service has a wake filter (`wake:`): a natively accepted connection's start is not asked
+   * for before its socket (and so its source address) is known. Backend.mayWake decides either way.
+   */
+  wakeFiltered?: boolean;
+  /** Send a PROXY protocol header with the client's addresses to the upstream before its bytes. */
+  proxyProtocol?: ProxyProtocolVersion | undefined;
 }
