@@ -6,7 +6,7 @@ import type { Backend, Lease, RefusalReason } from '../../../core/backend.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.ts';
 import { describe, PortwakeError } from '../../../core/errors.ts';
 import { debugEnabled, type Logger } from '../../../core/logger.ts';
-import { Connection, describeEnd, type ConnectionEnd, type EarlyData, type Unconnected, isFdLimit } from '../../pipe/connection.ts';
+import { Connection, describeEnd, type ConnectionEnd, type Unconnected, isFdLimit } from '../../pipe/connection.ts';
 import { HalfCloseSweep } from '../../pipe/half-close.ts';
 import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection, HoldBudget } from './held.ts';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_HOLD_TIMEOUT_MS, DEFAULT_MAX_HELD_BYTES, type FrontendOptions } from './options.ts';
@@ -14,7 +14,7 @@ import type { BoundListener, ListenTarget } from '../../accept/listen.ts';
 import { ListenerSet } from '../../accept/listener-set.ts';
 import { LogLimit } from '../../log-limit.ts';
 import { systemErrorText } from '../../sockets.ts';
-import { adoptSocket, closeDescriptor } from '../../native.ts';
+import { adoptClient, closeClient, Handoff, type ClientFd } from '../../handoff.ts';
 import { NativeConnection, nativeUpstream } from '../../pipe/native-connection.ts';
 
 export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_HOLD_TIMEOUT_MS, DEFAULT_MAX_HELD_BYTES, type ConnectionEvent, type FrontendOptions } from './options.ts';
@@ -63,7 +63,7 @@ export class Frontend {
    * without them; it reaches held connections only after awaiting its listeners, by which time
    * these are held connections like the rest.
    */
-  readonly #adopting = new Set<number>();
+  readonly #adopting = new Set<ClientFd>();
   readonly #acceptErrors: LogLimit;
   readonly #upstreamErrors: LogLimit;
   readonly #fdLimitErrors: LogLimit;
@@ -232,13 +232,13 @@ export class Frontend {
 
   #onAccept = (socket: Socket): void => {
     const admitted = this.#admit();
-    if (admitted === 'hold') this.#hold(socket);
+    if (admitted === 'hold') this.#hold(Handoff.toHeld(socket));
     else if (typeof admitted === 'string') this.#refuse(socket, admitted);
-    else this.#forward(socket, admitted, undefined);
+    else this.#forward(Handoff.toConnection(socket), admitted);
   };
 
   /** A connection the native listener accepted: as #onAccept, without a JavaScript socket unless it is held. */
-  #onAcceptFd = (fd: number): void => {
+  #onAcceptFd = (fd: ClientFd): void => {
     const admitted = this.#admit();
     if (admitted === 'hold') this.#holdFd(fd);
     else if (typeof admitted === 'string') this.#refuseFd(fd, admitted);
@@ -251,7 +251,7 @@ export class Frontend {
    * injected clock), so the start request does not wait for it
    * (accept → start request 0.7 → 0.48 ms). The kernel keeps the client's bytes meanwhile.
    */
-  #holdFd(fd: number): void {
+  #holdFd(fd: ClientFd): void {
     this.#backend.prepare();
     this.#adopting.add(fd);
     if (this.#adopting.size === 1) setImmediate(this.#adoptWaiting);
@@ -263,10 +263,10 @@ export class Frontend {
     let owned = 0;
     try {
       for (const fd of fds) {
-        const socket = adoptSocket(fd);
+        const socket = adoptClient(fd);
         owned++; // the socket owns the descriptor from here on
         try {
-          this.#hold(socket);
+          this.#hold(Handoff.toHeld(socket));
         } catch (err) {
           socket.destroy();
           throw err;
@@ -274,7 +274,7 @@ export class Frontend {
       }
     } finally {
       // A throw (a bug) leaves the rest of the batch with no owner: closed here, then it goes on up.
-      for (const fd of fds.slice(owned)) closeDescriptor(fd);
+      for (const fd of fds.slice(owned)) closeClient(fd);
     }
   };
 
@@ -297,14 +297,14 @@ export class Frontend {
   }
 
   /** As #refuse, for a descriptor no socket was made for. */
-  #refuseFd(fd: number, reason: RefusalReason): void {
-    closeDescriptor(fd);
+  #refuseFd(fd: ClientFd, reason: RefusalReason): void {
+    closeClient(fd);
     this.#backend.refused(reason);
   }
 
   /** Holds the client until a lease arrives (after `first`, when given); `retry`: see #retry. */
-  #hold(socket: Socket, early?: EarlyData, retry = true, first?: Promise<void>): void {
-    const held = new HeldConnection(socket, this.#holdBufferBytes, this.#onHeldGone, early, this.#holdBudget);
+  #hold(client: Handoff<'held'>, retry = true, first?: Promise<void>): void {
+    const held = new HeldConnection(client, this.#holdBufferBytes, this.#onHeldGone, this.#holdBudget);
     this.#held.set(held, this.#clock.setTimer(this.#holdTimeoutMs, () => this.#holdExpired(held)));
     this.#backend.setHeld(+1);
     void this.#acquireFor(held, retry, first);
@@ -317,10 +317,10 @@ export class Frontend {
    */
   #retry = (u: Unconnected): void => {
     if (this.#state.kind === 'closing' || this.#state.kind === 'closed') {
-      u.client.destroy();
+      u.client.take().socket.destroy();
       return;
     }
-    this.#hold(u.client, u.early, false, this.#backend.upstreamFailed(u.upstream, u.error));
+    this.#hold(u.client, false, this.#backend.upstreamFailed(u.upstream, u.error));
   };
 
   /** Waits for the service on behalf of a held connection (also while closing); never rejects. */
@@ -340,9 +340,8 @@ export class Frontend {
       lease.release();
       return;
     }
-    const { socket, early } = held.handOver();
     // Forward first: while closing, an empty moment between held and open would end close() early.
-    this.#forward(socket, lease, early, retry);
+    this.#forward(held.handOver(), lease, retry);
     this.#releaseHeld(held);
   }
 
@@ -371,15 +370,15 @@ export class Frontend {
   }
 
   /** A natively accepted client with its lease: forwarded natively, where the upstream allows. */
-  #forwardFd(fd: number, lease: Lease): void {
+  #forwardFd(fd: ClientFd, lease: Lease): void {
     const policy = this.#options.native;
     const upstream = nativeUpstream(lease);
     if (policy === undefined || upstream === undefined) {
-      this.#forward(adoptSocket(fd), lease, undefined);
+      this.#forward(Handoff.toConnection(adoptClient(fd)), lease);
       return;
     }
     const connection = new NativeConnection({
-      fd,
+      client: Handoff.toNative(fd),
       lease,
       clock: this.#clock,
       connectTimeoutMs: this.#connectTimeoutMs,
@@ -397,11 +396,10 @@ export class Frontend {
     yield* this.#open;
   }
 
-  #forward(socket: Socket, lease: Lease, early: EarlyData | undefined, retry = true): void {
+  #forward(client: Handoff<'connection'>, lease: Lease, retry = true): void {
     const connection = new Connection({
-      client: socket,
+      client,
       lease,
-      early,
       clock: this.#clock,
       connectTimeoutMs: this.#connectTimeoutMs,
       onClosed: this.#onConnectionClosed,
