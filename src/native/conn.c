@@ -5,6 +5,10 @@
 // a direction whose read filled the buffer switches to splice(2) through a pipe of its own, kernel
 // to kernel, the way systemd-socket-proxyd moves every byte.
 //
+// Owns: a forwarded client's descriptor (fd[0]) from forward() until release() closes it — or, when
+// the upstream never connected, gives it back (conn_give_back(), the only code that does); its own
+// upstream socket, pipes and buffers; for a pump, the duplicates it was given.
+//
 // conn-js.c is the JavaScript face of these connections (ids, forward, pump, abort, counts, done).
 
 #include "conn.h"

@@ -3,7 +3,9 @@
 // shared buffer, then splice(2) once a stream turns out to be bulk — so such a connection never
 // becomes a JavaScript socket. Connections that must wait for a start are wrapped into net.Sockets
 // and take the JavaScript path (held.ts, connection.ts), which hands bulk streams to the same
-// addon's splice pump.
+// addon's splice pump. Who owns a client's descriptor is part of each call's result: forwardNative()
+// returns an id (the addon's) or NotForwarded (still the caller's), the end report the descriptor
+// it gives back; handoff.ts moves it between the JavaScript owners.
 //
 // The addon is built by `npm install` / `npm ci` (binding.gyp, node-gyp against Node's headers).
 // Without it — no compiler, another OS, PORTWAKE_NATIVE=off — every byte goes through JavaScript;
