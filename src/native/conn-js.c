@@ -3,16 +3,21 @@
 // JS API (src/proxy/native.ts is the only caller). A connection is named by an id (a number: its
 // slot and the slot's generation, exact and never given out twice: see GEN_LIMIT); no JS object,
 // reference or finalizer is made per connection, which keeps the garbage collector out of it.
-//   setup(done)  once: done(id, errno, side, clientReturned, bytesIn, bytesOut, spliced) is called
+// Who owns a client's descriptor is said, never inferred: forward() returning an id means the addon
+// owns it; forward() throwing means the caller still does; done()'s returnedFd (>= 0) gives it back.
+//   setup(done)  once: done(id, errno, side, returnedFd, bytesIn, bytesOut, spliced) is called
 //     once per connection, after every descriptor of ours is closed: errno 0 after an orderly end
 //     both ways (EOF → shutdown(SHUT_WR) on the other socket, after every byte), else the failure
 //     of side 0 (client) or 1 (upstream) — both sockets are then reset (RST) — or ECANCELED after
-//     abort(). clientReturned: the upstream could not be connected (errno says why, ETIMEDOUT after
-//     connectTimeoutMs); the client descriptor was left open, untouched, and is the caller's again.
-//   forward(clientFd, host, port, path, spliceAfter, connectTimeoutMs, keepAliveS) -> id | -errno
+//     abort(). returnedFd: -1 (the addon closed the client), or the client's descriptor, left open
+//     and untouched, now the caller's again: the upstream never connected (errno says why,
+//     ETIMEDOUT after connectTimeoutMs, ECONNABORTED after abort with handBack; conn_give_back).
+//   forward(clientFd, host, port, path, spliceAfter, connectTimeoutMs, keepAliveS) -> id
 //     takes an accepted client (non-blocking) and connects to host:port (an IP literal) or to the
-//     Unix socket `path`. A negative number: the connect failed at once (no socket, or refused),
-//     nothing changed and the client is still the caller's. The client is not read before the
+//     Unix socket `path`; from the moment it returns the addon owns the client. It throws when it
+//     did not take it — nothing changed and the client is still the caller's: an Error with
+//     `errno` and `syscall`, "connect" when the connect failed at once (no socket, or refused),
+//     "forward" when the addon could not (ENOMEM). The client is not read before the
 //     upstream is connected — which for a Unix socket or a local peer is within the call, so the
 //     client's waiting bytes may be on their way before forward() returns.
 //   pump(clientFd, upstreamFd) -> id
@@ -41,6 +46,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -204,6 +210,22 @@ static int start_connect(napi_env env, napi_value host_v, int32_t port, napi_val
   return fd;
 }
 
+/* forward() did not take the client (it is still the caller's): throws Error{code, errno, syscall}. */
+static napi_value throw_not_taken(napi_env env, const char *syscall, int e) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: %s", syscall, strerror(e));
+  napi_value code, text, err, v;
+  if (napi_create_string_utf8(env, "ERR_PORTWAKE_NATIVE", NAPI_AUTO_LENGTH, &code) != napi_ok
+      || napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text) != napi_ok
+      || napi_create_error(env, code, text, &err) != napi_ok) {
+    return pw_throw_errno(env, syscall, e);
+  }
+  if (napi_create_int32(env, e, &v) == napi_ok) napi_set_named_property(env, err, "errno", v);
+  if (napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v) == napi_ok) napi_set_named_property(env, err, "syscall", v);
+  napi_throw(env, err);
+  return NULL;
+}
+
 static napi_value number(napi_env env, double v) {
   napi_value result;
   napi_create_double(env, v, &result);
@@ -254,12 +276,12 @@ napi_value pw_conn_forward(napi_env env, napi_callback_info info) {
   }
   int established = 0;
   int fd = start_connect(env, argv[1], port, argv[3], keepalive_s, &established);
-  if (fd < 0) return number(env, fd);
+  if (fd < 0) return throw_not_taken(env, "connect", -fd);
   conn_t *c = conn_new();
   if (c == NULL || !conn_attach(env, c)) {
     free(c);
     close(fd);
-    return pw_throw_errno(env, "forward", ENOMEM);
+    return throw_not_taken(env, "forward", ENOMEM);
   }
   c->fd[0] = client;
   c->fd[1] = fd;
@@ -271,8 +293,9 @@ napi_value pw_conn_forward(napi_env env, napi_callback_info info) {
     slot_free(c->table, c->slot);
     free(c);
     close(fd);
-    return number(env, -e);
+    return throw_not_taken(env, "connect", e);
   }
+  /* From here on the client is the addon's (c->fd[0]) until done() closes or returns it. */
   if (established) {
     /* The client's first bytes usually wait already: they go out now. A failure here ends the
      * connection like one on the next turn would (the end is reported once its handles close). */
@@ -322,7 +345,7 @@ napi_value pw_conn_pump(napi_env env, napi_callback_info info) {
     }
   }
   if (e != 0) {
-    conn_close_all(c, 0); /* our duplicates, quietly: nothing was moved */
+    conn_close_all(c); /* our duplicates, quietly: nothing was moved */
     if (c->slot != NO_SLOT) slot_free(c->table, c->slot);
     free(c);
     return pw_throw_errno(env, what, e);
@@ -352,7 +375,7 @@ napi_value pw_conn_abort(napi_env env, napi_callback_info info) {
   if (argc >= 2) napi_get_value_bool(env, argv[1], &hand_back);
   if (argc >= 3) napi_get_value_bool(env, argv[2], &orderly);
   if (c == NULL) return NULL;
-  if (hand_back && c->connecting) conn_finish(c, ECONNABORTED, 1, 0);
+  if (hand_back && c->connecting) conn_give_back(c, ECONNABORTED);
   else conn_finish(c, ECANCELED, -1, !orderly);
   return NULL;
 }
@@ -436,17 +459,17 @@ napi_value pw_conn_setup(napi_env env, napi_callback_info info) {
 }
 
 /* Tells JavaScript how connection c ended (called once its descriptors are closed) and frees it. */
-void conn_report(conn_t *c, int keep_client) {
+void conn_report(conn_t *c) {
   napi_env env = c->env;
   conns_t *t = c->table;
-  int client = keep_client ? c->fd[0] : -1;
+  int client = c->client == CLIENT_RETURNED ? c->fd[0] : -1;
   napi_handle_scope scope = NULL;
   napi_value argv[7];
   napi_status s = napi_open_handle_scope(env, &scope);
   if (s == napi_ok) s = napi_create_double(env, slot_id(t, c->slot), &argv[0]);
   if (s == napi_ok) s = napi_create_int32(env, c->err, &argv[1]);
   if (s == napi_ok) s = napi_create_int32(env, c->err_side, &argv[2]);
-  if (s == napi_ok) s = napi_get_boolean(env, keep_client, &argv[3]);
+  if (s == napi_ok) s = napi_create_int32(env, client, &argv[3]);
   if (s == napi_ok) s = napi_create_double(env, c->moved[0], &argv[4]);
   if (s == napi_ok) s = napi_create_double(env, c->moved[1], &argv[5]);
   if (s == napi_ok) s = napi_get_boolean(env, c->spliced, &argv[6]);

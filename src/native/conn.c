@@ -5,6 +5,10 @@
 // a direction whose read filled the buffer switches to splice(2) through a pipe of its own, kernel
 // to kernel, the way systemd-socket-proxyd moves every byte.
 //
+// Owns: a forwarded client's descriptor (fd[0]) from forward() until release() closes it — or, when
+// the upstream never connected, gives it back (conn_give_back(), the only code that does); its own
+// upstream socket, pipes and buffers; for a pump, the duplicates it was given.
+//
 // conn-js.c is the JavaScript face of these connections (ids, forward, pump, abort, counts, done).
 
 #include "conn.h"
@@ -184,7 +188,9 @@ void conn_update_polls(conn_t *c) {
     if (mask == 0) {
       uv_poll_stop(&c->poll[s]);
     } else if (uv_poll_start(&c->poll[s], mask, on_poll) != 0) {
-      conn_finish(c, EIO, s, 1);
+      /* Cannot happen for a socket. While connecting, no byte has moved: the client goes back. */
+      if (c->connecting) conn_give_back(c, EIO);
+      else conn_finish(c, EIO, s, 1);
       return;
     }
   }
@@ -233,7 +239,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (c->connecting) {
     int e = socket_error(c->fd[1]);
     if (e == 0 && status < 0) e = ECONNREFUSED;
-    if (e != 0) conn_finish(c, e, 1, 0);
+    if (e != 0) conn_give_back(c, e);
     else conn_connected(c);
     return;
   }
@@ -248,16 +254,16 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
 void conn_on_timer(uv_timer_t *t) {
   conn_t *c = t->data;
-  if (c->connecting) conn_finish(c, ETIMEDOUT, 1, 0);
+  if (c->connecting) conn_give_back(c, ETIMEDOUT);
 }
 
 static void close_fd(int fd) {
   if (fd >= 0) close(fd);
 }
 
-void conn_close_all(conn_t *c, int keep_client) {
+void conn_close_all(conn_t *c) {
   for (int s = 0; s < 2; s++) {
-    if (s == 0 && keep_client) continue;
+    if (s == 0 && c->client == CLIENT_RETURNED) continue;
     if (c->reset && c->fd[s] >= 0) {
       /* Linger 0: close() sends RST, the way a reset socket in the JS path ends. */
       struct linger l = {1, 0};
@@ -271,11 +277,10 @@ void conn_close_all(conn_t *c, int keep_client) {
   }
 }
 
-/* Every handle is closed: close the descriptors and report to JavaScript (conn-js.c). */
+/* Every handle is closed: close the descriptors (the client's unless returned) and report to JavaScript (conn-js.c). */
 static void release(conn_t *c) {
-  int keep_client = c->connecting && c->err != ECANCELED;
-  conn_close_all(c, keep_client);
-  conn_report(c, keep_client);
+  conn_close_all(c);
+  conn_report(c);
 }
 
 static void on_close(uv_handle_t *h) {
@@ -299,6 +304,12 @@ void conn_finish(conn_t *c, int err, int side, int reset) {
     uv_close((uv_handle_t *)&c->timer, on_close);
   }
   /* Every handle closes asynchronously: release() — and done() — never run inside a JS call. */
+}
+
+void conn_give_back(conn_t *c, int err) {
+  if (c->finished) return;
+  c->client = CLIENT_RETURNED;
+  conn_finish(c, err, 1, 0);
 }
 
 conn_t *conn_new(void) {

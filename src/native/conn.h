@@ -11,6 +11,13 @@
 
 typedef struct conn conn_t;
 
+/* Who owns the client's descriptor (fd[0]) from forward() on. Set once, by the function that ends the
+ * connection: conn_give_back() is the only code that returns the client; every other end closes it. */
+typedef enum {
+  CLIENT_OURS = 0,  /* conn.c: closed with the connection when it finishes */
+  CLIENT_RETURNED,  /* the upstream never connected: left open and untouched, reported to the caller */
+} client_owner_t;
+
 /* Per Node environment (the main thread, or a worker): the done callback and the id table. */
 typedef struct {
   napi_ref done;
@@ -57,6 +64,7 @@ struct conn {
   int spliced;
   int dirty;          /* moved bytes since changed() last reported them */
   int finished, reset, err, err_side;
+  client_owner_t client; /* CLIENT_RETURNED only through conn_give_back() */
 };
 
 /* conn.c */
@@ -66,11 +74,14 @@ int conn_start_poll(conn_t *c, int s);
 void conn_connected(conn_t *c);
 void conn_update_polls(conn_t *c);
 void conn_on_timer(uv_timer_t *t);
-/* Closes the sockets (all but the client's with keep_client; with RST if c->reset), pipes and buffers. */
-void conn_close_all(conn_t *c, int keep_client);
+/* Closes the sockets (all but the client's when it is returned; with RST if c->reset), pipes and buffers. */
+void conn_close_all(conn_t *c);
+/* Ends the connection (once): its descriptors are closed when its handles are, then conn_report(). */
 void conn_finish(conn_t *c, int err, int side, int reset);
+/* Ends a connection whose upstream never connected, returning the client untouched (err: why). */
+void conn_give_back(conn_t *c, int err);
 
-/* conn-js.c */
-void conn_report(conn_t *c, int keep_client);
+/* conn-js.c: tells JavaScript how c ended, with the client's descriptor when it was returned. */
+void conn_report(conn_t *c);
 
 #endif

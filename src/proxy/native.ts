@@ -3,7 +3,9 @@
 // shared buffer, then splice(2) once a stream turns out to be bulk — so such a connection never
 // becomes a JavaScript socket. Connections that must wait for a start are wrapped into net.Sockets
 // and take the JavaScript path (held.ts, connection.ts), which hands bulk streams to the same
-// addon's splice pump.
+// addon's splice pump. Who owns a client's descriptor is part of each call's result: forwardNative()
+// returns an id (the addon's) or NotForwarded (still the caller's), the end report the descriptor
+// it gives back; handoff.ts moves it between the JavaScript owners.
 //
 // The addon is built by `npm install` / `npm ci` (binding.gyp, node-gyp against Node's headers).
 // Without it — no compiler, another OS, PORTWAKE_NATIVE=off — every byte goes through JavaScript;
@@ -15,6 +17,7 @@ import net from 'node:net';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
+import type { ClientFd } from './handoff.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS } from './sockets.ts';
 
 /** How the native data path runs: a connection splices once it has moved spliceAfterBytes, at a read that filled its buffer. */
@@ -44,11 +47,11 @@ export interface SplicePump {
 
 /**
  * How a native connection ended (src/native/conn.c): errno 0, or the failure of side 0 (client) or
- * 1 (upstream), or ECANCELED after abort; clientReturned: the connect failed and the client
- * descriptor is the caller's again.
+ * 1 (upstream), or ECANCELED after abort; `returned`: the addon gave the client's descriptor back
+ * (its upstream never connected) and the callee owns it now; undefined: the addon closed it.
  */
 export interface NativeEnd {
-  onNativeEnd(errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean): void;
+  onNativeEnd(errno: number, side: number, returned: ClientFd | undefined, bytesIn: number, bytesOut: number, spliced: boolean): void;
   /** At most once a second while bytes move: the connection's counts so far (status and metrics read them). */
   onNativeCounts(bytesIn: number, bytesOut: number): void;
 }
@@ -57,7 +60,8 @@ export interface NativeEnd {
 export type NativeId = number & { readonly __nativeId: true };
 
 interface Addon {
-  setup(done: (id: NativeId, errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean) => void): void;
+  setup(done: (id: NativeId, errno: number, side: number, returnedFd: number, bytesIn: number, bytesOut: number, spliced: boolean) => void): void;
+  /** Returns: the addon owns the client. Throws ({errno, syscall}): it is still the caller's. */
   forward(clientFd: number, host: string, port: number, path: string | null, spliceAfter: number, connectTimeoutMs: number, keepAliveS: number): number;
   probe(host: string, port: number, path: string | null): number;
   pump(clientFd: number, upstreamFd: number): NativeId;
@@ -131,11 +135,16 @@ function own(a: Addon, id: NativeId, owner: NativeEnd): void {
   countsTimer.unref();
 }
 
-function onEnd(id: NativeId, errno: number, side: number, clientReturned: boolean, bytesIn: number, bytesOut: number, spliced: boolean): void {
+function onEnd(id: NativeId, errno: number, side: number, returnedFd: number, bytesIn: number, bytesOut: number, spliced: boolean): void {
+  const returned = returnedFd >= 0 ? returnedFd as ClientFd : undefined;
   const owner = owners.get(id);
-  if (owner === undefined) return;
+  if (owner === undefined) {
+    // Cannot happen (forwardNative registers every id it is given); a returned client is closed.
+    if (returned !== undefined) closeDescriptor(returned);
+    return;
+  }
   owners.delete(id);
-  owner.onNativeEnd(errno, side, clientReturned, bytesIn, bytesOut, spliced);
+  owner.onNativeEnd(errno, side, returned, bytesIn, bytesOut, spliced);
 }
 
 function addon(): Addon {
@@ -207,16 +216,32 @@ export function startSplice(clientFd: number, upstreamFd: number, onEnd: (end: S
 export type NativeUpstream = { host: string; port: number; path?: undefined } | { path: string; host?: undefined; port?: undefined };
 
 /**
- * Starts connecting `upstream` for the accepted client `clientFd` and forwards both ways once it is
- * connected (src/native/conn.c); `owner` hears of the end. Returns the connection's id, or a system
- * error when the connect failed at once — then nothing changed, the client descriptor is still the
- * caller's and `owner` hears nothing.
+ * forwardNative() did not take the client: the caller still owns `client`, and `owner` hears
+ * nothing. `failed`: 'connect' — the upstream refused at once, or there was no socket for it;
+ * 'addon' — the addon could not take the connection (out of memory).
  */
-export function forwardNative(clientFd: number, upstream: NativeUpstream, spliceAfter: number, connectTimeoutMs: number, owner: NativeEnd): NativeId | NodeJS.ErrnoException {
+export interface NotForwarded {
+  client: ClientFd;
+  failed: 'connect' | 'addon';
+  error: NodeJS.ErrnoException;
+}
+
+/**
+ * Starts connecting `upstream` for the accepted `client` and forwards both ways once it is
+ * connected (src/native/conn.c). The result says who owns the client: a NativeId — the addon, until
+ * `owner` hears of the end (onNativeEnd, which gives the client back when its upstream never
+ * connected); a NotForwarded — still the caller, nothing changed.
+ */
+export function forwardNative(client: ClientFd, upstream: NativeUpstream, spliceAfter: number, connectTimeoutMs: number, owner: NativeEnd): NativeId | NotForwarded {
   const a = addon();
-  const result = a.forward(clientFd, upstream.host ?? '', upstream.port ?? 0, upstream.path ?? null, spliceAfter, connectTimeoutMs, KEEPALIVE_S);
-  if (result < 0) return systemError(-result, 'connect');
-  const id = result as NativeId;
+  let id: NativeId;
+  try {
+    id = a.forward(client, upstream.host ?? '', upstream.port ?? 0, upstream.path ?? null, spliceAfter, connectTimeoutMs, KEEPALIVE_S) as NativeId;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.syscall === 'connect' && typeof e.errno === 'number') return { client, failed: 'connect', error: systemError(e.errno, 'connect') };
+    return { client, failed: 'addon', error: e instanceof Error ? e : new Error(String(err)) };
+  }
   own(a, id, owner);
   return id;
 }
@@ -272,7 +297,7 @@ export function nativeCounts(id: NativeId, out: Float64Array): void {
  * must not throw: a throw is an uncaught exception (as from a 'connection' listener), and the
  * descriptors of its batch not handed over yet are closed.
  */
-export function listenNative(fd: number, onAccept: (fd: number) => void, onError: (err: NodeJS.ErrnoException, refused: number) => void): () => void {
+export function listenNative(fd: number, onAccept: (client: ClientFd) => void, onError: (err: NodeJS.ErrnoException, refused: number) => void): () => void {
   const a = addon();
   const fds = new Int32Array(ACCEPT_BATCH);
   let open = true;
@@ -280,7 +305,7 @@ export function listenNative(fd: number, onAccept: (fd: number) => void, onError
     // A descriptor is onAccept's once its entry is -1; the addon closes the others when this
     // returns — after a throw (which it raises as an uncaught exception) or a close mid-batch.
     for (let i = 0; i < count && open; i++) {
-      const accepted = fds[i] ?? -1;
+      const accepted = (fds[i] ?? -1) as ClientFd;
       fds[i] = -1;
       onAccept(accepted);
     }

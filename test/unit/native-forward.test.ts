@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import type { ClientFd } from '../../src/proxy/handoff.ts';
 import { closeDescriptor, forwardNative, listenNative, nativeCounts, socketFd, type NativeEnd, type NativeId } from '../../src/proxy/native.ts';
 import { connect, tempDir, waitFor } from './proxy-support.ts';
 
@@ -50,7 +51,7 @@ async function recordingUnixUpstream(t: TestContext): Promise<{ path: string; re
 
 class Recorder implements NativeEnd {
   ends: { errno: number; bytesIn: number; bytesOut: number }[] = [];
-  onNativeEnd(errno: number, _side: number, _returned: boolean, bytesIn: number, bytesOut: number): void {
+  onNativeEnd(errno: number, _side: number, _returned: ClientFd | undefined, bytesIn: number, bytesOut: number): void {
     this.ends.push({ errno, bytesIn, bytesOut });
   }
   onNativeCounts(): void {}
@@ -62,12 +63,12 @@ test('forward(): an upstream connected within connect() gets the client\'s waiti
   const client = await connect(t, { host: '127.0.0.1', port });
   await new Promise<void>((resolve, reject) => client.write('hello', (err) => (err ? reject(err) : resolve())));
   await waitFor('the connection accepted', () => accepted.length === 1);
-  const fd = accepted.pop() ?? -1;
+  const fd = (accepted.pop() ?? -1) as ClientFd;
 
   const owner = new Recorder();
   // A Unix socket connects synchronously: nothing is left to wait for.
   const id = forwardNative(fd, { path: upstream.path }, -1, 5000, owner);
-  assert.equal(typeof id, 'number', `forward failed: ${String(id)}`);
+  assert.equal(typeof id, 'number', `forward failed: ${typeof id === 'number' ? '' : id.error.message}`);
   const counts = new Float64Array(2);
   nativeCounts(id as NativeId, counts);
   assert.equal(counts[0], 5, 'the five waiting bytes were sent to the upstream inside forward()');
@@ -101,7 +102,7 @@ test('a native listener accepts after the turn\'s other I/O: a reply that is rea
 
   await connect(t, { host: '127.0.0.1', port }); // A
   await waitFor('A accepted', () => accepted.length === 1);
-  const forwarded = forwardNative(accepted.pop() ?? -1, { path: upstream.path }, -1, 5000, new Recorder());
+  const forwarded = forwardNative((accepted.pop() ?? -1) as ClientFd, { path: upstream.path }, -1, 5000, new Recorder());
   assert.equal(typeof forwarded, 'number');
   a.id = forwarded as NativeId;
   await waitFor('A connected upstream', () => upstream.sockets.size === 1);

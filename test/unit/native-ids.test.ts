@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import type { ClientFd } from '../../src/proxy/handoff.ts';
 import { abortNative, ECANCELED, forwardNative, nativeCounts, nearIdWrapForTest, type NativeEnd, type NativeId } from '../../src/proxy/native.ts';
 import { connect, nativeLoopbackListener, tempDir, waitFor } from './proxy-support.ts';
 
@@ -36,12 +37,12 @@ async function bench(t: TestContext): Promise<Bench> {
     async open(tc) {
       const client = await connect(tc, { host: '127.0.0.1', port });
       await waitFor('the connection accepted', () => accepted.length === 1);
-      const fd = accepted.pop() ?? -1;
+      const fd = (accepted.pop() ?? -1) as ClientFd;
       let end: number | undefined;
       const owner: NativeEnd = { onNativeEnd: (errno) => { end = errno; }, onNativeCounts: () => undefined };
       const n = upstreams;
       const id = forwardNative(fd, { path }, -1, 5000, owner);
-      assert.equal(typeof id, 'number', `forward failed: ${String(id)}`);
+      assert.equal(typeof id, 'number', `forward failed: ${typeof id === 'number' ? '' : id.error.message}`);
       return { id: id as NativeId, client, ended: () => end, received: () => received.get(n) ?? '' };
     },
   };

@@ -10,6 +10,7 @@ import { test, type TestContext } from 'node:test';
 import { systemClock } from '../../src/core/clock.ts';
 import type { ConnectionEnd } from '../../src/proxy/pipe/connection.ts';
 import { closeDescriptor, failNextForwardForTest } from '../../src/proxy/native.ts';
+import { Handoff, type ClientFd } from '../../src/proxy/handoff.ts';
 import { NativeConnection } from '../../src/proxy/pipe/native-connection.ts';
 import { connect, fdCount, FakeLease, howItEnds, nativeLoopbackListener, tempDir, waitFor } from './proxy-support.ts';
 
@@ -77,7 +78,7 @@ test('a native forward() that fails releases the lease and closes the client, on
   let connection: NativeConnection | undefined;
   try {
     connection = new NativeConnection({
-      fd, lease, clock: systemClock, connectTimeoutMs: 5000, spliceAfterBytes: -1,
+      client: Handoff.toNative(fd as ClientFd), lease, clock: systemClock, connectTimeoutMs: 5000, spliceAfterBytes: -1,
       onClosed: (_c, end) => ends.push(end),
       onUnconnected: (u) => unconnected.push(u),
     }, { path });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { systemClock } from '../../src/core/clock.ts';
 import { Connection, type ConnectionEnd } from '../../src/proxy/pipe/connection.ts';
+import { Handoff } from '../../src/proxy/handoff.ts';
 import type { ConnectionEvent } from '../../src/proxy/frontends/l4/frontend.ts';
 import {
   closedPort, connect, delay, echo, FakeBackend, FakeLease, howItEnds, readAll, recordingLogger, startFrontend, startUpstream, stuckUpstream, tempDir, waitFor,
@@ -347,7 +348,7 @@ test('a client EOF that came between the hold and the connect (its end event alr
   const reply = readAll(client);
   const lease = new FakeLease(upstream.endpoint);
   let end: ConnectionEnd | undefined;
-  new Connection({ client: socket, lease, early: { chunks }, clock: systemClock, connectTimeoutMs: 5000, onClosed: (_c, e) => { end = e; } });
+  new Connection({ client: Handoff.toConnection(socket, { chunks }), lease, clock: systemClock, connectTimeoutMs: 5000, onClosed: (_c, e) => { end = e; } });
   assert.equal((await reply).toString(), 'pong');
   assert.equal(upstreamGot, 'ping');
   await waitFor('the connection closed', () => end !== undefined);

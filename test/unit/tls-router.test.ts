@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { describe, it, type TestContext } from 'node:test';
 import { ConfigError } from '../../src/config/errors.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import type { EarlyData } from '../../src/proxy/pipe/connection.ts';
+import type { EarlyData } from '../../src/proxy/handoff.ts';
 import { TlsRouter, type TlsTarget } from '../../src/proxy/frontends/tls/router.ts';
 import { howItEnds, recordingLogger, waitFor } from './proxy-support.ts';
 

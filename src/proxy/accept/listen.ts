@@ -5,7 +5,8 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import type { ListenSpec } from '../../config/types.ts';
 import { PortwakeError } from '../../core/errors.ts';
-import { adoptSocket, closeDescriptor, listenNative, nativeLoaded, socketFd } from '../native.ts';
+import { closeDescriptor, listenNative, nativeLoaded, socketFd } from '../native.ts';
+import { adoptClient, type ClientFd } from '../handoff.ts';
 import { KEEPALIVE_INITIAL_DELAY_MS, systemErrorText } from '../sockets.ts';
 import { removeStaleSocket } from './stale-socket.ts';
 
@@ -39,7 +40,7 @@ export interface ListenOptions {
    * (non-blocking, not read yet, Nagle off, keepalive on). Unix socket files stay with Node, whose
    * listener removes the file on close.
    */
-  onDescriptor?: ((fd: number) => void) | undefined;
+  onDescriptor?: ((fd: ClientFd) => void) | undefined;
 }
 
 export interface BoundListener {
@@ -80,7 +81,7 @@ export async function listen(target: ListenTarget, options: ListenOptions): Prom
     onError: (err, refused) => h.onError(err, refused),
     onDescriptor: options.onDescriptor === undefined ? undefined : (fd) => {
       if (h.onDescriptor !== undefined) h.onDescriptor(fd);
-      else h.onConnection(adoptSocket(fd));
+      else h.onConnection(adoptClient(fd));
     },
   };
   let bound: Unrouted;

@@ -6,7 +6,7 @@ import type { Backend, Lease, RefusalReason } from '../../../core/backend.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../../core/clock.ts';
 import { describe, PortwakeError } from '../../../core/errors.ts';
 import { debugEnabled, type Logger } from '../../../core/logger.ts';
-import { Connection, describeEnd, type ConnectionEnd, type EarlyData, type Unconnected, isFdLimit } from '../../pipe/connection.ts';
+import { Connection, describeEnd, type ConnectionEnd, type Unconnected, isFdLimit } from '../../pipe/connection.ts';
 import { HalfCloseSweep } from '../../pipe/half-close.ts';
 import { DEFAULT_HOLD_BUFFER_BYTES, HeldConnection, HoldBudget } from './held.ts';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_HOLD_TIMEOUT_MS, DEFAULT_MAX_HELD_BYTES, type FrontendOptions } from './options.ts';
@@ -14,7 +14,7 @@ import type { BoundListener, ListenTarget } from '../../accept/listen.ts';
 import { ListenerSet } from '../../accept/listener-set.ts';
 import { LogLimit } from '../../log-limit.ts';
 import { systemErrorText } from '../../sockets.ts';
-import { adoptSocket, closeDescriptor } from '../../native.ts';
+import { adoptClient, closeClient, Handoff, type ClientFd, type EarlyData } from '../../handoff.ts';
 import { NativeConnection, nativeUpstream } from '../../pipe/native-connection.ts';
 import type { ProxyProtocolVersion } from '../../proxy-protocol.ts';
 import { withPort, withProxyHeader, withoutProxyHeader } from './route.ts';
@@ -65,7 +65,7 @@ export class Frontend {
    * without them; it reaches held connections only after awaiting its listeners, by which time
    * these are held connections like the rest.
    */
-  readonly #adopting = new Set<number>();
+  readonly #adopting = new Set<ClientFd>();
   readonly #acceptErrors: LogLimit;
   readonly #upstreamErrors: LogLimit;
   readonly #fdLimitErrors: LogLimit;
@@ -244,18 +244,18 @@ export class Frontend {
     const admitted = this.#admit();
     if (admitted === 'hold') this.#holdIfMayWake(socket, early, port);
     else if (typeof admitted === 'string') this.#refuse(socket, admitted);
-    else this.#forward(socket, admitted, early, true, port);
+    else this.#forward(Handoff.toConnection(socket, early), admitted, true, port);
   }
 
   #onAccept = (socket: Socket): void => {
     const admitted = this.#admit();
     if (admitted === 'hold') this.#holdIfMayWake(socket);
     else if (typeof admitted === 'string') this.#refuse(socket, admitted);
-    else this.#forward(socket, admitted, undefined);
+    else this.#forward(Handoff.toConnection(socket), admitted);
   };
 
   /** A connection the native listener accepted: as #onAccept, without a JavaScript socket unless it is held. */
-  #onAcceptFd = (fd: number): void => {
+  #onAcceptFd = (fd: ClientFd): void => {
     const admitted = this.#admit();
     if (admitted === 'hold') this.#holdFd(fd);
     else if (typeof admitted === 'string') this.#refuseFd(fd, admitted);
@@ -268,7 +268,7 @@ export class Frontend {
    * injected clock), so the start request does not wait for it
    * (accept → start request 0.7 → 0.48 ms). The kernel keeps the client's bytes meanwhile.
    */
-  #holdFd(fd: number): void {
+  #holdFd(fd: ClientFd): void {
     if (this.#options.wakeFiltered !== true) this.#backend.prepare();
     this.#adopting.add(fd);
     if (this.#adopting.size === 1) setImmediate(this.#adoptWaiting);
@@ -280,7 +280,7 @@ export class Frontend {
     let owned = 0;
     try {
       for (const fd of fds) {
-        const socket = adoptSocket(fd);
+        const socket = adoptClient(fd);
         owned++; // the socket owns the descriptor from here on
         try {
           this.#holdIfMayWake(socket);
@@ -291,7 +291,7 @@ export class Frontend {
       }
     } finally {
       // A throw (a bug) leaves the rest of the batch with no owner: closed here, then it goes on up.
-      for (const fd of fds.slice(owned)) closeDescriptor(fd);
+      for (const fd of fds.slice(owned)) closeClient(fd);
     }
   };
 
@@ -314,8 +314,8 @@ export class Frontend {
   }
 
   /** As #refuse, for a descriptor no socket was made for. */
-  #refuseFd(fd: number, reason: RefusalReason): void {
-    closeDescriptor(fd);
+  #refuseFd(fd: ClientFd, reason: RefusalReason): void {
+    closeClient(fd);
     this.#backend.refused(reason);
   }
 
@@ -328,12 +328,12 @@ export class Frontend {
       this.#refuse(socket, 'wake_refused');
       return;
     }
-    this.#hold(socket, early, true, undefined, port);
+    this.#hold(Handoff.toHeld(socket, early), true, undefined, port);
   }
 
   /** Holds the client until a lease arrives (after `first`, when given); `retry`: see #retry. */
-  #hold(socket: Socket, early?: EarlyData, retry = true, first?: Promise<void>, port?: number): void {
-    const held = new HeldConnection(socket, this.#holdBufferBytes, this.#onHeldGone, early, this.#holdBudget);
+  #hold(client: Handoff<'held'>, retry = true, first?: Promise<void>, port?: number): void {
+    const held = new HeldConnection(client, this.#holdBufferBytes, this.#onHeldGone, this.#holdBudget);
     this.#held.set(held, this.#clock.setTimer(this.#holdTimeoutMs, () => this.#holdExpired(held)));
     this.#backend.setHeld(+1);
     void this.#acquireFor(held, retry, first, port);
@@ -346,10 +346,12 @@ export class Frontend {
    */
   #retry = (u: Unconnected): void => {
     if (this.#state.kind === 'closing' || this.#state.kind === 'closed') {
-      u.client.destroy();
+      u.client.take().socket.destroy();
       return;
     }
-    this.#hold(u.client, withoutProxyHeader(u.early), false, this.#backend.upstreamFailed(u.upstream, u.error));
+    // A PROXY header sent on the first try goes again on the next: taken off the early bytes here.
+    const client = u.client.take();
+    this.#hold(Handoff.toHeld(client.socket, withoutProxyHeader(client.early)), false, this.#backend.upstreamFailed(u.upstream, u.error));
   };
 
   /** Waits for the service on behalf of a held connection (also while closing); never rejects. */
@@ -369,9 +371,8 @@ export class Frontend {
       lease.release();
       return;
     }
-    const { socket, early } = held.handOver();
     // Forward first: while closing, an empty moment between held and open would end close() early.
-    this.#forward(socket, lease, early, retry, port);
+    this.#forward(held.handOver(), lease, retry, port);
     this.#releaseHeld(held);
   }
 
@@ -400,16 +401,16 @@ export class Frontend {
   }
 
   /** A natively accepted client with its lease: forwarded natively, where the upstream allows. */
-  #forwardFd(fd: number, lease: Lease): void {
+  #forwardFd(fd: ClientFd, lease: Lease): void {
     const policy = this.#options.native;
     const upstream = nativeUpstream(lease);
     // A PROXY header goes first as an early byte, which the JavaScript connection sends (and then hands to the splice pump).
     if (policy === undefined || upstream === undefined || this.#options.proxyProtocol !== undefined) {
-      this.#forward(adoptSocket(fd), lease, undefined);
+      this.#forward(Handoff.toConnection(adoptClient(fd)), lease);
       return;
     }
     const connection = new NativeConnection({
-      fd,
+      client: Handoff.toNative(fd),
       lease,
       clock: this.#clock,
       connectTimeoutMs: this.#connectTimeoutMs,
@@ -428,12 +429,18 @@ export class Frontend {
   }
 
   /** `port`: another port of the service's upstream (a routed connection; see admit()). */
-  #forward(socket: Socket, lease: Lease, early: EarlyData | undefined, retry = true, port?: number): void {
+  #forward(client: Handoff<'connection'>, lease: Lease, retry = true, port?: number): void {
     const routed = withPort(lease, port);
+    const version = this.#options.proxyProtocol;
+    let next = client;
+    if (version !== undefined) {
+      // The PROXY header goes in front of the client's early bytes: the client is handed on with them.
+      const { socket, early } = client.take();
+      next = Handoff.toConnection(socket, withProxyHeader(socket, early, version));
+    }
     const connection = new Connection({
-      client: socket,
+      client: next,
       lease: routed,
-      early: withProxyHeader(socket, early, this.#options.proxyProtocol),
       clock: this.#clock,
       connectTimeoutMs: this.#connectTimeoutMs,
       onClosed: this.#onConnectionClosed,

@@ -1,9 +1,10 @@
-// A client connection held while its service starts: it keeps the client's first bytes in a
-// bounded buffer, notices the client going away, and hands the socket over once a lease arrives.
+// A client connection held while its service starts: the owner of its socket from Handoff<'held'>
+// until handOver() (a Handoff<'connection'>) or close(). It keeps the client's first bytes in a
+// bounded buffer and notices the client going away.
 
 import type { Socket } from 'node:net';
 import { AbortedError } from '../../../core/errors.ts';
-import type { EarlyData } from '../../pipe/connection.ts';
+import { Handoff } from '../../handoff.ts';
 
 export const DEFAULT_HOLD_BUFFER_BYTES = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -44,27 +45,26 @@ export class HeldConnection {
   readonly #controller = new AbortController();
   readonly #onGone: (held: HeldConnection) => void;
   readonly #budget: HoldBudget;
-  #state: State = { kind: 'holding', chunks: [], bytes: 0 };
+  #state: State;
 
   /**
-   * `limit`: early bytes kept for this connection; `budget`: shared by the service's held
-   * connections; `early`: what the client already sent (a connection handed back for another try).
+   * `client`: the socket, with what it already sent when it was handed back for another try;
+   * `limit`: early bytes kept for this connection; `budget`: shared by the service's held connections.
    */
-  constructor(socket: Socket, limit: number, onGone: (held: HeldConnection) => void, early?: EarlyData, budget: HoldBudget = new HoldBudget(limit)) {
+  constructor(client: Handoff<'held'>, limit: number, onGone: (held: HeldConnection) => void, budget: HoldBudget = new HoldBudget(limit)) {
+    const { socket, early } = client.take();
     this.#socket = socket;
     this.#limit = limit;
     this.#onGone = onGone;
     this.#budget = budget;
-    if (early !== undefined) {
-      const bytes = early.chunks.reduce((n, c) => n + c.length, 0);
-      this.#state = { kind: 'holding', chunks: [...early.chunks], bytes };
-      budget.used += bytes;
-      if (socket.readableEnded) {
-        // Nothing more will be read; still watch for the client going away.
-        socket.on('error', this.#onError);
-        socket.on('close', this.#onClose);
-        return;
-      }
+    const bytes = early.chunks.reduce((n, c) => n + c.length, 0);
+    this.#state = { kind: 'holding', chunks: [...early.chunks], bytes };
+    budget.used += bytes;
+    if (socket.readableEnded) {
+      // Handed back after its EOF: nothing more will be read; still watch for the client going away.
+      socket.on('error', this.#onError);
+      socket.on('close', this.#onClose);
+      return;
     }
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
@@ -90,10 +90,10 @@ export class HeldConnection {
   }
 
   /**
-   * Gives up ownership: the socket (paused, listeners removed) and what it sent so far. Bytes the
-   * socket read past the buffer stay in its readable queue, in order, for the next owner.
+   * Gives up ownership to a Connection: the socket (paused, listeners removed) and what it sent so
+   * far. Bytes the socket read past the buffer stay in its readable queue, in order, for the next owner.
    */
-  handOver(): { socket: Socket; early: EarlyData } {
+  handOver(): Handoff<'connection'> {
     const state = this.#state;
     if (state.kind !== 'holding') throw new Error(`held connection already ${state.kind}`);
     this.#state = { kind: 'handed_over' };
@@ -104,7 +104,7 @@ export class HeldConnection {
     socket.off('end', this.#onEnd);
     socket.off('error', this.#onError);
     socket.off('close', this.#onClose);
-    return { socket, early: { chunks: state.chunks } };
+    return Handoff.toConnection(socket, { chunks: state.chunks });
   }
 
   /**

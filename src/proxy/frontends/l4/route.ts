@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import type { Lease, RevokeHow } from '../../../core/backend.ts';
 import type { Endpoint } from '../../../core/provider.ts';
-import type { EarlyData } from '../../pipe/connection.ts';
+import type { EarlyData } from '../../handoff.ts';
 import { proxyHeader, type ProxyProtocolVersion } from '../../proxy-protocol.ts';
 
 /** The lease, with its TCP upstream's port replaced (a Unix upstream has no port: unchanged). */

@@ -9,7 +9,7 @@ import type { Logger } from '../../../core/logger.ts';
 import { listen, type BoundListener, type ListenTarget } from '../../accept/listen.ts';
 import { LogLimit } from '../../log-limit.ts';
 import { systemErrorText } from '../../sockets.ts';
-import type { EarlyData } from '../../pipe/connection.ts';
+import type { EarlyData } from '../../handoff.ts';
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './client-hello.ts';
 
 /** How long a client may take to send its ClientHello. */
