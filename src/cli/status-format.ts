@@ -25,7 +25,10 @@ function colourState(state: ServiceStateKind, c: Palette): string {
   switch (state) {
     case 'ready': return c.green(state);
     case 'starting':
+    case 'pausing':
+    case 'unpausing':
     case 'stopping': return c.yellow(state);
+    case 'paused': return c.green(state);
     case 'failed': return c.red(state);
     case 'stopped': return c.dim(state);
   }

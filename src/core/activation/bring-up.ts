@@ -2,8 +2,8 @@
 // ready. The activation (activation.ts) owns the states around it; this owns the calls.
 
 import type { Deadline } from '../deadline.ts';
-import { ContainerExitedError, PortwakeError } from '../errors.ts';
-import type { ContainerInfo } from '../provider.ts';
+import { ContainerExitedError, ContainerPausedError, PortwakeError } from '../errors.ts';
+import { canPause, type ContainerInfo } from '../provider.ts';
 import { checkReadySpec, waitReady } from '../readiness.ts';
 import { resolveTargets, type Targets } from '../upstream.ts';
 import type { ActivationDeps, ActivationSpec, Starting } from './types.ts';
@@ -29,7 +29,15 @@ export async function bringUp(
   // cold start's critical path has two engine round trips, not three. A stop does not cancel
   // the start request (that would not stop the engine's start, only hide its outcome): its
   // answer is awaited, then the container stopped.
-  const started = await provider.start(container, limit.signal);
+  let started: boolean;
+  try {
+    started = await provider.start(container, limit.signal);
+  } catch (err) {
+    if (!(err instanceof ContainerPausedError) || !canPause(provider)) throw err;
+    // Paused (by portwake before it restarted, or by someone else): thawed, it runs as it was.
+    await provider.unpause(container, limit.signal);
+    started = false;
+  }
   st.started = started;
   signal.throwIfAborted();
   const info = await provider.inspect(container, signal);
