@@ -96,6 +96,7 @@ function connections(s: ServiceStatus): string {
 function lastStart(s: ServiceStatus, now: number): string {
   const t = s.lastStart;
   if (t === undefined || t === null) return '-';
+  if (t.unpaused === true) return `unpaused in ${formatDuration(t.containerStartMs)}, ${formatAgo(t.at, now)}`;
   if (!t.startedByUs) return `found running, ${formatAgo(t.at, now)}`;
   return `${formatDuration(t.containerStartMs + t.readinessMs)}, ${formatAgo(t.at, now)}`;
 }
@@ -108,7 +109,9 @@ export function formatEvent(event: DaemonEvent, c: Palette): string {
       return `${head} ${event.from} -> ${colourState(event.to, c)}`;
     case 'activated': {
       const t = event.timings;
-      const parts = t.startedByUs
+      const parts = t.unpaused === true
+        ? `unpaused, ready in ${formatDuration(t.containerStartMs)}`
+        : t.startedByUs
         ? `ready in ${formatDuration(t.containerStartMs + t.readinessMs)} (container ${formatDuration(t.containerStartMs)} + readiness ${formatDuration(t.readinessMs)})`
         : `found running, ready after ${formatDuration(t.readinessMs)}`;
       const wait = event.firstWaitMs === undefined || event.firstWaitMs === null ? '' : `, first connection waited ${formatDuration(event.firstWaitMs)}`;
