@@ -257,6 +257,22 @@ describe('activation: idleAction pause', () => {
     assert.equal(a.stateKind, 'stopped');
   });
 
+  it('a hung engine during the unpause: the waiters fail at startTimeout with its error; once it answers, the next connection is served', async () => {
+    const { clock, fake, a, app } = await pausedSetup({ startTimeoutMs: 5_000 });
+    fake.wedged = true;
+    const w = settled(a.acquire(new AbortController().signal));
+    await clock.advance(4_999);
+    assert.equal(w.done, false);
+    await clock.advance(1);
+    assert.ok(w.error instanceof PortwakeError && w.error.code === 'PROVIDER_TIMEOUT', `fails with the engine timeout: ${String(w.error)}`);
+    assert.equal(a.stateKind, 'failed');
+    assert.equal(fake.startCalls, 1, 'no start tried against the hung engine');
+    fake.wedged = false;
+    await acquireReady(a, clock);
+    assert.equal(app().paused, false, 'the start found it paused and unpaused it');
+    assert.equal(fake.startCalls, 2);
+  });
+
   it('on a provider that cannot pause, idle containers are stopped', async () => {
     const { clock, fake, a } = setup({}, {
       provider: (p) => ({ endpoint: 'nopause://', inspect: (c, s) => p.inspect(c, s), start: (c, s) => p.start(c, s), stop: (c, g, s) => p.stop(c, g, s), events: (s) => p.events(s), ping: (s) => p.ping(s) }),

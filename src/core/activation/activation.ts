@@ -612,7 +612,8 @@ export class Activation implements Backend {
    * frozen one anyway); a dead app is caught as after any start, by the upstream connect failing
    * (upstreamFailed re-inspects). When the container turns out not to be paused (stopped, or
    * unpaused by someone else meanwhile) or the engine refuses, a normal start follows, which starts
-   * a stopped container and adopts a running one; the waiters join it.
+   * a stopped container and adopts a running one; the waiters join it. An engine that does not
+   * answer within startTimeout fails the waiters ('failed', no back-off).
    */
   private async runUnpause(st: Unpausing): Promise<void> {
     const { provider, clock } = this.deps;
@@ -621,11 +622,13 @@ export class Activation implements Backend {
     const limit = deadline(clock, this.spec.startTimeoutMs);
     let thawed: boolean;
     let why = 'it was not paused';
+    let hung: EngineTimeoutError | undefined;
     try {
       thawed = canPause(provider) && (await provider.unpause(container, limit.signal));
     } catch (err) {
       thawed = false;
       why = describe(err);
+      if (err instanceof EngineTimeoutError) hung = err;
     } finally {
       limit.cancel();
     }
@@ -635,6 +638,15 @@ export class Activation implements Backend {
       throw new AbortedError(`service "${this.name}": unpause (stopped by ${st.stop})`);
     }
     if (this.state !== st) return;
+    if (hung !== undefined) {
+      // A start would hang as well: the waiters fail now; the next connection starts afresh (a
+      // start finds the container paused and unpauses it).
+      const error = forService(this.name, hung);
+      this.log.error({ code: error.code }, error.message);
+      this.deps.emit({ type: 'failed', service: this.name, code: error.code, message: error.message, at: clock.now() });
+      this.setState({ kind: 'failed', error, backoff: undefined });
+      throw error;
+    }
     if (!thawed) {
       this.log.info({ why }, `service "${this.name}": unpausing container "${container}" did not thaw it (${why}); starting it`);
       this.beginStart();
