@@ -156,4 +156,22 @@ describe('idleAction: pause against a real Docker engine', { timeout: 180_000 },
     assert.deepEqual(r.removed, ['web']);
     await eventually('the removed service\'s paused container is stopped', async () => !(await dockerState(engine, app.name)).Running, 20_000);
   });
+
+  it('--stop-on-exit: a container inherited over a reload stays owned while paused, and is stopped at shutdown', async (t) => {
+    const app = await httpdContainer(t, engine, busybox, 'pause-inherit');
+    const port = await freePort();
+    const body = (extra: string): string =>
+      `services:\n  web:\n    listen: 127.0.0.1:${port}\n    container: ${app.name}\n    idleTimeout: ${IDLE}\n    idleAction: pause\n${extra}`;
+    const d = await startFileDaemon(t, engine, await scratchDir(t, 'pw-pause-'), body(''), { graceMs: 500, stopOnExit: true });
+    await get(port, app.name);
+    assert.equal(d.provider.starts, 1, 'portwake started it');
+    // A new port replaces the service; the successor takes over the running container, which it
+    // finds running (not its own start): only the reload's inheritance makes it owned.
+    await d.write(body('    port: 80\n'));
+    await d.daemon.reload();
+    await eventually('the successor paused the idle container', () => d.daemon.status().find((s) => s.name === 'web')?.state === 'paused', 20_000);
+    await d.daemon.shutdown('test');
+    assert.equal((await dockerState(engine, app.name)).Running, false, 'stopped at shutdown');
+  });
 });
+
