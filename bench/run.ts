@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { ensureImage, getEngine } from '../test/support/engine.ts';
-import { parseArgs, type BenchArgs, type WorkloadName } from './support/args.ts';
+import { parseArgs, WORKLOAD_NAMES, type BenchArgs, type WorkloadName } from './support/args.ts';
 import { buildPortwake } from './support/build.ts';
 import { Cleanup } from './support/cleanup.ts';
 import type { BenchContext } from './support/context.ts';
@@ -18,6 +18,7 @@ import { runBulk } from './workloads/bulk.ts';
 import { runRate } from './workloads/rate.ts';
 import { runHerd } from './workloads/herd.ts';
 import { runScale } from './workloads/scale.ts';
+import { runPause } from './workloads/pause.ts';
 import { evaluateTargets, printTargets } from './report/targets.ts';
 import { renderMarkdown } from './report/markdown.ts';
 import { renderColdStartSvg } from './report/svg.ts';
@@ -27,7 +28,7 @@ import type { BenchResults } from './report/results.ts';
 const REPO = resolve(import.meta.dirname, '..');
 
 /** Each workload's time limit; a workload past it is reported as failed and the run goes on. */
-const LIMITS_S: Record<WorkloadName, number> = { cold: 180, late: 150, bulk: 180, rate: 420, herd: 90, scale: 180 };
+const LIMITS_S: Record<WorkloadName, number> = { cold: 180, late: 150, bulk: 180, rate: 420, herd: 90, scale: 180, pause: 150 };
 
 const WORKLOADS: { [K in WorkloadName]: (ctx: BenchContext) => Promise<unknown> } = {
   cold: runCold,
@@ -36,6 +37,7 @@ const WORKLOADS: { [K in WorkloadName]: (ctx: BenchContext) => Promise<unknown> 
   rate: runRate,
   herd: runHerd,
   scale: runScale,
+  pause: runPause,
 };
 
 const say = (line: string): void => {
@@ -64,7 +66,7 @@ function withDeadline<T>(what: string, p: Promise<T>, seconds: number): Promise<
 
 function outDir(args: BenchArgs): string {
   if (args.out !== undefined) return resolve(args.out);
-  const full = !args.quick && !args.profile && args.only.length === 6;
+  const full = !args.quick && !args.profile && args.only.length === WORKLOAD_NAMES.length;
   // Partial, quick and profiled runs never overwrite the committed results.
   return join(REPO, 'bench', 'results', full ? '' : 'partial.tmp');
 }

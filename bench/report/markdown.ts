@@ -4,6 +4,7 @@
 import type { Summary } from '../support/stats.ts';
 import { COLD_CONTENDERS, type ColdSeries } from '../workloads/cold-rig.ts';
 import { PATHS } from '../workloads/bulk.ts';
+import { WORKLOAD_NAMES } from '../support/args.ts';
 import type { BenchResults } from './results.ts';
 import { verdict } from './targets.ts';
 
@@ -23,7 +24,7 @@ const NAMES: Record<string, string> = {
 export function renderMarkdown(r: BenchResults): string {
   const m = r.meta.machine;
   const out: string[] = ['# portwake benchmark results', ''];
-  const flags = [r.meta.quick ? '--quick (not comparable with the targets)' : '', r.meta.profiled ? '--profile (portwake ran under --cpu-prof)' : '', r.meta.only.length < 6 ? `--only ${r.meta.only.join(',')}` : ''].filter((s) => s !== '');
+  const flags = [r.meta.quick ? '--quick (not comparable with the targets)' : '', r.meta.profiled ? '--profile (portwake ran under --cpu-prof)' : '', r.meta.only.length < WORKLOAD_NAMES.length ? `--only ${r.meta.only.join(',')}` : ''].filter((s) => s !== '');
   out.push(
     `Run ${r.meta.date} in ${r.meta.durationS} s${flags.length > 0 ? ` (${flags.join('; ')})` : ''}; portwake ${r.meta.portwake.commit.slice(0, 12)} built from the ${r.meta.portwake.source}${r.meta.portwake.dirtySrc ? ' with uncommitted changes in src/' : ''}, ${r.meta.portwake.splice ? 'with' : 'without'} the zero-copy splice addon.`,
     '',
@@ -88,6 +89,16 @@ export function renderMarkdown(r: BenchResults): string {
     const fails = Object.entries(h.failures).map(([k, v]) => `${v}× ${k}`).join(', ');
     out.push('## Herd (portwake only)', '');
     out.push(`${h.connections} connections at once to a stopped service: **${h.served} served**, **${h.engineStarts} container start(s)** by the engine's events (portwake logged ${h.portwakeStarts}); first byte after ${f(h.firstByteMs.median)} ms (median), the last after **${f(h.lastFirstByteMs)} ms**${fails === '' ? '' : `; failures: ${fails}`}.`, '');
+  }
+  if (r.pause !== undefined) {
+    const p = r.pause;
+    out.push(`## Wake after idle: stop vs pause (nginx, idleTimeout ${p.idleTimeoutMs} ms, ${p.rounds} rounds, alternating)`, '');
+    out.push(...table(['idleAction', 'First byte after idle, median (ms)', 'p25–p75 (ms)', 'min–max (ms)', 'Engine call in portwake\'s log (median ms)', 'Failed'],
+      (['stop', 'pause'] as const).map((c) => {
+        const s = p.contenders[c];
+        return [c === 'stop' ? '`stop` (cold start)' : '`pause` (unpause)', f(s.ttfb.median), `${f(s.ttfb.p25)}–${f(s.ttfb.p75)}`, `${f(s.ttfb.min)}–${f(s.ttfb.max)}`, `${f(s.engineMs)} (${c === 'stop' ? 'start' : 'unpause'})`, String(s.failed)];
+      })), '');
+    out.push(`A paused container answers its first request **${f(p.speedup, 1)}x** sooner than a stopped one (medians).`, '');
   }
   if (r.scale !== undefined) {
     const s = r.scale;

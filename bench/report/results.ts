@@ -7,6 +7,7 @@ import type { ColdResult } from '../workloads/cold.ts';
 import type { HerdResult } from '../workloads/herd.ts';
 import type { LateResult } from '../workloads/late-listener.ts';
 import type { RateResult } from '../workloads/rate.ts';
+import type { PauseResult } from '../workloads/pause.ts';
 import type { ScaleResult } from '../workloads/scale.ts';
 
 export interface BenchResults {
@@ -27,6 +28,7 @@ export interface BenchResults {
   rate?: RateResult;
   herd?: HerdResult;
   scale?: ScaleResult;
+  pause?: PauseResult;
   targets?: TargetCheck[];
 }
 

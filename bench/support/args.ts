@@ -1,6 +1,6 @@
 // `npm run bench -- [--only cold,bulk] [--quick] [--ref REF] [--profile] [--out DIR]` → options.
 
-export const WORKLOAD_NAMES = ['cold', 'late', 'bulk', 'rate', 'herd', 'scale'] as const;
+export const WORKLOAD_NAMES = ['cold', 'late', 'bulk', 'rate', 'herd', 'scale', 'pause'] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 
 export interface BenchArgs {

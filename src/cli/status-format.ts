@@ -25,7 +25,10 @@ function colourState(state: ServiceStateKind, c: Palette): string {
   switch (state) {
     case 'ready': return c.green(state);
     case 'starting':
+    case 'pausing':
+    case 'unpausing':
     case 'stopping': return c.yellow(state);
+    case 'paused': return c.green(state);
     case 'failed': return c.red(state);
     case 'stopped': return c.dim(state);
   }
@@ -93,6 +96,7 @@ function connections(s: ServiceStatus): string {
 function lastStart(s: ServiceStatus, now: number): string {
   const t = s.lastStart;
   if (t === undefined || t === null) return '-';
+  if (t.unpaused === true) return `unpaused in ${formatDuration(t.containerStartMs)}, ${formatAgo(t.at, now)}`;
   if (!t.startedByUs) return `found running, ${formatAgo(t.at, now)}`;
   return `${formatDuration(t.containerStartMs + t.readinessMs)}, ${formatAgo(t.at, now)}`;
 }
@@ -105,7 +109,9 @@ export function formatEvent(event: DaemonEvent, c: Palette): string {
       return `${head} ${event.from} -> ${colourState(event.to, c)}`;
     case 'activated': {
       const t = event.timings;
-      const parts = t.startedByUs
+      const parts = t.unpaused === true
+        ? `unpaused, ready in ${formatDuration(t.containerStartMs)}`
+        : t.startedByUs
         ? `ready in ${formatDuration(t.containerStartMs + t.readinessMs)} (container ${formatDuration(t.containerStartMs)} + readiness ${formatDuration(t.readinessMs)})`
         : `found running, ready after ${formatDuration(t.readinessMs)}`;
       const wait = event.firstWaitMs === undefined || event.firstWaitMs === null ? '' : `, first connection waited ${formatDuration(event.firstWaitMs)}`;

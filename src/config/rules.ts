@@ -65,6 +65,25 @@ function controlIssues(control: Record<string, unknown>, options: SchemaOptions,
   return issues;
 }
 
+/** Providers that cannot pause a process (`provider:` is the command engineer's key; checked here at config time). */
+const CANNOT_PAUSE: ReadonlySet<unknown> = new Set(['command']);
+
+/** idleAction: pause needs an idle timeout and a provider that can pause; stopAfter needs idleAction: pause. */
+function pauseIssues(service: Record<string, unknown>, at: (...rest: PropertyKey[]) => PropertyKey[]): RawIssue[] {
+  const issues: RawIssue[] = [];
+  const pause = service.idleAction === 'pause';
+  if (pause && CANNOT_PAUSE.has(service.provider)) {
+    issues.push({ path: at('idleAction'), at: 'value', message: `"pause" needs a provider that can pause; ${String(service.provider)} cannot (use idleAction: stop)` });
+  }
+  if (pause && (service.idleTimeout === undefined || service.idleTimeout === 'never')) {
+    issues.push({ path: at('idleAction'), at: 'key', message: 'has no effect without idleTimeout (the service is never idle): add one, e.g. "idleTimeout: 5m"' });
+  }
+  if (service.stopAfter !== undefined && !pause && parseDuration(service.stopAfter).ok) {
+    issues.push({ path: at('stopAfter'), at: 'key', message: 'applies only with "idleAction: pause" (it stops a container paused that long)' });
+  }
+  return issues;
+}
+
 function serviceIssues(name: string, service: Record<string, unknown>, options: SchemaOptions, claims: Claim[]): RawIssue[] {
   const issues: RawIssue[] = [];
   const at = (...rest: PropertyKey[]): PropertyKey[] => ['services', name, ...rest];
@@ -83,6 +102,7 @@ function serviceIssues(name: string, service: Record<string, unknown>, options: 
   if (service.port !== undefined && parsePort(service.port).ok && parseEndpoint(service.upstream, options.baseDir).ok) {
     issues.push({ path: at('port'), at: 'key', message: 'has no effect when "upstream" is set; remove one of them' });
   }
+  issues.push(...pauseIssues(service, at));
   if (isMap(service.ready) && service.ready.delay !== undefined) {
     const delay = parseDuration(service.ready.delay, { zero: true });
     const start = service.startTimeout === undefined ? { ok: true as const, value: DEFAULTS.startTimeoutMs } : parseDuration(service.startTimeout);

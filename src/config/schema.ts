@@ -118,6 +118,10 @@ const idleOn = field((v): Parsed<'connections' | 'traffic'> => (v === 'connectio
   ? ok(v)
   : fail(`expected "connections" (idle when none is open) or "traffic" (idle when no bytes move), got ${show(v)}`)));
 
+const idleAction = field((v): Parsed<'stop' | 'pause'> => (v === 'stop' || v === 'pause'
+  ? ok(v)
+  : fail(`expected "stop" (stop the idle container) or "pause" (freeze it; the next connection unpauses it), got ${show(v)}`)));
+
 function serviceShape(options: SchemaOptions) {
   return {
     listen: listenSchema(options).optional(),
@@ -137,6 +141,8 @@ function serviceShape(options: SchemaOptions) {
     maxConnections: field(parsePositiveInteger).optional(),
     maxPending: field(parsePositiveInteger).optional(),
     idleOn: idleOn.optional(),
+    idleAction: idleAction.optional(),
+    stopAfter: duration().optional(),
     holdTimeout: duration().optional(),
     maxHeldBytes: field(parsePositiveInteger).optional(),
     halfCloseTimeout: field((v): Parsed<number | null> => (v === 'never' ? ok(null) : parseDuration(v))).optional(),
@@ -174,6 +180,8 @@ function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'n
       maxPending: s.maxPending ?? DEFAULTS.maxPending,
       // Set only when given (the defaults are applied where they are used: see DEFAULTS).
       ...(s.idleOn === undefined ? {} : { idleOn: s.idleOn }),
+      ...(s.idleAction === undefined ? {} : { idleAction: s.idleAction }),
+      ...(s.stopAfter === undefined ? {} : { stopAfterMs: s.stopAfter }),
       ...(s.holdTimeout === undefined ? {} : { holdTimeoutMs: s.holdTimeout }),
       ...(s.maxHeldBytes === undefined ? {} : { maxHeldBytes: s.maxHeldBytes }),
       ...(s.halfCloseTimeout === undefined ? {} : { halfCloseTimeoutMs: s.halfCloseTimeout }),

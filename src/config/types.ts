@@ -44,6 +44,10 @@ export interface ServiceConfig {
   idleTimeoutMs: number | undefined;
   /** What idleTimeout counts: 'connections' (none open, the default) or 'traffic' (no bytes either way). */
   idleOn?: 'connections' | 'traffic' | undefined;
+  /** What the idle timeout does: 'stop' (undefined: the default) or 'pause' (docs/pause.md). */
+  idleAction?: 'stop' | 'pause' | undefined;
+  /** With idleAction 'pause': stop a container paused this long; undefined: it stays paused. */
+  stopAfterMs?: number | undefined;
   stopTimeoutMs: number;
   maxConnections: number;
   maxPending: number;

@@ -4,7 +4,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DaemonEvent, ServiceStateKind, ServiceStatus } from '../core/status.ts';
 
-const STATES: readonly ServiceStateKind[] = ['stopped', 'starting', 'ready', 'stopping', 'failed'];
+const STATES: readonly ServiceStateKind[] = ['stopped', 'starting', 'ready', 'pausing', 'paused', 'unpausing', 'stopping', 'failed'];
 
 /** nodejs_eventloop_lag_*: sampled once a second, so that an idle daemon sleeps (see below). */
 const EVENT_LOOP_SAMPLE_MS = 1_000;

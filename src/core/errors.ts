@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'START_LIMITED'
   | 'DEPENDENCY_FAILED'
   | 'CONTAINER_EXITED'
+  | 'CONTAINER_PAUSED'
   | 'READY_TIMEOUT'
   | 'UPSTREAM_UNRESOLVED'
   | 'LIMIT_REACHED'
@@ -99,6 +100,13 @@ export class DependencyFailedError extends PortwakeError {
 export class ContainerExitedError extends PortwakeError {
   constructor(readonly container: string, readonly exitCode: number | undefined) {
     super('CONTAINER_EXITED', `container "${container}" exited during start${exitCode === undefined ? '' : ` with code ${exitCode}`}`);
+  }
+}
+
+/** A start of a paused container: the engine refuses it ("try unpause instead"). */
+export class ContainerPausedError extends PortwakeError {
+  constructor(readonly container: string, options?: { cause?: unknown }) {
+    super('CONTAINER_PAUSED', `container "${container}" is paused; unpause it to run it again ("docker unpause ${container}")`, options);
   }
 }
 

@@ -94,4 +94,23 @@ export interface Provider {
   disableRestart?(container: string, signal?: AbortSignal): Promise<void>;
   /** Liveness of the engine itself (GET /_ping). */
   ping(signal?: AbortSignal): Promise<void>;
+  /**
+   * Optional capability (see canPause): freezes a running container — its processes keep their
+   * memory and sockets but get no CPU (`docker pause`). Resolves true when this call froze it,
+   * false when it was paused already. A container that is not running is an error (ProviderError).
+   */
+  pause?(container: string, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Optional capability (see canPause): thaws a paused container. Resolves true when this call
+   * thawed it, false when it was not paused — then it may be running or stopped: inspect (or
+   * start) to know. A `start` of a paused container rejects with ContainerPausedError.
+   */
+  unpause?(container: string, signal?: AbortSignal): Promise<boolean>;
+}
+
+/** A provider that can pause and unpause containers (Docker, Podman; not `command`). */
+export type PausingProvider = Provider & Required<Pick<Provider, 'pause' | 'unpause'>>;
+
+export function canPause(provider: Provider): provider is PausingProvider {
+  return provider.pause !== undefined && provider.unpause !== undefined;
 }

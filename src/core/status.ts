@@ -1,6 +1,6 @@
 // Read-only views of the daemon that the control API, metrics and sd_notify STATUS= render.
 
-export type ServiceStateKind = 'stopped' | 'starting' | 'ready' | 'stopping' | 'failed';
+export type ServiceStateKind = 'stopped' | 'starting' | 'ready' | 'pausing' | 'paused' | 'unpausing' | 'stopping' | 'failed';
 
 export interface StartTimings {
   /** When the start began (epoch ms). */
@@ -11,6 +11,8 @@ export interface StartTimings {
   readinessMs: number;
   /** Whether portwake started it (false: found already running). */
   startedByUs: boolean;
+  /** A wake from paused: containerStartMs is the unpause (no readiness check follows one). */
+  unpaused?: boolean;
 }
 
 export interface ServiceStatus {
@@ -30,12 +32,14 @@ export interface ServiceStatus {
   halfClosedConnections?: number;
   /** What idleTimeout counts: 'connections' (none open) or 'traffic' (no bytes moved). */
   idleOn?: 'connections' | 'traffic';
+  /** What the idle timeout does: stop the container (the default) or pause it. */
+  idleAction?: 'stop' | 'pause';
   bytesIn: number;
   bytesOut: number;
   /** Epoch ms of the last connection open/close or byte, undefined if none yet. */
   lastActivity: number | undefined;
   lastStart: StartTimings | undefined;
-  /** Epoch ms when the idle stop will happen, undefined when not armed. */
+  /** Epoch ms when the idle stop (or pause) will happen — while paused, the stopAfter stop — undefined when not armed. */
   idleDeadline: number | undefined;
   /** While failed starts back off (start limit): epoch ms until which connections are refused without a start, and how many were. */
   backoffUntil?: number;

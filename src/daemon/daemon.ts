@@ -9,7 +9,7 @@ import { describe, PortwakeError } from '../core/errors.ts';
 import { watchEvents } from '../core/events-watch.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Provider } from '../core/provider.ts';
-import type { DaemonControl, DaemonEvent, ReloadResult, ServiceStatus } from '../core/status.ts';
+import type { DaemonControl, DaemonEvent, ReloadResult, ServiceStateKind, ServiceStatus } from '../core/status.ts';
 import type { ListenSpec, PortwakeConfig, ServiceConfig } from '../config/types.ts';
 import type { ControlServer } from '../control/server.ts';
 import { warnIfFdLimitLow } from './fd-limit.ts';
@@ -260,8 +260,8 @@ export class Daemon implements DaemonControl {
       keys.set(l.text, listenKey(l));
     }
     const emit = (e: DaemonEvent): void => {
-      // Once it leaves ready, the container is no longer the one inherited over a reload.
-      if (e.type === 'state' && e.from === 'ready') this.inherited.delete(unit.activation);
+      // Once its run ends (paused is the same run), the container is no longer the one inherited over a reload.
+      if (e.type === 'state' && isUp(e.from) && !isUp(e.to)) this.inherited.delete(unit.activation);
       if (e.type === 'state' && e.to === 'starting') this.watchEngine();
       this.emit(e);
     };
@@ -407,7 +407,7 @@ export class Daemon implements DaemonControl {
     for (const u of units) u.activation.dispose();
     this.lifetime.abort(new PortwakeError('ABORTED', 'daemon shut down'));
     if (this.o.stopOnExit) {
-      const owners = units.map((u) => u.activation).filter((a) => a.ownsRunningContainer || (this.inherited.has(a) && a.stateKind === 'ready'));
+      const owners = units.map((u) => u.activation).filter((a) => a.ownsRunningContainer || (this.inherited.has(a) && isUp(a.stateKind)));
       await Promise.all([...owners, ...this.orphans].map((a) => a.stop('shutdown')));
     }
     await this.notifier.flush();
@@ -420,4 +420,9 @@ export class Daemon implements DaemonControl {
     if (u === undefined) throw new PortwakeError('USAGE', `no service named "${name}" (known: ${[...this.units.keys()].join(', ') || 'none'})`);
     return u;
   }
+}
+
+/** The container's run goes on: ready, or paused (idleAction: pause) on either side of it. */
+function isUp(state: ServiceStateKind): boolean {
+  return state === 'ready' || state === 'pausing' || state === 'paused' || state === 'unpausing';
 }

@@ -190,7 +190,8 @@ export class Reloader {
    * and lets its open connections drain up to the grace period, in the background; those still
    * open then are closed (the frontend logs it). Then its activation is disposed; a successor for
    * the same container takes over the running container (ready, its idle timer armed, and still
-   * owned for --stop-on-exit when portwake started it).
+   * owned for --stop-on-exit when portwake started it; a paused one is unpaused). A paused container
+   * no service uses any more is stopped.
    */
   private retire(u: RunningService, why: string): void {
     const open = u.frontend.open;
@@ -200,16 +201,21 @@ export class Reloader {
     // Connections held for a start in flight are served by it, as open ones finish: none is dropped.
     const drained = u.frontend.close({ graceMs: this.d.graceMs, held: 'serve' }).then(async () => {
       const owned = u.activation.ownsRunningContainer;
-      const ready = u.activation.stateKind === 'ready';
+      const kind = u.activation.stateKind;
+      const ready = kind === 'ready';
+      const frozen = kind === 'pausing' || kind === 'paused' || kind === 'unpausing';
       u.activation.dispose();
       this.d.draining.delete(u);
       const successor = this.d.units().get(u.config.name);
-      if (ready && successor !== undefined && successor !== u && successor.config.container === u.config.container && !this.d.shuttingDown()) {
+      if ((ready || frozen) && successor !== undefined && successor !== u && successor.config.container === u.config.container && !this.d.shuttingDown()) {
         if (owned) this.d.inherited.add(successor.activation);
         if (successor.activation.stateKind === 'stopped' || successor.activation.stateKind === 'failed') {
-          // Failures are logged by the activation itself.
+          // Failures are logged by the activation itself. A paused container is unpaused by the start.
           await successor.activation.ensureReady(this.d.signal).catch(() => undefined);
         }
+      } else if (frozen) {
+        // Nobody would ever unpause it: stopped, as its idle rule would have done (logged by the activation).
+        await u.activation.stop('removed');
       } else if (owned) {
         this.d.orphans.add(u.activation);
       }

@@ -13,7 +13,7 @@ export type ExitIdleDecision =
   | { kind: 'wait'; checkAt: number | undefined; reason: string };
 
 /**
- * Busy (never exit): a connection open or held, a service starting or stopping, or a service whose
+ * Busy (never exit): a connection open or held, a service starting, stopping, pausing or unpausing, or a service whose
  * idle stop is still pending (exiting then would leave its container running). Otherwise portwake
  * exits once the latest activity of any service — or `since`, when portwake started — is idleMs ago.
  */
@@ -21,8 +21,9 @@ export function exitIdleDecision(services: readonly ExitIdleView[], now: number,
   let last = since;
   for (const s of services) {
     if (s.openConnections > 0 || s.heldConnections > 0) return { kind: 'wait', checkAt: undefined, reason: 'connections are open' };
-    if (s.state === 'starting' || s.state === 'stopping') return { kind: 'wait', checkAt: undefined, reason: `a service is ${s.state}` };
-    if (s.state === 'ready' && s.idleDeadline !== undefined) {
+    if (s.state === 'starting' || s.state === 'stopping' || s.state === 'pausing' || s.state === 'unpausing') return { kind: 'wait', checkAt: undefined, reason: `a service is ${s.state}` };
+    // Paused with stopAfter pending: its stop is still due (paused without one, it is left paused: the next start unpauses it).
+    if ((s.state === 'ready' || s.state === 'paused') && s.idleDeadline !== undefined) {
       return { kind: 'wait', checkAt: undefined, reason: 'a container is still waiting for its idle stop' };
     }
     if (s.lastActivity !== undefined && s.lastActivity > last) last = s.lastActivity;

@@ -2,7 +2,7 @@
 
 import type { ServiceStatus } from '../core/status.ts';
 
-/** Counts by state; "failed" and "stopping" appear only when non-zero. */
+/** Counts by state; "paused", "failed" and "stopping" appear only when non-zero. */
 export function formatStatusLine(services: readonly Pick<ServiceStatus, 'state'>[]): string {
   const count = (state: ServiceStatus['state']): number => services.filter((s) => s.state === state).length;
   const parts = [
@@ -10,6 +10,8 @@ export function formatStatusLine(services: readonly Pick<ServiceStatus, 'state'>
     `${count('ready')} running`,
     `${count('starting')} starting`,
   ];
+  const paused = count('paused');
+  if (paused > 0) parts.push(`${paused} paused`);
   const stopping = count('stopping');
   if (stopping > 0) parts.push(`${stopping} stopping`);
   const failed = count('failed');

@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
 import type { PortwakeConfig } from '../../src/config/types.ts';
 import type { Logger } from '../../src/core/logger.ts';
-import type { Provider } from '../../src/core/provider.ts';
+import { canPause, type Provider } from '../../src/core/provider.ts';
 import type { DaemonEvent } from '../../src/core/status.ts';
 import { Daemon } from '../../src/daemon/daemon.ts';
 import { createLogger } from '../../src/log/log.ts';
@@ -19,6 +19,9 @@ export interface CountingProvider extends Provider {
   startRequests: number;
   starts: number;
   stops: number;
+  /** Pause and unpause requests (the provider can pause when the real one can). */
+  pauses: number;
+  unpauses: number;
 }
 
 /** The real Docker provider (for `host`, default the engine's), counting the start and stop requests portwake sends. */
@@ -28,6 +31,8 @@ export function countingProvider(engine: Engine, host = engine.dockerHost): Coun
     startRequests: 0,
     starts: 0,
     stops: 0,
+    pauses: 0,
+    unpauses: 0,
     endpoint: real.endpoint,
     inspect: (c, s) => real.inspect(c, s),
     start: async (c, s) => {
@@ -40,6 +45,10 @@ export function countingProvider(engine: Engine, host = engine.dockerHost): Coun
     events: (s) => real.events(s),
     ping: (s) => real.ping(s),
     disableRestart: (c, s) => real.disableRestart?.(c, s) ?? Promise.resolve(),
+    ...(canPause(real) ? {
+      pause: (c: string, s?: AbortSignal) => { p.pauses++; return real.pause(c, s); },
+      unpause: (c: string, s?: AbortSignal) => { p.unpauses++; return real.unpause(c, s); },
+    } : {}),
   };
   return p;
 }

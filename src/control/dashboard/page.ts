@@ -29,6 +29,7 @@ const html = `<!doctype html>
     <div class="brand">${LOGO}<span>portwake</span></div>
     <div class="summary" aria-label="summary">
       <span class="chip" id="count-ready"><b>0</b> ready</span>
+      <span class="chip" id="count-paused" hidden><b>0</b> paused</span>
       <span class="chip" id="count-stopped"><b>0</b> stopped</span>
       <span class="chip" id="count-busy" hidden><b>0</b> changing</span>
       <span class="chip" id="count-failed" hidden><b>0</b> failed</span>

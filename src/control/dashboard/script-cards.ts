@@ -135,7 +135,7 @@ export const cardsJs = `
     c.svg.setAttribute('aria-label', samples.length + ' recent cold starts, longest ' + fmtDuration(max));
   }
 
-  var LABEL = { stopped: 'stopped', starting: 'starting…', ready: 'ready', stopping: 'stopping…', failed: 'failed' };
+  var LABEL = { stopped: 'stopped', starting: 'starting…', ready: 'ready', pausing: 'pausing…', paused: 'paused', unpausing: 'unpausing…', stopping: 'stopping…', failed: 'failed' };
 
   function renderCard(s) {
     var c = cards.get(s.name);
@@ -163,7 +163,8 @@ export const cardsJs = `
       (s.state === 'ready' ? 'not armed' : '–');
     var recent = s.recentStarts || [];
     var ls = s.lastStart || recent[recent.length - 1];
-    c.last.textContent = ls ? (ls.startedByUs === false ? 'found running ' + fmtAgo(ls.at)
+    c.last.textContent = ls ? (ls.unpaused ? 'unpaused in ' + fmtDuration(total(ls)) + ' · ' + fmtAgo(ls.at)
+      : ls.startedByUs === false ? 'found running ' + fmtAgo(ls.at)
       : 'last ' + fmtDuration(total(ls)) + ' · ' + fmtAgo(ls.at)) : '';
     var listenKey = JSON.stringify(s.listeners || []);
     if (c.listenKey !== listenKey) {
@@ -172,7 +173,7 @@ export const cardsJs = `
       (s.listeners || []).forEach(function (l) { c.listeners.appendChild(el('span', 'listener', l)); });
     }
     var pending = busy.has(s.name);
-    c.start.disabled = pending || s.state === 'ready' || s.state === 'starting';
+    c.start.disabled = pending || s.state === 'ready' || s.state === 'starting' || s.state === 'unpausing';
     c.stop.disabled = pending || s.state === 'stopped' || s.state === 'stopping';
     var chartKey = JSON.stringify(s.recentStarts || []);
     if (c.chartKey !== chartKey) { c.chartKey = chartKey; drawChart(c, s.recentStarts); }

@@ -65,17 +65,19 @@ ${cardsJs}
   function render() {
     var list = Array.from(services.values());
     document.getElementById('empty').hidden = list.length > 0;
-    var counts = { ready: 0, stopped: 0, failed: 0, busy: 0 };
+    var counts = { ready: 0, paused: 0, stopped: 0, failed: 0, busy: 0 };
     list.forEach(function (s, i) {
       var c = renderCard(s);
       if (grid.children[i] !== c.root) grid.insertBefore(c.root, grid.children[i] || null);
       if (s.state === 'ready') counts.ready++;
+      else if (s.state === 'paused') counts.paused++;
       else if (s.state === 'stopped') counts.stopped++;
       else if (s.state === 'failed') counts.failed++;
       else counts.busy++;
     });
     cards.forEach(function (c, name) { if (!services.has(name)) { c.root.remove(); cards.delete(name); } });
     setChip('count-ready', counts.ready);
+    setChip('count-paused', counts.paused);
     setChip('count-stopped', counts.stopped);
     setChip('count-busy', counts.busy);
     setChip('count-failed', counts.failed);
@@ -84,7 +86,7 @@ ${cardsJs}
   function setChip(id, n) {
     var chip = document.getElementById(id);
     chip.querySelector('b').textContent = String(n);
-    chip.hidden = n === 0 && (id === 'count-failed' || id === 'count-busy');
+    chip.hidden = n === 0 && (id === 'count-failed' || id === 'count-busy' || id === 'count-paused');
   }
 
   function refresh() {

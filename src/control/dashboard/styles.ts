@@ -7,6 +7,7 @@ export const dashboardCss = `
   --bg: #f4f5f7; --panel: #ffffff; --panel-2: #f7f8fa; --text: #1b1f24; --muted: #5f6b7a;
   --line: #e2e6eb; --accent: #3b6cf6; --accent-text: #ffffff;
   --ready: #1f9d55; --ready-bg: #e3f6ea; --starting: #c77c02; --starting-bg: #fff3d6;
+  --paused: #2f6fb3; --paused-bg: #e2eefb;
   --stopped: #6b7686; --stopped-bg: #eceff3; --failed: #d03a3a; --failed-bg: #fde7e7;
   --bar-a: #3b6cf6; --bar-b: #9db4fb; --shadow: 0 1px 2px rgba(16, 24, 40, .06), 0 1px 3px rgba(16, 24, 40, .08);
 }
@@ -15,6 +16,7 @@ export const dashboardCss = `
     --bg: #0f1217; --panel: #171b22; --panel-2: #1d222b; --text: #e6e9ee; --muted: #95a0b0;
     --line: #2a313c; --accent: #6d93ff; --accent-text: #0b0e13;
     --ready: #3ecf7a; --ready-bg: #173626; --starting: #f2b441; --starting-bg: #3a2f14;
+    --paused: #6aa8ec; --paused-bg: #172a3f;
     --stopped: #8f9aab; --stopped-bg: #252b35; --failed: #ff6b6b; --failed-bg: #3d1d20;
     --bar-a: #6d93ff; --bar-b: #34477d; --shadow: none;
   }
@@ -56,7 +58,8 @@ main { max-width: 1200px; margin: 0 auto; padding: 16px; }
   border-top: 3px solid var(--c, var(--stopped));
 }
 .card[data-state="ready"] { --c: var(--ready); --cbg: var(--ready-bg); }
-.card[data-state="starting"], .card[data-state="stopping"] { --c: var(--starting); --cbg: var(--starting-bg); }
+.card[data-state="starting"], .card[data-state="stopping"], .card[data-state="pausing"], .card[data-state="unpausing"] { --c: var(--starting); --cbg: var(--starting-bg); }
+.card[data-state="paused"] { --c: var(--paused); --cbg: var(--paused-bg); }
 .card[data-state="stopped"] { --c: var(--stopped); --cbg: var(--stopped-bg); }
 .card[data-state="failed"] { --c: var(--failed); --cbg: var(--failed-bg); }
 .card-head { display: flex; align-items: flex-start; justify-content: space-between; gap: 10px; }
@@ -68,7 +71,7 @@ main { max-width: 1200px; margin: 0 auto; padding: 16px; }
   font-size: 13px; font-weight: 600; color: var(--c); background: var(--cbg);
 }
 .pill .dot { width: 8px; height: 8px; border-radius: 50%; background: var(--c); }
-.card[data-state="starting"] .pill .dot, .card[data-state="stopping"] .pill .dot { animation: pulse 1s ease-in-out infinite; }
+.card[data-state="starting"] .pill .dot, .card[data-state="stopping"] .pill .dot, .card[data-state="pausing"] .pill .dot, .card[data-state="unpausing"] .pill .dot { animation: pulse 1s ease-in-out infinite; }
 @keyframes pulse { 50% { opacity: .25; } }
 @media (prefers-reduced-motion: reduce) { .pill .dot { animation: none !important; } }
 .error {

@@ -1,5 +1,7 @@
 // Per-service activation: stopped → starting → ready → stopping, a single-flight start that every
-// waiting connection joins, connection leases that keep the service awake, and the idle stop.
+// waiting connection joins, connection leases that keep the service awake, and the idle stop — or,
+// with idleAction: pause, ready → pausing → paused → unpausing → ready (and paused → stopping after
+// stopAfter).
 
 import { raceAbort } from '../abort.ts';
 import type { Backend, Lease, RefusalReason, WakeRequest } from '../backend.ts';
@@ -7,7 +9,7 @@ import { deadline } from '../deadline.ts';
 import { AbortedError, ContainerExitedError, EngineTimeoutError, PortwakeError, StartLimitedError, describe, forService, formatMs } from '../errors.ts';
 import { IdleTimer, TrafficIdle } from '../idle.ts';
 import type { Logger } from '../logger.ts';
-import type { ContainerEvent, Endpoint } from '../provider.ts';
+import { canPause, type ContainerEvent, type Endpoint } from '../provider.ts';
 import { RateLimitedReporter } from '../rate-limit.ts';
 import type { ServiceStateKind, ServiceStatus, StartTimings } from '../status.ts';
 import { formatEndpoint } from '../upstream.ts';
@@ -17,7 +19,7 @@ import { groupOf, stopGroup } from './group.ts';
 import { RestartPolicyManager } from './restart-policy.ts';
 import { ServiceLease } from './lease.ts';
 import { START_LIMIT_DEFAULTS, StartLimit } from './start-limit.ts';
-import type { ActivationDeps, ActivationSpec, Failed, Starting, State, StopReason } from './types.ts';
+import type { ActivationDeps, ActivationSpec, Failed, Starting, State, StopReason, Unpausing } from './types.ts';
 
 export type { ActivationDeps, ActivationSpec } from './types.ts';
 export { FIRST_BACKOFF_MS, START_LIMIT_DEFAULTS } from './start-limit.ts';
@@ -27,6 +29,8 @@ export const STOP_MARGIN_MS = 10_000;
 /** How long an inspection outside a start (resync) may take. */
 const QUERY_TIMEOUT_MS = 10_000;
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
+/** How long a pause request may take (the engine freezes a cgroup: milliseconds when it is well). */
+export const PAUSE_TIMEOUT_MS = 30_000;
 
 export class Activation implements Backend {
   readonly name: string;
@@ -53,6 +57,8 @@ export class Activation implements Backend {
   private resyncing: Promise<void> | undefined;
   private resyncAgain: Promise<void> | undefined;
   private readonly idle: IdleTimer;
+  /** idleAction: pause — armed on entering 'paused', stops the container after stopAfter. */
+  private readonly stopAfter: IdleTimer;
   /** Set for `idleOn: traffic` with an idle timeout; the IdleTimer then stays unused. */
   private traffic: TrafficIdle | undefined;
   private readonly refusals: RateLimitedReporter;
@@ -68,6 +74,8 @@ export class Activation implements Backend {
     this.name = spec.name;
     this.log = deps.logger.child({ service: spec.name, container: spec.container });
     this.idle = new IdleTimer(deps.clock, spec.idleTimeoutMs, () => this.onIdle());
+    this.stopAfter = new IdleTimer(deps.clock, spec.stopAfterMs, () => this.onStopAfter());
+    this.warnCannotPause(spec);
     this.traffic = this.trafficIdle(spec);
     this.restartPolicy = new RestartPolicyManager(deps.provider, this.log, spec.name);
     this.refusals = new RateLimitedReporter(deps.clock, REFUSAL_LOG_INTERVAL_MS, (reason, suppressed) => {
@@ -97,9 +105,11 @@ export class Activation implements Backend {
     return this.lease(state);
   }
 
-  /** Starts the service if it is stopped or failed: what a waiter (acquire, untilReady) needs first. */
+  /** Starts the service if it is stopped or failed, unpauses it if paused: what a waiter (acquire, untilReady) needs first. */
   prepare(): void {
-    if (this.state.kind === 'stopped' || (this.state.kind === 'failed' && !this.backingOff(this.state))) this.beginStart();
+    const s = this.state;
+    if (s.kind === 'paused') this.beginUnpause(s);
+    else if (s.kind === 'stopped' || (s.kind === 'failed' && !this.backingOff(s))) this.beginStart();
   }
 
   /** Up or starting: all traffic flows; otherwise the wake filter (`wake:`) decides. */
@@ -142,7 +152,7 @@ export class Activation implements Backend {
    * Drains and stops (POST /services/NAME/stop): new connections are held; open ones get up to
    * stopTimeout to finish before the container is stopped. Resolves once stopped.
    */
-  async stop(reason: 'control' | 'shutdown'): Promise<void> {
+  async stop(reason: 'control' | 'shutdown' | 'removed'): Promise<void> {
     for (;;) {
       const s = this.state;
       if (s.kind === 'stopping') return s.done;
@@ -154,7 +164,18 @@ export class Activation implements Backend {
         await s.ready.catch(() => undefined);
         continue;
       }
-      if (s.kind !== 'ready') return;
+      if (s.kind === 'unpausing') {
+        // As for a start: the unpause is answered first, then the container stopped.
+        s.stop ??= reason;
+        await s.ready.catch(() => undefined);
+        continue;
+      }
+      if (s.kind === 'pausing') {
+        await s.done;
+        continue;
+      }
+      // The engine stops a paused container as it is (SIGTERM, thawed to deliver it: checked on Docker 28).
+      if (s.kind !== 'ready' && s.kind !== 'paused') return;
       return this.beginStop(reason, true);
     }
   }
@@ -167,6 +188,10 @@ export class Activation implements Backend {
   update(spec: ActivationSpec): void {
     const before = this.spec;
     this.spec = spec;
+    this.warnCannotPause(spec);
+    this.stopAfter.retime(spec.stopAfterMs);
+    // Paused, and idle containers are now stopped: it has been idle, so it is stopped now.
+    if (this.state.kind === 'paused' && !this.pausesWhenIdle()) void this.beginStop('idle', false);
     if ((spec.idleOn ?? 'connections') !== (before.idleOn ?? 'connections') || (this.traffic !== undefined && spec.idleTimeoutMs !== before.idleTimeoutMs)) {
       // A new idle rule (or a traffic rule's new timeout): its quiet period starts now.
       this.disarmIdle();
@@ -191,7 +216,8 @@ export class Activation implements Backend {
    */
   get ownsRunningContainer(): boolean {
     const s = this.state;
-    return (this.startedByUs && s.kind === 'ready') || (s.kind === 'starting' && s.started !== false);
+    const up = s.kind === 'ready' || s.kind === 'pausing' || s.kind === 'paused' || s.kind === 'unpausing';
+    return (this.startedByUs && up) || (s.kind === 'starting' && s.started !== false);
   }
 
   /** Ends a back-off (a manual start, a config reload): the next connection starts the container. */
@@ -206,6 +232,7 @@ export class Activation implements Backend {
   /** Cancels timers and a start in flight; connections are the frontend's to close. */
   dispose(): void {
     this.disarmIdle();
+    this.stopAfter.disarm();
     if (this.state.kind === 'starting') this.state.abort.abort(new AbortedError(`service "${this.name}": start (shutting down)`));
   }
 
@@ -225,6 +252,13 @@ export class Activation implements Backend {
    * start's own inspections notice a real exit.
    */
   async onContainerEvent(event: ContainerEvent): Promise<void> {
+    if (event.kind === 'pause' || event.kind === 'unpause') {
+      // Someone else's pause or unpause (portwake's own agree with the state, or land while its
+      // request is in flight, whose answer decides): adopted after an inspect.
+      const k = this.state.kind;
+      if ((k === 'ready' && event.kind === 'pause') || (k === 'paused' && event.kind === 'unpause')) await this.resync(event.kind);
+      return;
+    }
     if (event.kind === 'destroy') {
       await this.resync(event.kind);
       return;
@@ -256,17 +290,19 @@ export class Activation implements Backend {
 
   private async resyncOnce(cause: string): Promise<void> {
     const s = this.state;
-    if (s.kind !== 'ready' && s.kind !== 'starting') return;
+    if (s.kind !== 'ready' && s.kind !== 'starting' && s.kind !== 'paused') return;
     // A start not yet confirmed running notices a real exit through its own inspections: an
     // inspection now could land before the engine has even run the start request.
     if (s.kind === 'starting' && this.runStartedAt === undefined) return;
     let running: boolean;
+    let paused = false;
     let exitCode: number | undefined;
     const limit = deadline(this.deps.clock, QUERY_TIMEOUT_MS);
     let down = this.spec.container;
     try {
       const info = await this.deps.provider.inspect(this.spec.container, limit.signal);
       running = info.running && (this.containerId === undefined || info.id === this.containerId);
+      paused = info.status === 'paused';
       exitCode = info.exitCode;
       // A group is up only while every member is: one that exited takes it down.
       for (const m of running ? this.spec.members ?? [] : []) {
@@ -290,7 +326,12 @@ export class Activation implements Backend {
     } finally {
       limit.cancel();
     }
-    if (running || this.state !== s) return;
+    if (this.state !== s) return;
+    if (running) {
+      if (s.kind === 'ready' && paused) this.pausedOutside(s, cause);
+      else if (s.kind === 'paused' && !paused) this.unpausedOutside(s, cause);
+      return;
+    }
     if (s.kind === 'starting') {
       s.abort.abort(new ContainerExitedError(down, exitCode));
       return;
@@ -306,9 +347,26 @@ export class Activation implements Backend {
     }
     this.log.warn({ cause, open }, `service "${this.name}": container "${this.spec.container}" stopped outside portwake (${cause}); closing ${open} open connection(s)`);
     this.disarmIdle();
+    this.stopAfter.disarm();
     this.startedByUs = false;
     this.setState({ kind: 'stopped' });
     this.revokeAll();
+  }
+
+  /** Someone else paused the container: new connections unpause it; stopAfter counts from now. */
+  private pausedOutside(s: Extract<State, { kind: 'ready' }>, cause: string): void {
+    this.log.info({ cause }, `service "${this.name}": container "${this.spec.container}" was paused outside portwake; the next connection unpauses it`);
+    this.disarmIdle();
+    this.setState({ kind: 'paused', targets: s.targets, since: this.deps.clock.now() });
+    this.stopAfter.arm();
+  }
+
+  /** Someone else unpaused the container: it is ready again (as it was when paused), idle from now. */
+  private unpausedOutside(s: Extract<State, { kind: 'paused' }>, cause: string): void {
+    this.log.info({ cause }, `service "${this.name}": container "${this.spec.container}" was unpaused outside portwake; ready`);
+    this.stopAfter.disarm();
+    this.setState({ kind: 'ready', targets: s.targets });
+    this.armIdle();
   }
 
   /** Closes every open connection: their upstream is gone. */
@@ -347,8 +405,9 @@ export class Activation implements Backend {
       bytesOut,
       lastActivity: this.lastActivity,
       lastStart: this.lastStart,
-      idleDeadline: this.traffic === undefined ? this.idle.deadline : this.traffic.deadline,
+      idleDeadline: this.state.kind === 'paused' ? this.stopAfter.deadline : this.traffic === undefined ? this.idle.deadline : this.traffic.deadline,
       idleOn: this.spec.idleOn ?? 'connections',
+      idleAction: this.pausesWhenIdle() ? 'pause' : 'stop',
       ...(backoff === undefined ? {} : { backoffUntil: backoff.until, backoffRefused: backoff.refused }),
     };
   }
@@ -367,7 +426,14 @@ export class Activation implements Backend {
           await raceAbort(s.ready, signal);
           break;
         case 'stopping':
+        case 'pausing':
           await raceAbort(s.done, signal);
+          break;
+        case 'unpausing':
+          await raceAbort(s.ready, signal);
+          break;
+        case 'paused':
+          this.prepare();
           break;
         case 'failed':
           if (this.backingOff(s)) throw forService(this.name, new StartLimitedError(this.spec.container, s.backoff.until, s.error));
@@ -535,8 +601,125 @@ export class Activation implements Backend {
       this.onTrafficIdle(this.traffic);
       return;
     }
-    if (this.state.kind !== 'ready' || this.leases.size > 0 || this.held > 0) return;
-    this.log.info({ idleMs: this.spec.idleTimeoutMs }, `service "${this.name}": idle for ${this.spec.idleTimeoutMs}ms, stopping container "${this.spec.container}"`);
+    const s = this.state;
+    if (s.kind !== 'ready' || this.leases.size > 0 || this.held > 0) return;
+    const pause = this.pausesWhenIdle();
+    this.log.info({ idleMs: this.spec.idleTimeoutMs }, `service "${this.name}": idle for ${this.spec.idleTimeoutMs}ms, ${pause ? 'pausing' : 'stopping'} container "${this.spec.container}"`);
+    if (pause) this.beginPause(s);
+    else void this.beginStop('idle', false);
+  }
+
+  /** idleAction: pause, on a provider that can (config checks catch the others; this is the backstop). */
+  private pausesWhenIdle(): boolean {
+    return this.spec.idleAction === 'pause' && canPause(this.deps.provider);
+  }
+
+  private warnCannotPause(spec: ActivationSpec): void {
+    if (spec.idleAction === 'pause' && !canPause(this.deps.provider)) {
+      this.log.warn({}, `service "${this.name}": idleAction: pause needs a provider that can pause, and ${this.deps.provider.endpoint} cannot; idle containers are stopped instead`);
+    }
+  }
+
+  /**
+   * Freezes the idle container: 'pausing', then 'paused' with the stopAfter timer armed. A failed
+   * pause (the engine refused, or the container stopped meanwhile) stops it instead: the idle
+   * container does not stay up. Connections arriving meanwhile wait for `done`, then unpause it.
+   */
+  private beginPause(ready: Extract<State, { kind: 'ready' }>): void {
+    const { provider, clock } = this.deps;
+    this.disarmIdle();
+    const done = Promise.resolve().then(async () => {
+      const t0 = clock.now();
+      const limit = deadline(clock, PAUSE_TIMEOUT_MS);
+      try {
+        if (!canPause(provider)) throw new Error('the provider cannot pause');
+        await provider.pause(this.spec.container, limit.signal);
+        this.setState({ kind: 'paused', targets: ready.targets, since: clock.now() });
+        this.stopAfter.arm();
+        this.log.info({ pauseMs: clock.now() - t0 }, `service "${this.name}": paused container "${this.spec.container}" (idle) in ${clock.now() - t0}ms`);
+      } catch (err) {
+        this.log.warn({ err: describe(err) }, `service "${this.name}": pausing container "${this.spec.container}" failed: ${describe(err)}; stopping it instead`);
+        void this.beginStop('idle', false);
+      } finally {
+        limit.cancel();
+      }
+    });
+    this.setState({ kind: 'pausing', targets: ready.targets, done });
+  }
+
+  /** A connection for a paused service: the single-flight unpause every waiting connection joins. */
+  private beginUnpause(paused: Extract<State, { kind: 'paused' }>): void {
+    this.stopAfter.disarm();
+    const st: Unpausing = { kind: 'unpausing', targets: paused.targets, ready: Promise.resolve(), stop: undefined };
+    // Deferred by a microtask so that the state is 'unpausing' before the request is sent.
+    st.ready = Promise.resolve().then(() => this.runUnpause(st));
+    st.ready.catch(() => undefined);
+    this.setState(st);
+  }
+
+  /**
+   * Unpauses, and the service is ready: no readiness check follows. The app was ready when it was
+   * frozen and resumes where it stopped — its listening socket stayed open (the kernel even
+   * completes handshakes for a frozen listener, so a TCP probe could not tell a thawed app from a
+   * frozen one anyway); a dead app is caught as after any start, by the upstream connect failing
+   * (upstreamFailed re-inspects). When the container turns out not to be paused (stopped, or
+   * unpaused by someone else meanwhile) or the engine refuses, a normal start follows, which starts
+   * a stopped container and adopts a running one; the waiters join it. An engine that does not
+   * answer within startTimeout fails the waiters ('failed', no back-off).
+   */
+  private async runUnpause(st: Unpausing): Promise<void> {
+    const { provider, clock } = this.deps;
+    const container = this.spec.container;
+    const t0 = clock.now();
+    const limit = deadline(clock, this.spec.startTimeoutMs);
+    let thawed: boolean;
+    let why = 'it was not paused';
+    let hung: EngineTimeoutError | undefined;
+    try {
+      thawed = canPause(provider) && (await provider.unpause(container, limit.signal));
+    } catch (err) {
+      thawed = false;
+      why = describe(err);
+      if (err instanceof EngineTimeoutError) hung = err;
+    } finally {
+      limit.cancel();
+    }
+    if (st.stop !== undefined) {
+      this.log.info({ reason: st.stop }, `service "${this.name}": unpause abandoned (${st.stop} stop); stopping container "${container}"`);
+      void this.beginStop(st.stop, false);
+      throw new AbortedError(`service "${this.name}": unpause (stopped by ${st.stop})`);
+    }
+    if (this.state !== st) return;
+    if (hung !== undefined) {
+      // A start would hang as well: the waiters fail now; the next connection starts afresh (a
+      // start finds the container paused and unpauses it).
+      const error = forService(this.name, hung);
+      this.log.error({ code: error.code }, error.message);
+      this.deps.emit({ type: 'failed', service: this.name, code: error.code, message: error.message, at: clock.now() });
+      this.setState({ kind: 'failed', error, backoff: undefined });
+      throw error;
+    }
+    if (!thawed) {
+      this.log.info({ why }, `service "${this.name}": unpausing container "${container}" did not thaw it (${why}); starting it`);
+      this.beginStart();
+      return;
+    }
+    const t1 = clock.now();
+    this.lastStart = { at: t0, containerStartMs: t1 - t0, readinessMs: 0, startedByUs: this.startedByUs, unpaused: true };
+    this.setState({ kind: 'ready', targets: st.targets });
+    this.armIdle();
+    const timings = this.lastStart;
+    // After the held connections went on, as for a start.
+    setImmediate(() => {
+      this.log.info({ unpauseMs: t1 - t0, upstream: formatEndpoint(st.targets.data) }, `service "${this.name}": unpaused container "${container}", ready in ${t1 - t0}ms → ${formatEndpoint(st.targets.data)}`);
+      this.deps.emit({ type: 'activated', service: this.name, timings, firstWaitMs: t1 - t0, at: t1 });
+    });
+  }
+
+  /** Paused for stopAfter: stopped, as an idle container is without idleAction: pause. */
+  private onStopAfter(): void {
+    if (this.state.kind !== 'paused') return;
+    this.log.info({ stopAfterMs: this.spec.stopAfterMs }, `service "${this.name}": paused for ${formatMs(this.spec.stopAfterMs ?? 0)}, stopping container "${this.spec.container}"`);
     void this.beginStop('idle', false);
   }
 
@@ -552,8 +735,10 @@ export class Activation implements Backend {
       return;
     }
     const open = this.leases.size;
-    this.log.info({ idleMs: this.spec.idleTimeoutMs, open }, `service "${this.name}": no traffic for ${this.spec.idleTimeoutMs}ms, closing ${open} silent connection(s) and stopping container "${this.spec.container}"`);
-    void this.beginStop('idle', false);
+    const pause = this.pausesWhenIdle();
+    this.log.info({ idleMs: this.spec.idleTimeoutMs, open }, `service "${this.name}": no traffic for ${this.spec.idleTimeoutMs}ms, closing ${open} silent connection(s) and ${pause ? 'pausing' : 'stopping'} container "${this.spec.container}"`);
+    if (pause) this.beginPause(this.state);
+    else void this.beginStop('idle', false);
     for (const l of [...this.leases]) l.revoke('idle');
   }
 
@@ -586,6 +771,7 @@ export class Activation implements Backend {
   private beginStop(reason: StopReason, drain: boolean, after: State = { kind: 'stopped' }): Promise<void> {
     const { provider, clock } = this.deps;
     this.disarmIdle();
+    this.stopAfter.disarm();
     const done = Promise.resolve().then(async () => {
       const t0 = clock.now();
       if (drain) await this.drain(this.spec.stopTimeoutMs);

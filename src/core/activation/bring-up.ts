@@ -2,8 +2,8 @@
 // ready. The activation (activation.ts) owns the states around it; this owns the calls.
 
 import type { Deadline } from '../deadline.ts';
-import { ContainerExitedError, PortwakeError } from '../errors.ts';
-import type { ContainerInfo } from '../provider.ts';
+import { ContainerExitedError, ContainerPausedError, PortwakeError } from '../errors.ts';
+import { canPause, type ContainerInfo } from '../provider.ts';
 import { checkReadySpec, waitReady } from '../readiness.ts';
 import { resolveTargets, type Targets } from '../upstream.ts';
 import { inspectMembers, startGroup } from './group.ts';
@@ -32,7 +32,19 @@ export async function bringUp(
   // answer is awaited, then the container stopped.
   // A group's containers are started at once and its members inspected beside the first.
   const grouped = spec.members !== undefined && spec.members.length > 0;
-  const started = grouped ? await startGroup(provider, spec, st, limit.signal) : await provider.start(container, limit.signal);
+  let started: boolean;
+  if (grouped) {
+    started = await startGroup(provider, spec, st, limit.signal);
+  } else {
+    try {
+      started = await provider.start(container, limit.signal);
+    } catch (err) {
+      if (!(err instanceof ContainerPausedError) || !canPause(provider)) throw err;
+      // Paused (by portwake before it restarted, or by someone else): thawed, it runs as it was.
+      await provider.unpause(container, limit.signal);
+      started = false;
+    }
+  }
   st.started = started;
   signal.throwIfAborted();
   let info: ContainerInfo;

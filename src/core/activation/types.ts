@@ -17,6 +17,13 @@ export interface ActivationSpec extends UpstreamSpec {
   /** What idleTimeoutMs counts (default 'connections': no lease open; 'traffic': no bytes moved). */
   idleOn?: 'connections' | 'traffic' | undefined;
   stopTimeoutMs: number;
+  /**
+   * What an idle timeout does (default 'stop'): 'pause' freezes the container (`docker pause`:
+   * memory stays, CPU is freed) and the next connection unpauses it. Needs a provider that can pause.
+   */
+  idleAction?: 'stop' | 'pause' | undefined;
+  /** With idleAction 'pause': a container paused this long is stopped; undefined: it stays paused. */
+  stopAfterMs?: number | undefined;
   /** Start limit (systemd's StartLimitBurst=): this many failed starts within startLimitIntervalMs begin a back-off; 0 turns it off. */
   startLimitBurst?: number;
   startLimitIntervalMs?: number;
@@ -70,11 +77,27 @@ export interface Failed {
   backoff: { until: number; refused: number } | undefined;
 }
 
-export type StopReason = 'idle' | 'control' | 'shutdown' | 'start failed' | 'group member exited';
+export type StopReason = 'idle' | 'control' | 'shutdown' | 'start failed' | 'removed' | 'group member exited';
+
+/**
+ * An unpause in flight (the next connection after an idle pause), joined by every waiting
+ * connection like a start. `stop`: a stop asked for meanwhile, which wins once the engine answered.
+ */
+export interface Unpausing {
+  kind: 'unpausing';
+  targets: Targets;
+  ready: Promise<void>;
+  stop: StopReason | undefined;
+}
 
 export type State =
   | { kind: 'stopped' }
   | Failed
   | Starting
   | { kind: 'ready'; targets: Targets }
+  /** idleAction 'pause': the pause request in flight; `done` never rejects (a failed pause stops instead). */
+  | { kind: 'pausing'; targets: Targets; done: Promise<void> }
+  /** Frozen by the engine; the run, its address and its readiness are kept. */
+  | { kind: 'paused'; targets: Targets; since: number }
+  | Unpausing
   | { kind: 'stopping'; done: Promise<void> };

@@ -11,6 +11,8 @@ export const PING_TIMEOUT_MS = 5_000;
 export const INSPECT_TIMEOUT_MS = 10_000;
 /** POST /containers/NAME/start, when the caller sets no tighter deadline: mounts, network, runtime. */
 export const START_TIMEOUT_MS = 300_000;
+/** POST /containers/NAME/pause and /unpause: the engine freezes or thaws the container's cgroup. */
+export const PAUSE_TIMEOUT_MS = 30_000;
 /** POST /containers/NAME/stop waits for the grace period, then SIGKILL and the exit: grace plus this. */
 export const STOP_MARGIN_MS = 10_000;
 /** GET /events until the engine sends the response headers. */

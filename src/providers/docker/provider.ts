@@ -4,9 +4,11 @@
 import type { ContainerEvent, ContainerInfo, Provider } from '../../core/provider.ts';
 import { lazyDockerClient } from './client.ts';
 import { inspectContainer } from './container-inspect.ts';
+import { pauseContainer } from './container-pause.ts';
 import { startContainer } from './container-start.ts';
 import { stopContainer } from './container-stop.ts';
 import { disableRestart } from './container-update.ts';
+import { unpauseContainer } from './container-unpause.ts';
 import { resolveDockerHost, type DockerConnectOptions } from './docker-host.ts';
 import { engineCall, PING_TIMEOUT_MS } from './deadlines.ts';
 import { mapDockerError } from './errors.ts';
@@ -30,6 +32,8 @@ export function createDockerProvider(options: DockerProviderOptions): Provider {
     stop: (container: string, graceSeconds: number, signal?: AbortSignal): Promise<void> =>
       stopContainer(client, endpoint, container, graceSeconds, signal),
     disableRestart: (container: string, signal?: AbortSignal): Promise<void> => disableRestart(client, endpoint, container, signal),
+    pause: (container: string, signal?: AbortSignal): Promise<boolean> => pauseContainer(client, endpoint, container, signal),
+    unpause: (container: string, signal?: AbortSignal): Promise<boolean> => unpauseContainer(client, endpoint, container, signal),
     events: (signal: AbortSignal): AsyncIterable<ContainerEvent> => containerEvents(client, endpoint, signal),
     ping: (caller?: AbortSignal): Promise<void> =>
       engineCall(PING_TIMEOUT_MS, caller, async (signal) => {

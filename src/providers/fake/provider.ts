@@ -2,7 +2,7 @@
 // time to start and to "listen", counted start/stop calls, an events stream that can be broken.
 
 import type { Clock } from '../../core/clock.ts';
-import { abortedCall, ContainerNotFoundError, DeadlineError, ProviderError, ProviderUnreachableError } from '../../core/errors.ts';
+import { abortedCall, ContainerNotFoundError, ContainerPausedError, DeadlineError, ProviderError, ProviderUnreachableError } from '../../core/errors.ts';
 import type { ContainerEvent, ContainerInfo, Endpoint, HealthStatus, Provider } from '../../core/provider.ts';
 import type { ProbeOutcome, Probes } from '../../core/readiness.ts';
 
@@ -31,6 +31,8 @@ interface FakeContainer {
   crashAfterMs: number | undefined;
   hasHealthcheck: boolean;
   running: boolean;
+  /** Frozen by pause (running stays true, as the engine reports it). */
+  paused: boolean;
   listeningAt: number | undefined;
   health: HealthStatus;
   exitCode: number | undefined;
@@ -46,6 +48,10 @@ export class FakeProvider implements Provider {
   readonly containers = new Map<string, FakeContainer>();
   startCalls = 0;
   stopCalls = 0;
+  pauseCalls = 0;
+  unpauseCalls = 0;
+  /** Time the engine takes to pause and to unpause a container. */
+  pauseMs = 0;
   inspectCalls = 0;
   restartPolicyCalls = 0;
   /** When set, every call rejects as an unreachable engine. */
@@ -74,6 +80,7 @@ export class FakeProvider implements Provider {
       crashAfterMs: o.crashAfterMs,
       hasHealthcheck: o.hasHealthcheck ?? false,
       running: false,
+      paused: false,
       listeningAt: undefined,
       health: o.hasHealthcheck === true ? 'starting' : 'none',
       exitCode: undefined,
@@ -94,7 +101,7 @@ export class FakeProvider implements Provider {
     return {
       id: c.id,
       name: c.name,
-      status: c.running ? 'running' : c.exitCode === undefined ? 'created' : 'exited',
+      status: c.paused ? 'paused' : c.running ? 'running' : c.exitCode === undefined ? 'created' : 'exited',
       running: c.running,
       health: c.running ? c.health : 'none',
       exitCode: c.exitCode,
@@ -122,6 +129,7 @@ export class FakeProvider implements Provider {
     await this.hang('docker start', signal);
     const c = this.find(container);
     this.startCalls++;
+    if (c.paused) throw new ContainerPausedError(container);
     if (c.running) return false;
     await this.wait(c.startMs, signal);
     this.run(c);
@@ -135,6 +143,37 @@ export class FakeProvider implements Provider {
     this.stopCalls++;
     if (!c.running) return;
     this.exit(c, 0, 'stop');
+  }
+
+  async pause(container: string, signal?: AbortSignal): Promise<boolean> {
+    signal?.throwIfAborted();
+    await this.hang('docker pause', signal);
+    const c = this.find(container);
+    this.pauseCalls++;
+    if (!c.running) throw new ProviderError(`docker pause of container "${container}" failed: Container ${c.id} is not running (HTTP 409)`);
+    if (c.paused) return false;
+    await this.wait(this.pauseMs, signal, 'docker pause');
+    if (!c.running) throw new ProviderError(`docker pause of container "${container}" failed: Container ${c.id} is not running (HTTP 409)`);
+    this.setPaused(c, true);
+    return true;
+  }
+
+  async unpause(container: string, signal?: AbortSignal): Promise<boolean> {
+    signal?.throwIfAborted();
+    await this.hang('docker unpause', signal);
+    const c = this.find(container);
+    this.unpauseCalls++;
+    if (!c.paused) return false;
+    await this.wait(this.pauseMs, signal, 'docker unpause');
+    if (!c.paused) return false;
+    this.setPaused(c, false);
+    return true;
+  }
+
+  /** Simulates `docker pause` / `docker unpause` by someone else. */
+  pauseOutside(container: string, paused = true): void {
+    const c = this.find(container);
+    if (c.running && c.paused !== paused) this.setPaused(c, paused);
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
@@ -220,7 +259,14 @@ export class FakeProvider implements Provider {
     }
   }
 
+  private setPaused(c: FakeContainer, paused: boolean): void {
+    c.paused = paused;
+    this.emit(paused ? 'pause' : 'unpause', c);
+  }
+
   private exit(c: FakeContainer, exitCode: number, how: 'stop' | 'kill' | 'crash'): void {
+    // The engine stops a paused container too (Docker 28: SIGTERM, then it thaws it to deliver it).
+    c.paused = false;
     c.running = false;
     c.exitCode = exitCode;
     c.listeningAt = undefined;
@@ -252,11 +298,11 @@ export class FakeProvider implements Provider {
     });
   }
 
-  private wait(ms: number, signal?: AbortSignal): Promise<void> {
+  private wait(ms: number, signal?: AbortSignal, operation = 'docker start'): Promise<void> {
     if (ms <= 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const t = this.clock.setTimer(ms, resolve);
-      signal?.addEventListener('abort', () => { t.cancel(); reject(signal.reason instanceof DeadlineError ? abortedCall(signal, this.endpoint, 'docker start') as Error : new ProviderError('start cancelled', { cause: signal.reason })); }, { once: true });
+      signal?.addEventListener('abort', () => { t.cancel(); reject(signal.reason instanceof DeadlineError ? abortedCall(signal, this.endpoint, operation) as Error : new ProviderError(`${operation} cancelled`, { cause: signal.reason })); }, { once: true });
     });
   }
 }
