@@ -3,23 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError } from '../../src/config/errors.ts';
 import { parseCidr, parsePaths } from '../../src/config/http.ts';
-import { parseConfig } from '../../src/config/load.ts';
-import type { PortwakeConfig } from '../../src/config/types.ts';
+import { parse, problems, yaml } from '../support/config-text.ts';
 
-const yaml = (...lines: string[]): string => `${lines.join('\n')}\n`;
-const parse = (text: string): PortwakeConfig => parseConfig(text, 'portwake.yaml');
-
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'portwake.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.message.split('\n');
-  }
-  return assert.fail('expected the config to be rejected');
-}
 
 describe('config: http router', () => {
   it('a hosts: service routed only by tls: keeps TCP readiness (its port speaks TLS, not HTTP); an explicit ready: stays as written', () => {

@@ -11,12 +11,8 @@ import { loadConfig, parseConfig } from '../../src/config/load.ts';
 import type { PortwakeConfig, ServiceConfig } from '../../src/config/types.ts';
 import { environmentHasToken } from '../../src/control/token.ts';
 import { PortwakeError } from '../../src/core/errors.ts';
+import { parse, problems, yaml } from '../support/config-text.ts';
 
-const yaml = (...lines: string[]): string => `${lines.join('\n')}\n`;
-
-function parse(text: string): PortwakeConfig {
-  return parseConfig(text, 'portwake.yaml');
-}
 
 function service(text: string, name = 'web'): ServiceConfig {
   const found = parse(text).services.find((s) => s.name === name);
@@ -25,15 +21,6 @@ function service(text: string, name = 'web'): ServiceConfig {
 }
 
 /** The ConfigError's message lines for a file that must be rejected. */
-function problems(text: string, source = 'portwake.yaml'): string[] {
-  try {
-    parseConfig(text, source);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.message.split('\n');
-  }
-  return assert.fail('expected the config to be rejected');
-}
 
 describe('parseConfig: good files', () => {
   it('fills in every default', () => {

@@ -3,22 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError } from '../../src/config/errors.ts';
-import { loadConfig, parseConfig } from '../../src/config/load.ts';
-import type { PortwakeConfig } from '../../src/config/types.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { parse, problems, yaml } from '../support/config-text.ts';
 
-const yaml = (...lines: string[]): string => `${lines.join('\n')}\n`;
-const parse = (text: string): PortwakeConfig => parseConfig(text, 'portwake.yaml');
-
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'portwake.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.message.split('\n');
-  }
-  return assert.fail('expected the config to be rejected');
-}
 
 describe('config: stacks', () => {
   it('takes a dependency without listen:, dependsOn as a list or one name, and a container group', () => {
