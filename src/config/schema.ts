@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { DEFAULTS, type ControlConfig, type ListenSpec, type PortwakeConfig, type ServiceConfig } from './types.ts';
 import { controlListen, parseControlAddress, parseInsecureNoToken, parseTokenFile } from './control-address.ts';
+import { commandConfig, parseArgv, parseProviderName } from './command.ts';
 import { parseDuration } from './duration.ts';
 import { parseEndpoint } from './endpoint.ts';
 import { parseEngineHost } from './engine-host.ts';
@@ -80,7 +81,13 @@ function serviceShape(options: SchemaOptions) {
   return {
     listen: listenSchema(options),
     socketMode: field(parseSocketMode).optional(),
-    container: field(parseContainerName),
+    provider: field(parseProviderName).optional(),
+    // Required for a Docker service, not allowed for a command service: rules.ts says which.
+    container: field(parseContainerName).optional(),
+    run: field(parseArgv).optional(),
+    start: field(parseArgv).optional(),
+    stop: field(parseArgv).optional(),
+    status: field(parseArgv).optional(),
     port: field(parsePort).optional(),
     upstream: field((v) => parseEndpoint(v, options.baseDir)).optional(),
     ready: readySchema.optional(),
@@ -99,11 +106,32 @@ function serviceShape(options: SchemaOptions) {
   };
 }
 
-/** One service's body; its name (the key) is added by servicesSchema. */
-function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'name'>, unknown> {
-  return z.strictObject(serviceShape(options)).transform((s): Omit<ServiceConfig, 'name'> => ({
+type ServiceBody = Omit<ServiceConfig, 'name' | 'container'> & { container: string | undefined };
+
+/**
+ * One service's body; its name (the key) is added by servicesSchema, and with it the container of a
+ * command service (named after the service). A service whose provider keys do not fit together
+ * fails in rules.ts, which says why.
+ */
+function serviceSchema(options: SchemaOptions): z.ZodType<ServiceBody, unknown> {
+  return z.strictObject(serviceShape(options)).transform((s, ctx): ServiceBody => {
+    const command = s.provider === 'command' ? commandConfig(s) : undefined;
+    const fits = s.provider === 'command'
+      ? command !== undefined && s.container === undefined && s.upstream !== undefined && s.ready?.kind !== 'health'
+      : s.container !== undefined && s.run === undefined && s.start === undefined && s.stop === undefined && s.status === undefined;
+    if (!fits) {
+      ctx.issues.push({ code: 'custom', message: 'provider keys do not fit (reported by the rules)', input: undefined, path: [], params: { silent: true } });
+      return z.NEVER;
+    }
+    return serviceBody(s, command);
+  });
+}
+
+function serviceBody(s: z.output<z.ZodObject<ReturnType<typeof serviceShape>>>, command: ServiceBody['command']): ServiceBody {
+  return {
     listen: s.listen.map((l) => (l.kind === 'unix' ? { ...l, mode: s.socketMode } : l)),
     container: s.container,
+    ...(command === undefined ? {} : { command }),
     port: s.port,
     upstream: s.upstream,
     ready: s.ready ?? { kind: 'tcp' },
@@ -121,7 +149,7 @@ function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'n
     ...(s.startLimitBurst === undefined ? {} : { startLimitBurst: s.startLimitBurst }),
     ...(s.startLimitInterval === undefined ? {} : { startLimitIntervalMs: s.startLimitInterval }),
     ...(s.startBackoffMax === undefined ? {} : { startBackoffMaxMs: s.startBackoffMax }),
-  }));
+  };
 }
 
 /** `services:` — a non-empty map from service name to service; names are checked here. */
@@ -148,7 +176,7 @@ function servicesSchema(options: SchemaOptions): z.ZodType<ServiceConfig[], unkn
       }
       const parsed = delegate(service, body, ctx, [name]);
       if (parsed === undefined) failed = true;
-      else services.push({ name, ...parsed });
+      else services.push({ name, ...parsed, container: parsed.container ?? name });
     }
     return failed ? z.NEVER : services;
   });

@@ -13,10 +13,22 @@ export type ListenSpec =
   /** A socket passed by systemd (LISTEN_FDS); name undefined takes every passed socket. */
   | { kind: 'systemd'; name: string | undefined; text: string };
 
+/**
+ * `provider: command` (providers/command/): the process portwake runs for the service, either one it
+ * owns (`run:`) or one an outside manager starts and stops (`start:`/`stop:`/`status:`). Argv lists,
+ * no shell.
+ */
+export type CommandConfig =
+  | { kind: 'run'; run: string[] }
+  | { kind: 'manage'; start: string[]; stop: string[]; status: string[] };
+
 export interface ServiceConfig {
   name: string;
   listen: ListenSpec[];
+  /** The container to start; for a command service, the service's name (its one "container"). */
   container: string;
+  /** Set for `provider: command` (then `upstream` is set too); absent: a Docker container. */
+  command?: CommandConfig | undefined;
   /** Container port to forward to; undefined: the container's only exposed/published port. */
   port: number | undefined;
   /** Explicit upstream; undefined: the container's own address on its network, resolved per start. */
