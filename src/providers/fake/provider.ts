@@ -17,6 +17,8 @@ export interface FakeContainerOptions {
   crashAfterMs?: number;
   hasHealthcheck?: boolean;
   running?: boolean;
+  /** The app ignores SIGTERM: stop() waits the grace period, then "kills" it (exit code 137). */
+  ignoreSigterm?: boolean;
 }
 
 interface FakeContainer {
@@ -28,6 +30,9 @@ interface FakeContainer {
   listenMs: number;
   crashAfterMs: number | undefined;
   hasHealthcheck: boolean;
+  ignoreSigterm: boolean;
+  /** A start in flight. */
+  starting: Promise<void> | undefined;
   running: boolean;
   listeningAt: number | undefined;
   health: HealthStatus;
@@ -69,6 +74,8 @@ export class FakeProvider implements Provider {
       listenMs: o.listenMs ?? 0,
       crashAfterMs: o.crashAfterMs,
       hasHealthcheck: o.hasHealthcheck ?? false,
+      ignoreSigterm: o.ignoreSigterm ?? false,
+      starting: undefined,
       running: false,
       listeningAt: undefined,
       health: o.hasHealthcheck === true ? 'starting' : 'none',
@@ -108,18 +115,28 @@ export class FakeProvider implements Provider {
     const c = this.find(container);
     this.startCalls++;
     if (c.running) return false;
-    await this.wait(c.startMs, signal);
-    this.run(c);
+    // As an engine does: a second start while one is in flight waits for it, then finds it running.
+    if (c.starting !== undefined) return c.starting.then(() => false);
+    const starting = this.wait(c.startMs, signal).then(() => { this.run(c); });
+    c.starting = starting.finally(() => { c.starting = undefined; });
+    c.starting.catch(() => undefined); // the caller sees the failure through `starting`
+    await starting;
     return true;
   }
 
-  async stop(container: string, _graceSeconds: number, signal?: AbortSignal): Promise<void> {
+  async stop(container: string, graceSeconds: number, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     await this.hang('docker stop', signal);
     const c = this.find(container);
     this.stopCalls++;
     if (!c.running) return;
-    this.exit(c, 0, 'stop');
+    if (!c.ignoreSigterm) {
+      this.exit(c, 0, 'stop');
+      return;
+    }
+    const gen = c.generation;
+    await new Promise<void>((resolve) => this.clock.setTimer(graceSeconds * 1000, resolve));
+    if (c.running && c.generation === gen) this.exit(c, 137, 'stop');
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
