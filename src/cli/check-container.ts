@@ -5,8 +5,15 @@ import { describe } from '../core/errors.ts';
 import type { Provider } from '../core/provider.ts';
 import { checkReadySpec } from '../core/readiness.ts';
 import { portProblem } from '../core/upstream.ts';
+import { programProblem } from '../providers/command/program.ts';
 
-export async function containerProblems(provider: Provider, s: ServiceConfig, signal?: AbortSignal): Promise<string[]> {
+export async function containerProblems(provider: Provider, s: ServiceConfig, signal?: AbortSignal, env: Readonly<Record<string, string | undefined>> = process.env): Promise<string[]> {
+  if (s.command !== undefined) {
+    // A command service: its programs must be there (status: is also run, by the inspection).
+    const argvs = s.command.kind === 'run' ? [s.command.run] : [s.command.start, s.command.stop, s.command.status];
+    const missing = argvs.map((argv) => programProblem(argv, env)).filter((p) => p !== undefined);
+    if (missing.length > 0) return [...new Set(missing)];
+  }
   let info;
   try {
     info = await provider.inspect(s.container, signal);

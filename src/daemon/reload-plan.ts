@@ -121,9 +121,10 @@ export function sameService(a: ServiceConfig, b: ServiceConfig): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Whether connections of `a` may go on as connections of `b`: the same container, port and upstream. */
+/** Whether connections of `a` may go on as connections of `b`: the same container (or command), port and upstream. */
 export function sameUpstream(a: ServiceConfig, b: ServiceConfig): boolean {
-  return a.container === b.container && a.port === b.port && JSON.stringify(a.upstream) === JSON.stringify(b.upstream);
+  return a.container === b.container && a.port === b.port && JSON.stringify(a.upstream) === JSON.stringify(b.upstream) &&
+    JSON.stringify(a.command) === JSON.stringify(b.command);
 }
 
 function systemdRefusal(source: string, s: ServiceConfig, l: ListenSpec, action: ReloadAction, o: PlanOptions): string {

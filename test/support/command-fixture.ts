@@ -66,6 +66,7 @@ export async function commandSpec(command: CommandMode | ((dir: string) => Comma
     command: typeof command === 'function' ? command(dir) : command,
     upstream: { kind: 'tcp', host: '127.0.0.1', port },
     listen: ['127.0.0.1:1'],
+    stopTimeoutMs: 1000,
   };
 }
 

@@ -35,6 +35,8 @@ export interface CommandProviderOptions {
 
 interface Proc {
   pid: number;
+  /** The argv it was started with: a reload that changes run: replaces it at the next start. */
+  argv: readonly string[];
   exited: Promise<number>;
   /** Set once portwake asked it to stop: its exit then also reports 'stop'. */
   stopping: boolean;
@@ -63,7 +65,8 @@ export class CommandProvider implements Provider {
 
   /**
    * Registers a service, or updates its spec (a reload): a process already running keeps running
-   * with the command it was started with; the next start uses the new one.
+   * with the command it was started with (its connections drain) until the next start, which
+   * stops it (SIGTERM, then SIGKILL after stopTimeout) and runs the new command.
    */
   set(spec: CommandServiceSpec): void {
     const existing = this.services.get(spec.name);
@@ -128,18 +131,25 @@ export class CommandProvider implements Provider {
     signal?.throwIfAborted();
   }
 
-  /** Stops every run: process (SIGTERM, then SIGKILL after graceMs): none outlives portwake. */
-  async close(graceMs: number): Promise<void> {
+  /**
+   * Stops every run: process (SIGTERM, then SIGKILL after its stopTimeout, or graceMs when given):
+   * none outlives portwake. Services of start:/stop:/status: are left as they are.
+   */
+  async close(graceMs?: number): Promise<void> {
     await Promise.all([...this.services.values()].map(async (s) => {
       await s.starting?.catch(() => undefined);
-      if (s.proc !== undefined) await this.stopProcess(s, graceMs, undefined);
+      if (s.proc !== undefined) await this.stopProcess(s, graceMs ?? s.spec.stopTimeoutMs, undefined);
     }));
   }
 
   // ---- run: a process portwake owns ----
 
   private async spawn(s: Service, argv: readonly string[]): Promise<boolean> {
-    if (s.proc !== undefined) return false;
+    if (s.proc !== undefined && sameArgv(s.proc.argv, argv)) return false;
+    if (s.proc !== undefined) {
+      this.o.logger.info({ service: s.spec.name, processPid: s.proc.pid }, `service "${s.spec.name}": run: changed since process ${s.proc.pid} started; stopping it to run ${showArgv(argv)}`);
+      await this.stopProcess(s, s.spec.stopTimeoutMs, undefined);
+    }
     const { name } = s.spec;
     let spawned;
     try {
@@ -147,8 +157,8 @@ export class CommandProvider implements Provider {
     } catch (err) {
       throw new ProviderError(`cannot run ${showArgv(argv)}: ${describe(err)}; check run: (a program on PATH or an absolute path)`, { cause: err });
     }
-    const proc: Proc = { pid: spawned.pid, exited: spawned.exited, stopping: false };
-    const output = new OutputLines(this.o.logger, name, 'info', { service: name, pid: proc.pid });
+    const proc: Proc = { pid: spawned.pid, argv, exited: spawned.exited, stopping: false };
+    const output = new OutputLines(this.o.logger, name, 'info', { service: name, processPid: proc.pid });
     output.follow(spawned.child.stdout, 'stdout');
     output.follow(spawned.child.stderr, 'stderr');
     s.proc = proc;
@@ -160,7 +170,7 @@ export class CommandProvider implements Provider {
       signalGroup(proc.pid, 'SIGKILL');
       if (s.proc === proc) s.proc = undefined;
       s.exitCode = code;
-      this.o.logger.info({ service: name, pid: proc.pid, exitCode: code },
+      this.o.logger.info({ service: name, processPid: proc.pid, exitCode: code },
         `service "${name}": process ${proc.pid} ${showArgv(argv)} exited with code ${code}${proc.stopping ? ' (stopped by portwake)' : ''}`);
       this.emit('die', s, code);
       if (proc.stopping) this.emit('stop', s);
@@ -176,7 +186,7 @@ export class CommandProvider implements Provider {
       signalGroup(proc.pid, 'SIGTERM');
       // Goes on when the caller gives up waiting, as an engine's stop does.
       const kill = this.clock.setTimer(graceMs, () => {
-        this.o.logger.info({ service: s.spec.name, pid: proc.pid }, `service "${s.spec.name}": process ${proc.pid} still running ${formatMs(graceMs)} after SIGTERM (stopTimeout); sending SIGKILL`);
+        this.o.logger.info({ service: s.spec.name, processPid: proc.pid }, `service "${s.spec.name}": process ${proc.pid} still running ${formatMs(graceMs)} after SIGTERM (stopTimeout); sending SIGKILL`);
         signalGroup(proc.pid, 'SIGKILL');
       });
       void proc.exited.then(() => kill.cancel());
@@ -240,6 +250,10 @@ export class CommandProvider implements Provider {
     if (exitCode !== undefined) e.exitCode = exitCode;
     this.hub.emit(e);
   }
+}
+
+function sameArgv(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Waits for p; rejects with the signal's reason if it aborts first. */

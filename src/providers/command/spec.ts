@@ -18,6 +18,8 @@ export interface CommandServiceSpec {
   upstream: Endpoint;
   /** The service's listeners, as the config writes them. */
   listen: readonly string[];
+  /** How long close() lets a run: process take after SIGTERM (the service's stopTimeout). */
+  stopTimeoutMs: number;
 }
 
 /** The variables every process of the service gets, on top of portwake's own environment. */
