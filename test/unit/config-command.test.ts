@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/load.ts';
+import { loadConfig, parseConfig } from '../../src/config/load.ts';
+import { sameUpstream } from '../../src/daemon/reload-plan.ts';
 
 function errors(yaml: string): string {
   try {
@@ -64,5 +65,18 @@ describe('config: provider: command', () => {
     assert.match(msg, /services\.app\.run: applies only to a command service; add provider: command/);
     assert.match(errors(service('    provider: comand\n    run: [a]\n')), /services\.app\.provider: expected "docker" .* or "command" .*got "comand"/);
     assert.match(errors(service('    provider: command\n    runn: [a]\n    upstream: 127.0.0.1:1\n')), /services\.app\.runn: unknown key; did you mean "run"\?/);
+  });
+
+  it('the example in examples/command.yaml is valid', async () => {
+    const config = await loadConfig(new URL('../../examples/command.yaml', import.meta.url).pathname);
+    assert.deepEqual(config.services.map((s) => [s.name, s.command?.kind]), [['files', 'run']]);
+  });
+
+  it('a reload that changes run: replaces the service (its connections drain); one that changes idleTimeout keeps it', () => {
+    const svc = (run: string, idle: string) => parseConfig(service(`    provider: command\n    run: [${run}]\n    upstream: 127.0.0.1:8081\n    idleTimeout: ${idle}\n`), 'portwake.yaml').services[0];
+    const [a, b, c] = [svc('app, -v', '1m'), svc('app, -v', '5m'), svc('app, -q', '1m')];
+    assert.ok(a !== undefined && b !== undefined && c !== undefined);
+    assert.equal(sameUpstream(a, b), true);
+    assert.equal(sameUpstream(a, c), false);
   });
 });
