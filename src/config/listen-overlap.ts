@@ -11,8 +11,10 @@ export type Address =
   | { kind: 'systemd'; name: string | undefined };
 
 export interface Claim {
-  /** Service name; undefined for the control API. */
+  /** Service name; undefined for the control API or the HTTP router. */
   owner: string | undefined;
+  /** Who holds it when not a service, for messages (undefined: the control API). */
+  label?: string;
   path: Path;
   address: Address;
   /** As the user wrote it, for messages. */

@@ -10,6 +10,7 @@ import { parseDuration } from './duration.ts';
 import { parseEndpoint } from './endpoint.ts';
 import { isLoopback, parsePort } from './host-port.ts';
 import { parseListenAddress } from './listen-address.ts';
+import { httpIssues } from './http-rules.ts';
 import { findOverlaps, type Claim } from './listen-overlap.ts';
 import type { Locator, RawIssue } from './locator.ts';
 import { show } from './parsed.ts';
@@ -29,8 +30,9 @@ export function crossFieldIssues(root: Record<string, unknown>, options: SchemaO
       if (isMap(service)) issues.push(...serviceIssues(name, service, options, claims));
     }
   }
+  issues.push(...httpIssues(root, options, claims, locator));
   for (const { claim, earlier } of findOverlaps(claims)) {
-    const whose = earlier.owner === undefined ? 'the control API'
+    const whose = earlier.owner === undefined ? earlier.label ?? 'the control API'
       : earlier.owner === claim.owner ? 'this service' : `service "${earlier.owner}"`;
     const what = claim.text === earlier.text ? `is also used by ${whose}` : `overlaps "${earlier.text}" of ${whose}`;
     issues.push({ path: claim.path, at: 'value', message: `"${claim.text}" ${what} (${locator.reference(earlier.path)})` });

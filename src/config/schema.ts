@@ -8,6 +8,8 @@ import { controlListen, parseControlAddress, parseInsecureNoToken, parseTokenFil
 import { commandConfig, parseArgv, parseProviderName } from './command.ts';
 import { parseDuration } from './duration.ts';
 import { parseEndpoint } from './endpoint.ts';
+import { parseHosts } from './hosts.ts';
+import { httpSchema, httpShape, parsePaths, parseStrategy } from './http.ts';
 import { parseEngineHost } from './engine-host.ts';
 import { parsePort } from './host-port.ts';
 import { parseListenAddress } from './listen-address.ts';
@@ -79,7 +81,10 @@ const idleOn = field((v): Parsed<'connections' | 'traffic'> => (v === 'connectio
 
 function serviceShape(options: SchemaOptions) {
   return {
-    listen: listenSchema(options),
+    listen: listenSchema(options).optional(),
+    hosts: field(parseHosts).optional(),
+    paths: field(parsePaths).optional(),
+    strategy: field(parseStrategy).optional(),
     socketMode: field(parseSocketMode).optional(),
     provider: field(parseProviderName).optional(),
     // Required for a Docker service, not allowed for a command service: rules.ts says which.
@@ -119,6 +124,10 @@ function serviceSchema(options: SchemaOptions): z.ZodType<ServiceBody, unknown> 
     const fits = s.provider === 'command'
       ? command !== undefined && s.container === undefined && s.upstream !== undefined && s.ready?.kind !== 'health'
       : s.container !== undefined && s.run === undefined && s.start === undefined && s.stop === undefined && s.status === undefined;
+    if (s.listen === undefined && s.hosts === undefined) {
+      report(ctx, 'is required (where to accept connections, e.g. "80"), unless the service has "hosts:" for the HTTP router', ['listen'], 'parent');
+      return z.NEVER;
+    }
     if (!fits) {
       ctx.issues.push({ code: 'custom', message: 'provider keys do not fit (reported by the rules)', input: undefined, path: [], params: { silent: true } });
       return z.NEVER;
@@ -129,12 +138,16 @@ function serviceSchema(options: SchemaOptions): z.ZodType<ServiceBody, unknown> 
 
 function serviceBody(s: z.output<z.ZodObject<ReturnType<typeof serviceShape>>>, command: ServiceBody['command']): ServiceBody {
   return {
-    listen: s.listen.map((l) => (l.kind === 'unix' ? { ...l, mode: s.socketMode } : l)),
+    listen: (s.listen ?? []).map((l) => (l.kind === 'unix' ? { ...l, mode: s.socketMode } : l)),
+    ...(s.hosts === undefined ? {} : { hosts: s.hosts }),
+    ...(s.paths === undefined ? {} : { paths: s.paths }),
+    ...(s.strategy === undefined ? {} : { strategy: s.strategy }),
     container: s.container,
     ...(command === undefined ? {} : { command }),
     port: s.port,
     upstream: s.upstream,
-    ready: s.ready ?? { kind: 'tcp' },
+    // Behind the HTTP router any HTTP answer means the app is up (one answering 401 or 404 on / too).
+    ready: s.ready ?? (s.hosts === undefined ? { kind: 'tcp' } : HTTP_ANY_STATUS),
     startTimeoutMs: s.startTimeout ?? DEFAULTS.startTimeoutMs,
     idleTimeoutMs: s.idleTimeout,
     stopTimeoutMs: s.stopTimeout ?? DEFAULTS.stopTimeoutMs,
@@ -151,6 +164,9 @@ function serviceBody(s: z.output<z.ZodObject<ReturnType<typeof serviceShape>>>, 
     ...(s.startBackoffMax === undefined ? {} : { startBackoffMaxMs: s.startBackoffMax }),
   };
 }
+
+/** The default readiness of a service with `hosts:`: GET / answered with any status. */
+const HTTP_ANY_STATUS = { kind: 'http', path: '/', host: undefined, statusMin: 100, statusMax: 599 } as const;
 
 /** `services:` — a non-empty map from service name to service; names are checked here. */
 function servicesSchema(options: SchemaOptions): z.ZodType<ServiceConfig[], unknown> {
@@ -207,15 +223,16 @@ export function controlMap(value: unknown): unknown {
   return typeof value === 'string' || typeof value === 'number' ? { listen: value } : value;
 }
 
-const ROOT_KEYS = ['engine', 'control', 'services'] as const;
+const ROOT_KEYS = ['engine', 'control', 'http', 'services'] as const;
 
 /** The whole file (after `x-` extension keys are dropped), as a PortwakeConfig minus `source`. */
 export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<PortwakeConfig, 'source'>, unknown> {
   return z.strictObject({
     engine: field(parseEngineHost).optional(),
     control: controlSchema(options).optional(),
+    http: httpSchema(listenSchema(options)).optional(),
     services: servicesSchema(options),
-  }).transform((c) => ({ services: c.services, engineHost: c.engine, control: c.control }));
+  }).transform((c) => ({ services: c.services, engineHost: c.engine, control: c.control, ...(c.http === undefined ? {} : { http: c.http }) }));
 }
 
 /** The keys a map at this path may have, for "did you mean" on unknown keys. */
@@ -223,6 +240,7 @@ export function knownKeys(path: readonly PropertyKey[]): readonly string[] {
   const [first, , third, fourth] = path;
   if (path.length === 0) return ROOT_KEYS;
   if (path.length === 1 && first === 'control') return Object.keys(controlShape({}));
+  if (path.length === 1 && first === 'http') return Object.keys(httpShape(listenSchema({})));
   if (first !== 'services') return [];
   if (path.length === 2) return Object.keys(serviceShape({}));
   if (path.length === 3 && third === 'ready') return Object.keys(READY_MAP_SHAPE);

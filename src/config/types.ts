@@ -2,6 +2,7 @@
 
 import type { Endpoint } from '../core/provider.ts';
 import type { ReadySpec } from '../core/readiness.ts';
+import type { HostPattern } from './hosts.ts';
 
 export type { ReadySpec };
 
@@ -24,7 +25,14 @@ export type CommandConfig =
 
 export interface ServiceConfig {
   name: string;
+  /** Empty for a service reached only through the HTTP router (`hosts:`). */
   listen: ListenSpec[];
+  /** Host names the shared HTTP listeners route to this service (`hosts:`); unset: none. */
+  hosts?: HostPattern[];
+  /** Path prefixes within those hosts (`paths:`); unset: every path. */
+  paths?: string[];
+  /** While the service starts, a browser's page load gets a waiting page ('page', the default) or waits ('block'). */
+  strategy?: 'block' | 'page';
   /** The container to start; for a command service, the service's name (its one "container"). */
   container: string;
   /** Set for `provider: command` (then `upstream` is set too); absent: a Docker container. */
@@ -69,6 +77,17 @@ export interface ControlConfig {
   insecureNoToken?: boolean | undefined;
 }
 
+/** Top-level `http:`: the shared listeners of the Host router (docs/http.md). */
+export interface HttpConfig {
+  listen: ListenSpec[];
+  /** Serves requests whose host no service claims; undefined: 404. */
+  defaultService: string | undefined;
+  /** CIDR blocks whose X-Forwarded-* headers are kept (appended to); from anyone else they are replaced. */
+  trustForwarded: string[];
+  /** Set X-Forwarded-For/-Proto/-Host on proxied requests. */
+  forwardedHeaders: boolean;
+}
+
 export interface PortwakeConfig {
   /** Path of the file it came from, for messages ("<flags>" for `portwake proxy`). */
   source: string;
@@ -76,6 +95,8 @@ export interface PortwakeConfig {
   /** Container engine endpoint (DOCKER_HOST syntax); undefined: DOCKER_HOST or the default socket. */
   engineHost: string | undefined;
   control: ControlConfig | undefined;
+  /** The HTTP Host router's listeners; undefined: none. */
+  http?: HttpConfig | undefined;
 }
 
 export const DEFAULTS = {

@@ -44,7 +44,7 @@ function place(raw: readonly RawIssue[], locator: Locator): ConfigIssue[] {
 /** What a missing required key is for, by its path (service names replaced by '*'). */
 const REQUIRED_HINTS: Readonly<Record<string, string>> = {
   services: 'a map of service name to service',
-  'services.*.listen': 'where to accept connections, e.g. "80" or "unix:/run/app.sock"',
+  'services.*.listen': 'where to accept connections, e.g. "80" or "unix:/run/app.sock"; or give "hosts:" for the HTTP router',
   'services.*.container': 'the name of the container to start',
   'control.listen': 'e.g. "unix:/run/portwake/control.sock" or "127.0.0.1:9090"',
 };

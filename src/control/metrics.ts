@@ -106,6 +106,22 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
       }
     },
   });
+  new Counter({
+    name: 'portwake_http_requests_total',
+    help: 'Requests the HTTP router received for a service, by what became of them: all, answered with the waiting page, answered 503.',
+    labelNames: ['service', 'outcome'] as const,
+    registers,
+    collect() {
+      // Mirrors the router's own counts, as for the bytes.
+      this.reset();
+      for (const s of current()) {
+        if (s.http === undefined) continue;
+        this.inc({ service: s.name, outcome: 'all' }, s.http.requests);
+        this.inc({ service: s.name, outcome: 'waiting_page' }, s.http.waitingPages);
+        this.inc({ service: s.name, outcome: 'unavailable' }, s.http.unavailable);
+      }
+    },
+  });
   new Gauge({
     name: 'portwake_service_state',
     help: 'Current state of each service: 1 for the state it is in, 0 for the others.',

@@ -40,6 +40,8 @@ export interface ServiceStatus {
   /** While failed starts back off (start limit): epoch ms until which connections are refused without a start, and how many were. */
   backoffUntil?: number;
   backoffRefused?: number;
+  /** For a service behind the HTTP router (`hosts:`): requests, waiting pages served, 503 answers, open upgraded connections. */
+  http?: { requests: number; waitingPages: number; unavailable: number; upgraded: number };
 }
 
 /** Things that happen, for `GET /events`, metrics and logs. */

@@ -19,6 +19,7 @@ import { networkProbes } from '../probes/index.ts';
 import { nativeNetworkProbes } from '../probes/native.ts';
 import type { ListenTarget } from '../proxy/accept/listen.ts';
 import { DEFAULT_NATIVE_POLICY, nativeSupport, type NativePolicy } from '../proxy/native.ts';
+import { HTTP_FD_OWNER, HttpRouting } from './http-routing.ts';
 import { listenKey } from './reload-plan.ts';
 import { Reloader } from './reload.ts';
 import { createRunningService, inConfigOrder, listenAll, type RunningService } from './service.ts';
@@ -62,6 +63,8 @@ export class Daemon implements DaemonControl {
   private readonly subscribers = new Set<(e: DaemonEvent) => void>();
   private readonly lifetime = new AbortController();
   private control: ControlServer | undefined;
+  /** The HTTP Host router (top-level `http:`), when configured. */
+  private http: HttpRouting | undefined;
   private exitIdle: ExitIdleTimer | undefined;
   private watchdog: Watchdog | undefined;
   private shuttingDown: Promise<void> | undefined;
@@ -139,6 +142,12 @@ export class Daemon implements DaemonControl {
     const units = this.config.services.map((s) => this.build(s, fds));
     await listenAll(units);
     for (const u of units) this.units.set(u.config.name, u);
+    try {
+      await this.startHttp(fds.get(HTTP_FD_OWNER) ?? []);
+    } catch (err) {
+      await Promise.all(units.map((u) => u.frontend.close({ graceMs: 0 })));
+      throw err;
+    }
     if (this.config.control !== undefined) {
       try {
         // Loaded only when configured: the server brings prom-client and the dashboard (~11 MiB).
@@ -166,7 +175,8 @@ export class Daemon implements DaemonControl {
     this.notifyStatus();
     this.o.logger.info(
       { services: this.units.size, control: this.control?.address, dataPath: this.dataPath },
-      `listening: ${[...this.units.values()].map((u) => `${u.config.name} on ${u.frontend.listeners.join(', ')}`).join('; ')}`,
+      `listening: ${[...this.units.values()].filter((u) => u.frontend.listeners.length > 0).map((u) => `${u.config.name} on ${u.frontend.listeners.join(', ')}`)
+        .concat(this.http === undefined ? [] : [`the HTTP router on ${this.http.listeners.join(', ')}`]).join('; ')}`,
     );
     this.scheduleHeapRelease();
   }
@@ -247,9 +257,33 @@ export class Daemon implements DaemonControl {
     return [...this.units.values(), ...this.draining.keys()];
   }
 
-  /** Sockets passed by systemd, per service (the LISTEN_* variables are consumed once). */
-  private systemdListeners(services: readonly ServiceConfig[]): Map<string, Array<{ target: ListenTarget; key: string }>> {
+  /** The HTTP router of the config's `http:`, if any (start-up: with the systemd sockets passed for it). */
+  private async startHttp(fds: ReadonlyArray<{ target: ListenTarget; key: string }>): Promise<void> {
+    const config = this.config;
+    if (config.http === undefined) return;
+    this.http = await HttpRouting.start({ ...config, http: config.http }, fds, { logger: this.o.logger, clock: this.clock, services: () => this.units });
+  }
+
+  /** After a reload: the HTTP router follows the new config (started, updated or closed). */
+  private async applyHttp(): Promise<void> {
+    const config = this.config;
+    if (config.http === undefined) {
+      const http = this.http;
+      this.http = undefined;
+      await http?.close(this.o.graceMs);
+    } else if (this.http === undefined) {
+      await this.startHttp([]);
+    } else {
+      await this.http.apply({ ...config, http: config.http });
+    }
+  }
+
+  /** Sockets passed by systemd, per service and for the HTTP router (the LISTEN_* variables are consumed once). */
+  private systemdListeners(configured: readonly ServiceConfig[]): Map<string, Array<{ target: ListenTarget; key: string }>> {
     const out = new Map<string, Array<{ target: ListenTarget; key: string }>>();
+    // The HTTP router claims its systemd: sockets as one more service would (HTTP_FD_OWNER).
+    const httpListen = this.config.http?.listen.filter((l) => l.kind === 'systemd') ?? [];
+    const services = httpListen.length === 0 ? configured : [...configured, { ...configured[0], name: HTTP_FD_OWNER, listen: httpListen } as ServiceConfig];
     // Always consumed: sockets passed to a config that claims none are a start-up error too.
     for (const c of takeListenFds(services, this.o.env, process.pid, createFdTypeLookup())) {
       const list = out.get(c.service) ?? [];
@@ -288,7 +322,11 @@ export class Daemon implements DaemonControl {
   status(): ServiceStatus[] {
     return [...this.units.values()].map((u) => {
       const s = u.activation.status();
-      return { ...s, listeners: inConfigOrder(u.frontend.listeners, u.config), heldConnections: u.frontend.held, halfClosedConnections: u.frontend.halfClosed };
+      const http = u.config.hosts === undefined ? undefined : this.http?.stats(u.config.name);
+      return {
+        ...s, listeners: inConfigOrder(u.frontend.listeners, u.config), heldConnections: u.frontend.held + (http?.held ?? 0), halfClosedConnections: u.frontend.halfClosed,
+        ...(http === undefined ? {} : { http: { requests: http.requests, waitingPages: http.waitingPages, unavailable: http.unavailable, upgraded: http.upgraded } }),
+      };
     });
   }
 
@@ -307,7 +345,11 @@ export class Daemon implements DaemonControl {
 
   /** Logs a rejected reload (once, here) and rejects with its error. */
   reload(): Promise<ReloadResult> {
-    const run = this.reloads.then(() => this.reloader.run()).catch((err: unknown) => {
+    const run = this.reloads.then(async () => {
+      const result = await this.reloader.run();
+      await this.applyHttp();
+      return result;
+    }).catch((err: unknown) => {
       // A config error lists every problem as FILE:LINE:COL: …, one per line: logged as it is.
       const why = err instanceof PortwakeError && err.code === 'CONFIG_INVALID' ? err.message : describe(err);
       this.o.logger.error({ err: describe(err) }, `reload rejected, the running config stays in force:\n${why}`);
@@ -335,7 +377,7 @@ export class Daemon implements DaemonControl {
     // A reload in flight finishes binding first, so that no listener it adds is left open.
     await this.reloads;
     const units = [...this.units.values()];
-    await Promise.all([...units.map((u) => u.frontend.close({ graceMs: this.o.graceMs })), ...this.draining.values()]);
+    await Promise.all([...units.map((u) => u.frontend.close({ graceMs: this.o.graceMs })), ...this.draining.values(), this.http?.close(this.o.graceMs)]);
     for (const u of units) u.activation.dispose();
     this.lifetime.abort(new PortwakeError('ABORTED', 'daemon shut down'));
     if (this.o.stopOnExit) {

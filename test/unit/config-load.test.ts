@@ -242,7 +242,7 @@ describe('parseConfig: problems, each at its line:col', () => {
       '  token: x',
     )), [
       'portwake.yaml:3:5: services.web.container: is required (the name of the container to start)',
-      'portwake.yaml:5:5: services.api.listen: is required (where to accept connections, e.g. "80" or "unix:/run/app.sock")',
+      'portwake.yaml:5:5: services.api.listen: is required (where to accept connections, e.g. "80" or "unix:/run/app.sock"; or give "hosts:" for the HTTP router)',
       'portwake.yaml:7:3: control.listen: is required (e.g. "unix:/run/portwake/control.sock" or "127.0.0.1:9090")',
     ]);
   });
