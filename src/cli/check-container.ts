@@ -7,6 +7,7 @@ import type { ContainerInfo, Provider } from '../core/provider.ts';
 import { checkReadySpec } from '../core/readiness.ts';
 import { fightsIdleStop, restartPolicyWarning } from '../core/activation/restart-policy.ts';
 import { portProblem } from '../core/upstream.ts';
+import { programProblem } from '../providers/command/program.ts';
 
 export interface ContainerReport {
   problems: string[];
@@ -15,13 +16,22 @@ export interface ContainerReport {
   manage: ContainerInfo[];
 }
 
-export async function containerProblems(provider: Provider, s: ServiceConfig, signal?: AbortSignal): Promise<string[]> {
-  return (await containerReport(provider, s, signal)).problems;
+export async function containerProblems(provider: Provider, s: ServiceConfig, signal?: AbortSignal, env: Readonly<Record<string, string | undefined>> = process.env): Promise<string[]> {
+  return (await containerReport(provider, s, signal, env)).problems;
 }
 
-/** Inspects the service's container (and a group's members); never rejects. */
-export async function containerReport(provider: Provider, s: ServiceConfig, signal?: AbortSignal): Promise<ContainerReport> {
+/** Inspects the service's container (and a group's members); for a command service, checks its programs first. Never rejects. */
+export async function containerReport(provider: Provider, s: ServiceConfig, signal?: AbortSignal, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ContainerReport> {
   const report: ContainerReport = { problems: [], warnings: [], manage: [] };
+  if (s.command !== undefined) {
+    // A command service: its programs must be there (status: is also run, by the inspection).
+    const argvs = s.command.kind === 'run' ? [s.command.run] : [s.command.start, s.command.stop, s.command.status];
+    const missing = argvs.map((argv) => programProblem(argv, env)).filter((p) => p !== undefined);
+    if (missing.length > 0) {
+      report.problems.push(...new Set(missing));
+      return report;
+    }
+  }
   let info;
   try {
     info = await provider.inspect(s.container, signal);

@@ -5,7 +5,9 @@
 import type { Command } from 'commander';
 import type { FoundConfig } from '../config/find-file.ts';
 import { describe } from '../core/errors.ts';
-import { createProvider } from '../daemon/wiring.ts';
+import { silentLogger } from '../core/logger.ts';
+import { createProvider, createServiceProviders } from '../daemon/wiring.ts';
+import { showArgv } from '../providers/command/spec.ts';
 import type { CliDeps } from './deps.ts';
 import { CONFIG_HELP, configFile } from './run.ts';
 
@@ -27,18 +29,21 @@ async function checkCommand(file: FoundConfig, deps: CliDeps): Promise<void> {
   out.write(`config: ${path} (${file.how})\n`);
   const config = await loadConfig(path, { tokenFromEnvironment: environmentHasToken(deps.env) });
   out.write(`${path}: valid, ${config.services.length} service(s)\n`);
-  const provider = createProvider(config, deps.env);
+  const providers = createServiceProviders({ docker: () => createProvider(config, deps.env), logger: silentLogger, env: deps.env });
   let bad = 0;
-  try {
-    await provider.ping();
-  } catch (err) {
-    out.write(`engine ${provider.endpoint}: ${describe(err)}\n`);
-    process.exitCode = 1;
-    return;
+  const engines = new Set(config.services.map((s) => providers.providerFor(s)));
+  for (const provider of engines) {
+    try {
+      await provider.ping();
+    } catch (err) {
+      out.write(`engine ${provider.endpoint}: ${describe(err)}\n`);
+      process.exitCode = 1;
+      return;
+    }
   }
   for (const s of config.services) {
-    const { problems, warnings, manage } = await containerReport(provider, s);
-    if (problems.length === 0) out.write(`service "${s.name}": ok (${s.members === undefined ? `container "${s.container}"` : `containers "${[s.container, ...s.members].join('", "')}"`})\n`);
+    const { problems, warnings, manage } = await containerReport(providers.providerFor(s), s, undefined, deps.env);
+    if (problems.length === 0) out.write(`service "${s.name}": ok (${s.command !== undefined ? `command: ${s.command.kind === 'run' ? 'run' : 'start/stop/status'} ${showArgv(s.command.kind === 'run' ? s.command.run : s.command.start)}` : s.members === undefined ? `container "${s.container}"` : `containers "${[s.container, ...s.members].join('", "')}"`})\n`);
     for (const p of problems) out.write(`service "${s.name}": ${p}\n`);
     // Warnings do not fail the check: the service works, and the idle stop may not last.
     for (const w of warnings) out.write(`service "${s.name}": warning: ${w}\n`);

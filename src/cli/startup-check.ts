@@ -14,24 +14,36 @@ import { containerReport } from './check-container.ts';
 export const STARTUP_CHECK_CONCURRENCY = 4;
 
 /**
- * Pings the engine, then inspects every service's container; logs one warning per service with a
- * problem (or one for an engine that does not answer), then one line with the counts. Never rejects;
- * stops early when signal aborts.
+ * Pings each engine (each service's provider: one, or one per service), then inspects every
+ * service's container; logs one warning per service with a problem (or one for an engine that does
+ * not answer, whose services are then not inspected), then one line with the counts. Never
+ * rejects; stops early when signal aborts.
  */
-export async function startupCheck(services: readonly ServiceConfig[], provider: Provider, logger: Logger, signal: AbortSignal): Promise<void> {
-  try {
-    await provider.ping(signal);
-  } catch (err) {
-    if (signal.aborted) return;
-    const why = describe(err);
-    logger.warn({ engine: provider.endpoint, err: why },
-      `start-up check: ${why.includes(provider.endpoint) ? why : `engine ${provider.endpoint}: ${why}`}; serving anyway, each first connection will try to start its container`);
-    return;
+export async function startupCheck(all: readonly ServiceConfig[], providers: Provider | ((s: ServiceConfig) => Provider), logger: Logger, signal: AbortSignal): Promise<void> {
+  const providerOf = typeof providers === 'function' ? providers : (): Provider => providers;
+  const engines = new Map<Provider, ServiceConfig[]>();
+  for (const s of all) {
+    const p = providerOf(s);
+    engines.set(p, [...(engines.get(p) ?? []), s]);
   }
+  const services: ServiceConfig[] = [];
+  for (const [provider, theirs] of engines) {
+    try {
+      await provider.ping(signal);
+      services.push(...theirs);
+    } catch (err) {
+      if (signal.aborted) return;
+      const why = describe(err);
+      logger.warn({ engine: provider.endpoint, err: why },
+        `start-up check: ${why.includes(provider.endpoint) ? why : `engine ${provider.endpoint}: ${why}`}; serving anyway, each first connection will try to start its container`);
+    }
+  }
+  if (services.length === 0) return;
   let next = 0;
   let bad = 0;
   const worker = async (): Promise<void> => {
     for (let s = services[next++]; s !== undefined && !signal.aborted; s = services[next++]) {
+      const provider = providerOf(s);
       const { problems, warnings, manage } = await containerReport(provider, s, signal);
       if (signal.aborted) continue;
       for (const w of warnings) logger.warn({ service: s.name, container: s.container }, `start-up check: service "${s.name}": ${w}`);

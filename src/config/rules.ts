@@ -4,6 +4,7 @@
 // valid, however broken the rest of the file is (and never repeats a field's own error).
 
 import { formatMs } from '../core/errors.ts';
+import { COMMAND_KEYS, parseArgv, parseProviderName } from './command.ts';
 import { parseControlAddress } from './control-address.ts';
 import { parseDuration } from './duration.ts';
 import { parseEndpoint } from './endpoint.ts';
@@ -13,6 +14,7 @@ import { httpIssues } from './http-rules.ts';
 import { findOverlaps, type Claim } from './listen-overlap.ts';
 import type { Locator, RawIssue } from './locator.ts';
 import { show } from './parsed.ts';
+import { readySchema } from './ready.ts';
 import { parseSocketMode } from './socket-mode.ts';
 import { controlMap, type SchemaOptions } from './schema.ts';
 import { stackIssues } from './stack-rules.ts';
@@ -103,6 +105,7 @@ function serviceIssues(name: string, service: Record<string, unknown>, options: 
     issues.push({ path: at('port'), at: 'key', message: 'has no effect when "upstream" is set; remove one of them' });
   }
   issues.push(...pauseIssues(service, at));
+  issues.push(...providerIssues(service, at));
   if (isMap(service.ready) && service.ready.delay !== undefined) {
     const delay = parseDuration(service.ready.delay, { zero: true });
     const start = service.startTimeout === undefined ? { ok: true as const, value: DEFAULTS.startTimeoutMs } : parseDuration(service.startTimeout);
@@ -112,6 +115,51 @@ function serviceIssues(name: string, service: Record<string, unknown>, options: 
         message: `${show(service.ready.delay)} is not shorter than startTimeout (${formatMs(start.value)}), so the service could never become ready`,
       });
     }
+  }
+  return issues;
+}
+
+/**
+ * What `provider:` asks of the other keys. A Docker service (the default) needs container: and has
+ * no run:/start:/stop:/status:; a command service has run: or all of start:, stop: and status:,
+ * an upstream: (where its process listens), no container: and no ready: health.
+ */
+function providerIssues(service: Record<string, unknown>, at: (...rest: PropertyKey[]) => PropertyKey[]): RawIssue[] {
+  const provider = service.provider === undefined ? ({ ok: true, value: 'docker' } as const) : parseProviderName(service.provider);
+  if (!provider.ok) return [];
+  const given = COMMAND_KEYS.filter((k) => service[k] !== undefined);
+  if (provider.value === 'docker') {
+    const issues: RawIssue[] = given.map((k) => ({
+      path: at(k), at: 'key' as const,
+      message: `applies only to a command service; add provider: command (portwake runs the process) or remove it`,
+    }));
+    if (service.container === undefined) issues.push({ path: at('container'), at: 'parent', message: 'is required (the name of the container to start)' });
+    return issues;
+  }
+  const issues: RawIssue[] = [];
+  const valid = given.filter((k) => parseArgv(service[k]).ok);
+  if (service.run !== undefined && given.some((k) => k !== 'run')) {
+    for (const k of given.filter((g) => g !== 'run')) {
+      issues.push({ path: at(k), at: 'key', message: 'give either run: (a process portwake owns) or start:, stop: and status: (commands for an outside manager), not both' });
+    }
+  } else if (service.run === undefined) {
+    if (given.length === 0) {
+      issues.push({ path: at('run'), at: 'parent', message: 'is required for a command service: run: [program, args…] (a process portwake owns), or start:, stop: and status: (commands for an outside manager)' });
+    } else if (valid.length === given.length) {
+      for (const k of (['start', 'stop', 'status'] as const).filter((m) => service[m] === undefined)) {
+        issues.push({ path: at(k), at: 'parent', message: `is required with ${given.map((g) => `${g}:`).join(' and ')} (start:, stop: and status: go together; status: exits 0 while the service runs)` });
+      }
+    }
+  }
+  if (service.upstream === undefined) {
+    issues.push({ path: at('upstream'), at: 'parent', message: 'is required for a command service: where its process listens, e.g. "127.0.0.1:8080" or "unix:/run/app.sock"' });
+  }
+  if (service.container !== undefined) {
+    issues.push({ path: at('container'), at: 'key', message: 'is not used by a command service (the process is the service, named after it); remove it, or use provider: docker' });
+  }
+  const ready = readySchema.safeParse(service.ready);
+  if (service.ready !== undefined && ready.success && ready.data.kind === 'health') {
+    issues.push({ path: at('ready'), at: 'value', message: 'health needs a container HEALTHCHECK, which a command service has not; use tcp, http, {http: /path} or {delay: 1s}' });
   }
   return issues;
 }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { DEFAULTS, type ControlConfig, type ListenSpec, type PortwakeConfig, type ServiceConfig } from './types.ts';
 import { controlListen, parseControlAddress, parseInsecureNoToken, parseTokenFile } from './control-address.ts';
+import { commandConfig, parseArgv, parseProviderName } from './command.ts';
 import { parseDuration } from './duration.ts';
 import { parseEndpoint } from './endpoint.ts';
 import { parseHosts } from './hosts.ts';
@@ -129,9 +130,15 @@ function serviceShape(options: SchemaOptions) {
     paths: field(parsePaths).optional(),
     strategy: field(parseStrategy).optional(),
     socketMode: field(parseSocketMode).optional(),
-    container: field(parseContainers),
+    provider: field(parseProviderName).optional(),
+    // Required for a Docker service, not allowed for a command service: rules.ts says which.
+    container: field(parseContainers).optional(),
     dependsOn: field(parseDependsOn).optional(),
     restartPolicy: field(parseRestartPolicy).optional(),
+    run: field(parseArgv).optional(),
+    start: field(parseArgv).optional(),
+    stop: field(parseArgv).optional(),
+    status: field(parseArgv).optional(),
     port: field(parsePort).optional(),
     upstream: field((v) => parseEndpoint(v, options.baseDir)).optional(),
     ready: readySchema.optional(),
@@ -155,45 +162,64 @@ function serviceShape(options: SchemaOptions) {
   };
 }
 
-/** One service's body; its name (the key) is added by servicesSchema. */
-function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'name'>, unknown> {
-  // A missing listen: is checked with dependsOn (stack-rules.ts): a dependency or a hosts: service needs none.
-  return z.strictObject(serviceShape(options)).transform((s): Omit<ServiceConfig, 'name'> => {
-    return {
-      listen: (s.listen ?? []).map((l) => (l.kind === 'unix' ? { ...l, mode: s.socketMode } : l)),
-      ...(s.hosts === undefined ? {} : { hosts: s.hosts }),
-      ...(s.paths === undefined ? {} : { paths: s.paths }),
-      ...(s.strategy === undefined ? {} : { strategy: s.strategy }),
-      // The first container takes the traffic; the others (a group) start and stop with it.
-      container: s.container[0] ?? '',
-      ...(s.container.length > 1 ? { members: s.container.slice(1) } : {}),
-      ...(s.dependsOn === undefined ? {} : { dependsOn: s.dependsOn }),
-      ...(s.restartPolicy === undefined ? {} : { restartPolicy: s.restartPolicy }),
-      port: s.port,
-      upstream: s.upstream,
-      // A default, marked so: behind the HTTP router it becomes "any HTTP answer" (configSchema).
-      ready: s.ready ?? defaultReady(),
-      startTimeoutMs: s.startTimeout ?? DEFAULTS.startTimeoutMs,
-      idleTimeoutMs: s.idleTimeout,
-      stopTimeoutMs: s.stopTimeout ?? DEFAULTS.stopTimeoutMs,
-      maxConnections: s.maxConnections ?? DEFAULTS.maxConnections,
-      maxPending: s.maxPending ?? DEFAULTS.maxPending,
-      // Set only when given (the defaults are applied where they are used: see DEFAULTS).
-      ...(s.idleOn === undefined ? {} : { idleOn: s.idleOn }),
-      ...(s.idleAction === undefined ? {} : { idleAction: s.idleAction }),
-      ...(s.stopAfter === undefined ? {} : { stopAfterMs: s.stopAfter }),
-      ...(s.holdTimeout === undefined ? {} : { holdTimeoutMs: s.holdTimeout }),
-      ...(s.maxHeldBytes === undefined ? {} : { maxHeldBytes: s.maxHeldBytes }),
-      ...(s.halfCloseTimeout === undefined ? {} : { halfCloseTimeoutMs: s.halfCloseTimeout }),
-      // Set only when given: the activation applies the defaults (START_LIMIT_DEFAULTS).
-      ...(s.startLimitBurst === undefined ? {} : { startLimitBurst: s.startLimitBurst }),
-      ...(s.startLimitInterval === undefined ? {} : { startLimitIntervalMs: s.startLimitInterval }),
-      ...(s.startBackoffMax === undefined ? {} : { startBackoffMaxMs: s.startBackoffMax }),
-      ...(s.wake === undefined ? {} : { wake: s.wake }),
-      ...(s.tlsPort === undefined ? {} : { tlsPort: s.tlsPort }),
-      ...(s.proxyProtocol === undefined ? {} : { proxyProtocol: s.proxyProtocol }),
-    };
+type ServiceBody = Omit<ServiceConfig, 'name' | 'container'> & { container: string | undefined };
+
+/**
+ * One service's body; its name (the key) is added by servicesSchema, and with it the container of a
+ * command service (named after the service). A service whose provider keys do not fit together
+ * fails in rules.ts, which says why.
+ */
+function serviceSchema(options: SchemaOptions): z.ZodType<ServiceBody, unknown> {
+  return z.strictObject(serviceShape(options)).transform((s, ctx): ServiceBody => {
+    const command = s.provider === 'command' ? commandConfig(s) : undefined;
+    const fits = s.provider === 'command'
+      ? command !== undefined && s.container === undefined && s.upstream !== undefined && s.ready?.kind !== 'health'
+      : s.container !== undefined && s.run === undefined && s.start === undefined && s.stop === undefined && s.status === undefined;
+    // A missing listen: is checked with dependsOn (stack-rules.ts): a dependency or a hosts: service needs none.
+    if (!fits) {
+      ctx.issues.push({ code: 'custom', message: 'provider keys do not fit (reported by the rules)', input: undefined, path: [], params: { silent: true } });
+      return z.NEVER;
+    }
+    return serviceBody(s, command);
   });
+}
+
+function serviceBody(s: z.output<z.ZodObject<ReturnType<typeof serviceShape>>>, command: ServiceBody['command']): ServiceBody {
+  return {
+    listen: (s.listen ?? []).map((l) => (l.kind === 'unix' ? { ...l, mode: s.socketMode } : l)),
+    ...(s.hosts === undefined ? {} : { hosts: s.hosts }),
+    ...(s.paths === undefined ? {} : { paths: s.paths }),
+    ...(s.strategy === undefined ? {} : { strategy: s.strategy }),
+    // The first container takes the traffic; the others (a group) start and stop with it.
+    container: s.container?.[0],
+    ...(s.container !== undefined && s.container.length > 1 ? { members: s.container.slice(1) } : {}),
+    ...(command === undefined ? {} : { command }),
+    ...(s.dependsOn === undefined ? {} : { dependsOn: s.dependsOn }),
+    ...(s.restartPolicy === undefined ? {} : { restartPolicy: s.restartPolicy }),
+    port: s.port,
+    upstream: s.upstream,
+    // A default, marked so: behind the HTTP router it becomes "any HTTP answer" (configSchema).
+    ready: s.ready ?? defaultReady(),
+    startTimeoutMs: s.startTimeout ?? DEFAULTS.startTimeoutMs,
+    idleTimeoutMs: s.idleTimeout,
+    stopTimeoutMs: s.stopTimeout ?? DEFAULTS.stopTimeoutMs,
+    maxConnections: s.maxConnections ?? DEFAULTS.maxConnections,
+    maxPending: s.maxPending ?? DEFAULTS.maxPending,
+    // Set only when given (the defaults are applied where they are used: see DEFAULTS).
+    ...(s.idleOn === undefined ? {} : { idleOn: s.idleOn }),
+    ...(s.idleAction === undefined ? {} : { idleAction: s.idleAction }),
+    ...(s.stopAfter === undefined ? {} : { stopAfterMs: s.stopAfter }),
+    ...(s.holdTimeout === undefined ? {} : { holdTimeoutMs: s.holdTimeout }),
+    ...(s.maxHeldBytes === undefined ? {} : { maxHeldBytes: s.maxHeldBytes }),
+    ...(s.halfCloseTimeout === undefined ? {} : { halfCloseTimeoutMs: s.halfCloseTimeout }),
+    // Set only when given: the activation applies the defaults (START_LIMIT_DEFAULTS).
+    ...(s.startLimitBurst === undefined ? {} : { startLimitBurst: s.startLimitBurst }),
+    ...(s.startLimitInterval === undefined ? {} : { startLimitIntervalMs: s.startLimitInterval }),
+    ...(s.startBackoffMax === undefined ? {} : { startBackoffMaxMs: s.startBackoffMax }),
+    ...(s.wake === undefined ? {} : { wake: s.wake }),
+    ...(s.tlsPort === undefined ? {} : { tlsPort: s.tlsPort }),
+    ...(s.proxyProtocol === undefined ? {} : { proxyProtocol: s.proxyProtocol }),
+  };
 }
 
 /** Readiness specs made by default (no `ready:`), one object per service, told apart by identity. */
@@ -232,7 +258,7 @@ function servicesSchema(options: SchemaOptions): z.ZodType<ServiceConfig[], unkn
       }
       const parsed = delegate(service, body, ctx, [name]);
       if (parsed === undefined) failed = true;
-      else services.push({ name, ...parsed });
+      else services.push({ name, ...parsed, container: parsed.container ?? name });
     }
     return failed ? z.NEVER : services;
   });

@@ -16,6 +16,15 @@ export type ListenSpec =
   /** A socket passed by systemd (LISTEN_FDS); name undefined takes every passed socket. */
   | { kind: 'systemd'; name: string | undefined; text: string };
 
+/**
+ * `provider: command` (providers/command/): the process portwake runs for the service, either one it
+ * owns (`run:`) or one an outside manager starts and stops (`start:`/`stop:`/`status:`). Argv lists,
+ * no shell.
+ */
+export type CommandConfig =
+  | { kind: 'run'; run: string[] }
+  | { kind: 'manage'; start: string[]; stop: string[]; status: string[] };
+
 export interface ServiceConfig {
   name: string;
   /** Empty for a service reached only through the HTTP router (`hosts:`), or one only others depend on (dependsOn). */
@@ -26,8 +35,10 @@ export interface ServiceConfig {
   paths?: string[];
   /** While the service starts, a browser's page load gets a waiting page ('page', the default) or waits ('block'). */
   strategy?: 'block' | 'page';
-  /** The container that takes the traffic (the first of a `container:` list). */
+  /** The container that takes the traffic (the first of a `container:` list); for a command service, the service's name (its one "container"). */
   container: string;
+  /** Set for `provider: command` (then `upstream` is set too); absent: a Docker container. */
+  command?: CommandConfig | undefined;
   /** The rest of a `container:` list: started and stopped together with `container` (a group). */
   members?: string[];
   /** Services started and ready before this one's container starts, and kept up while it runs. */

@@ -57,6 +57,8 @@ function requiredHint(path: Path): string {
 
 function fromZod(issue: z.core.$ZodIssue, root: unknown): RawIssue[] {
   const path = issue.path;
+  // Stands for issues that rules.ts reports itself (e.g. a command service without upstream:).
+  if (issue.code === 'custom' && (issue.params as { silent?: boolean } | undefined)?.silent === true) return [];
   if (issue.code === 'unrecognized_keys') {
     const known = knownKeys(path);
     return issue.keys.map((key) => ({ path: [...path, key], at: 'key', message: `unknown key${didYouMean(key, known)}` }));

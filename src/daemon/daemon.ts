@@ -24,7 +24,7 @@ import { dependenciesHook, dependentsOf } from './dependencies.ts';
 import { listenKey } from './reload-plan.ts';
 import { Reloader } from './reload.ts';
 import { createRunningService, inConfigOrder, listenAll, type RunningService } from './service.ts';
-import { createProvider } from './wiring.ts';
+import { createProvider, createServiceProviders, type ServiceProviders } from './wiring.ts';
 import { TlsRoutes } from './tls.ts';
 import { TlsRouter } from '../proxy/frontends/tls/router.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
@@ -52,7 +52,7 @@ export interface DaemonOptions {
    * start and after each reload (the file keeps its addresses; changing one needs a restart).
    */
   listenFromSystemd?: boolean;
-  /** Injected in tests; default: wiring.ts's provider for config.engineHost. */
+  /** Injected in tests: the provider of every Docker service; default: wiring.ts's provider for config.engineHost. */
   provider?: Provider;
   clock?: Clock;
   notifier?: Notifier;
@@ -71,8 +71,10 @@ export class Daemon implements DaemonControl {
   private exitIdle: ExitIdleTimer | undefined;
   private watchdog: Watchdog | undefined;
   private shuttingDown: Promise<void> | undefined;
-  /** The engine's events stream, followed from the first start until shutdown (watchEngine). */
-  private eventsWatch: Promise<void> | undefined;
+  /** Each provider's events stream, followed from its first start until shutdown (watchEngine). */
+  private readonly eventsWatches = new Map<Provider, Promise<void>>();
+  /** Which provider runs each service's (and each retired service's) activation: its events go to it alone. */
+  private readonly providerOf = new WeakMap<Activation, Provider>();
   /** The collection that follows start-up and each reload (scheduleHeapRelease). */
   private heapRelease: TimerHandle | undefined;
   /** The tail of the reload queue: reloads run one at a time, each reading the file when its turn comes. */
@@ -100,7 +102,7 @@ export class Daemon implements DaemonControl {
   private constructor(
     private config: PortwakeConfig,
     private readonly o: DaemonOptions,
-    private readonly provider: Provider,
+    private readonly providers: ServiceProviders,
     private readonly clock: Clock,
     private readonly notifier: Notifier,
   ) {
@@ -137,10 +139,10 @@ export class Daemon implements DaemonControl {
   /** Binds every listener (all or nothing) and starts serving. Starts no container. */
   static async start(o: DaemonOptions): Promise<Daemon> {
     const clock = o.clock ?? systemClock;
-    const provider = o.provider ?? createProvider(o.config, o.env);
+    const providers = createServiceProviders({ docker: () => o.provider ?? createProvider(o.config, o.env), logger: o.logger, env: o.env });
     const notifier = o.notifier ?? (await createNotifier(o.env, o.logger, { clock }));
     const config = o.listenFromSystemd === true ? adoptSystemdListeners(o.config) : o.config;
-    const d = new Daemon(config, o, provider, clock, notifier);
+    const d = new Daemon(config, o, providers, clock, notifier);
     await d.boot();
     return d;
   }
@@ -223,27 +225,30 @@ export class Daemon implements DaemonControl {
   }
 
   /**
-   * Follows the engine's events from the first start on: while every service is stopped there is
+   * Follows a provider's events from its first start on: while every service is stopped there is
    * nothing to watch, and not watching keeps the Docker client (and its memory) unloaded. Called
    * as a service enters 'starting', before its start request is sent, so that the subscription is
-   * asked for first; runs until shutdown, reconnecting and resyncing as watchEvents does.
+   * asked for first; runs until shutdown, reconnecting and resyncing as watchEvents does. Each
+   * provider's events go to the services it runs, and only to them.
    */
-  private watchEngine(): void {
-    this.eventsWatch ??= watchEvents({
-      provider: this.provider,
+  private watchEngine(provider: Provider): void {
+    if (this.eventsWatches.has(provider)) return;
+    const mine = (a: Activation): boolean => this.providerOf.get(a) === provider;
+    this.eventsWatches.set(provider, watchEvents({
+      provider,
       clock: this.clock,
       logger: this.o.logger,
       signal: this.lifetime.signal,
       // Draining services too: their open connections must close when their container goes away.
       onEvent: (e) => {
-        for (const u of this.everyUnit()) if (u.activation.matches(e)) void u.activation.onContainerEvent(e);
+        for (const u of this.everyUnit()) if (mine(u.activation) && u.activation.matches(e)) void u.activation.onContainerEvent(e);
         // A container that stopped is no longer one portwake started.
-        if (e.kind === 'die' || e.kind === 'destroy') for (const a of this.orphans) if (a.matches(e)) this.orphans.delete(a);
+        if (e.kind === 'die' || e.kind === 'destroy') for (const a of this.orphans) if (mine(a) && a.matches(e)) this.orphans.delete(a);
       },
       onResync: (cause) => {
-        for (const u of this.everyUnit()) void u.activation.resync(cause);
+        for (const u of this.everyUnit()) if (mine(u.activation)) void u.activation.resync(cause);
       },
-    });
+    }));
   }
 
   /** A service; `fds`: the systemd sockets per service (start-up only), `bind`: false builds it with no listener (a reload adds them). */
@@ -262,12 +267,14 @@ export class Daemon implements DaemonControl {
     const emit = (e: DaemonEvent): void => {
       // Once its run ends (paused is the same run), the container is no longer the one inherited over a reload.
       if (e.type === 'state' && isUp(e.from) && !isUp(e.to)) this.inherited.delete(unit.activation);
-      if (e.type === 'state' && e.to === 'starting') this.watchEngine();
+      if (e.type === 'state' && e.to === 'starting') this.watchEngine(provider);
       this.emit(e);
     };
     const logger = this.serviceLogger;
+    const provider = this.providers.providerFor(s);
     const dependencies = dependenciesHook(s.name, { backend: (name) => this.units.get(name)?.activation, logger: this.o.logger, signal: this.lifetime.signal });
-    const unit = createRunningService(s, listen, keys, { provider: this.provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit, dependencies }, logger, this.native);
+    const unit = createRunningService(s, listen, keys, { provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit, dependencies }, logger, this.native);
+    this.providerOf.set(unit.activation, provider);
     return unit;
   }
 
@@ -410,6 +417,8 @@ export class Daemon implements DaemonControl {
       const owners = units.map((u) => u.activation).filter((a) => a.ownsRunningContainer || (this.inherited.has(a) && isUp(a.stateKind)));
       await Promise.all([...owners, ...this.orphans].map((a) => a.stop('shutdown')));
     }
+    // The processes of run: services go with portwake, --stop-on-exit or not.
+    await this.providers.close();
     await this.notifier.flush();
     this.o.logger.info({}, 'stopped');
     this.resolveDone();

@@ -122,12 +122,12 @@ export function sameService(a: ServiceConfig, b: ServiceConfig): boolean {
 }
 
 /**
- * Whether connections of `a` may go on as connections of `b`: the same container (and group), port
- * and upstream. A changed dependsOn is applied in place: the next start waits for the new list.
+ * Whether connections of `a` may go on as connections of `b`: the same container (and group) or
+ * command, port and upstream. A changed dependsOn is applied in place: the next start waits for the new list.
  */
 export function sameUpstream(a: ServiceConfig, b: ServiceConfig): boolean {
   return a.container === b.container && a.port === b.port && JSON.stringify(a.upstream) === JSON.stringify(b.upstream) &&
-    JSON.stringify(a.members ?? []) === JSON.stringify(b.members ?? []);
+    JSON.stringify(a.members ?? []) === JSON.stringify(b.members ?? []) && JSON.stringify(a.command) === JSON.stringify(b.command);
 }
 
 function systemdRefusal(source: string, s: ServiceConfig, l: ListenSpec, action: ReloadAction, o: PlanOptions): string {

@@ -38,7 +38,7 @@ export interface CliChild {
  * open-file limit). Registers, before returning, a cleanup that SIGKILLs the child if it is still
  * running and waits for it.
  */
-export function spawnCli(t: TestContext, engine: Engine, args: readonly string[], env: Record<string, string> = {}, o: { nofile?: number } = {}): CliChild {
+export function spawnCli(t: TestContext, engine: Pick<Engine, 'dockerHost'>, args: readonly string[], env: Record<string, string> = {}, o: { nofile?: number } = {}): CliChild {
   const node = [process.execPath, '--import', 'tsx', MAIN, ...args];
   const [command = '', ...argv] = o.nofile === undefined ? node : ['/bin/sh', '-c', `ulimit -n ${o.nofile} && exec "$0" "$@"`, ...node];
   const proc = spawn(command, argv, {
@@ -114,7 +114,7 @@ export function spawnCli(t: TestContext, engine: Engine, args: readonly string[]
 }
 
 /** Starts a daemon command (`run`, `proxy`) and resolves once it logs that it is listening. */
-export async function startCliDaemon(t: TestContext, engine: Engine, args: readonly string[], o: { nofile?: number } = {}): Promise<CliChild> {
+export async function startCliDaemon(t: TestContext, engine: Pick<Engine, 'dockerHost'>, args: readonly string[], o: { nofile?: number } = {}): Promise<CliChild> {
   const child = spawnCli(t, engine, args, {}, o);
   await child.waitForLog('"listening:"', (l) => l.msg.startsWith('listening:'), 30_000);
   return child;
@@ -123,7 +123,7 @@ export async function startCliDaemon(t: TestContext, engine: Engine, args: reado
 export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
 /** Runs a command to completion (killed after timeoutMs, which fails the caller's assertions). */
-export async function runCli(t: TestContext, engine: Engine, args: readonly string[], timeoutMs = 30_000): Promise<CliResult> {
+export async function runCli(t: TestContext, engine: Pick<Engine, 'dockerHost'>, args: readonly string[], timeoutMs = 30_000): Promise<CliResult> {
   const child = spawnCli(t, engine, args);
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const exit = await child.exited;

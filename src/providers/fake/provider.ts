@@ -19,6 +19,8 @@ export interface FakeContainerOptions {
   running?: boolean;
   /** The engine's restart policy (default "no"). */
   restartPolicy?: string;
+  /** The app ignores SIGTERM: stop() waits the grace period, then "kills" it (exit code 137). */
+  ignoreSigterm?: boolean;
 }
 
 interface FakeContainer {
@@ -30,6 +32,9 @@ interface FakeContainer {
   listenMs: number;
   crashAfterMs: number | undefined;
   hasHealthcheck: boolean;
+  ignoreSigterm: boolean;
+  /** A start in flight. */
+  starting: Promise<void> | undefined;
   running: boolean;
   /** Frozen by pause (running stays true, as the engine reports it). */
   paused: boolean;
@@ -79,6 +84,8 @@ export class FakeProvider implements Provider {
       listenMs: o.listenMs ?? 0,
       crashAfterMs: o.crashAfterMs,
       hasHealthcheck: o.hasHealthcheck ?? false,
+      ignoreSigterm: o.ignoreSigterm ?? false,
+      starting: undefined,
       running: false,
       paused: false,
       listeningAt: undefined,
@@ -131,18 +138,28 @@ export class FakeProvider implements Provider {
     this.startCalls++;
     if (c.paused) throw new ContainerPausedError(container);
     if (c.running) return false;
-    await this.wait(c.startMs, signal);
-    this.run(c);
+    // As an engine does: a second start while one is in flight waits for it, then finds it running.
+    if (c.starting !== undefined) return c.starting.then(() => false);
+    const starting = this.wait(c.startMs, signal).then(() => { this.run(c); });
+    c.starting = starting.finally(() => { c.starting = undefined; });
+    c.starting.catch(() => undefined); // the caller sees the failure through `starting`
+    await starting;
     return true;
   }
 
-  async stop(container: string, _graceSeconds: number, signal?: AbortSignal): Promise<void> {
+  async stop(container: string, graceSeconds: number, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     await this.hang('docker stop', signal);
     const c = this.find(container);
     this.stopCalls++;
     if (!c.running) return;
-    this.exit(c, 0, 'stop');
+    if (!c.ignoreSigterm) {
+      this.exit(c, 0, 'stop');
+      return;
+    }
+    const gen = c.generation;
+    await new Promise<void>((resolve) => this.clock.setTimer(graceSeconds * 1000, resolve));
+    if (c.running && c.generation === gen) this.exit(c, 137, 'stop');
   }
 
   async pause(container: string, signal?: AbortSignal): Promise<boolean> {
