@@ -276,6 +276,13 @@ describe('docker events stream', () => {
     assert.equal(parseEvent(event('die', 'x', 'n'))?.exitCode, undefined);
     assert.throws(() => parseEvent('{not json'));
   });
+
+  it("parseEvent reads Podman's own action names: died as die (with its exit code), remove as destroy", () => {
+    assert.deepEqual(parseEvent('{"Type":"container","Action":"died","Actor":{"ID":"x","Attributes":{"name":"n","exitCode":"3"}},"time":1700000000}'),
+      { kind: 'die', id: 'x', name: 'n', time: 1700000000000, exitCode: 3 });
+    assert.deepEqual(parseEvent('{"Type":"container","Action":"remove","Actor":{"ID":"x","Attributes":{"name":"n"}},"time":1700000000}'),
+      { kind: 'destroy', id: 'x', name: 'n', time: 1700000000000 });
+  });
 });
 
 describe('docker inspect mapping', () => {
