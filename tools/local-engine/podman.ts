@@ -140,8 +140,8 @@ function writePodmanConfig(): void {
     created: '2026-01-01T00:00:00Z',
     subnets: [{ subnet: PODMAN_SUBNET, gateway: PODMAN_GATEWAY }],
     ipv6_enabled: false,
-    // Internal: no NAT and no firewall rules (nothing in FORWARD); the host still has the gateway address.
-    internal: true,
+    // Not internal: an internal network gets no firewall rules at all, so no published port either.
+    internal: false,
     dns_enabled: false,
     ipam_options: { driver: 'host-local' },
   }, null, 2)}\n`);
