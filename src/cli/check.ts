@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import type { FoundConfig } from '../config/find-file.ts';
 import { describe } from '../core/errors.ts';
-import { createProvider } from '../daemon/wiring.ts';
+import { DEFAULT_ENGINE } from '../config/engines.ts';
+import { createProviders } from '../daemon/wiring.ts';
 import type { CliDeps } from './deps.ts';
 import { CONFIG_HELP, configFile } from './run.ts';
 
@@ -27,20 +28,27 @@ async function checkCommand(file: FoundConfig, deps: CliDeps): Promise<void> {
   out.write(`config: ${path} (${file.how})\n`);
   const config = await loadConfig(path, { tokenFromEnvironment: environmentHasToken(deps.env) });
   out.write(`${path}: valid, ${config.services.length} service(s)\n`);
-  const provider = createProvider(config, deps.env);
+  const providers = createProviders(config, deps.env);
   let bad = 0;
-  try {
-    await provider.ping();
-  } catch (err) {
-    out.write(`engine ${provider.endpoint}: ${describe(err)}\n`);
-    process.exitCode = 1;
-    return;
-  }
-  for (const s of config.services) {
-    const problems = await containerProblems(provider, s);
-    if (problems.length === 0) out.write(`service "${s.name}": ok (container "${s.container}")\n`);
-    for (const p of problems) out.write(`service "${s.name}": ${p}\n`);
-    if (problems.length > 0) bad++;
+  // Per engine: one that does not answer is reported once, and its services are not inspected.
+  for (const [engine, provider] of providers) {
+    const services = config.services.filter((s) => (s.engine ?? DEFAULT_ENGINE) === engine);
+    if (services.length === 0 && engine !== DEFAULT_ENGINE) continue;
+    const named = providers.size > 1 ? `engine "${engine}" (${provider.endpoint})` : `engine ${provider.endpoint}`;
+    try {
+      await provider.ping();
+    } catch (err) {
+      out.write(`${named}: ${describe(err)}\n`);
+      bad++;
+      continue;
+    }
+    for (const s of services) {
+      const problems = await containerProblems(provider, s);
+      const where = providers.size > 1 ? ` on engine "${engine}"` : '';
+      if (problems.length === 0) out.write(`service "${s.name}": ok (container "${s.container}"${where})\n`);
+      for (const p of problems) out.write(`service "${s.name}": ${p}\n`);
+      if (problems.length > 0) bad++;
+    }
   }
   if (bad > 0) process.exitCode = 1;
 }

@@ -8,7 +8,8 @@ import { findConfigFile, type ConfigSearch, type FoundConfig } from '../config/f
 import type { ProxyFlags } from '../config/flags.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
-import { createProvider } from '../daemon/wiring.ts';
+import { DEFAULT_ENGINE } from '../config/engines.ts';
+import { createProviders } from '../daemon/wiring.ts';
 import { LISTEN_FROM_SYSTEMD_FLAG } from '../systemd/adopt.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 
@@ -130,9 +131,15 @@ async function runDaemon(loaded: PortwakeConfig, configFile: FoundConfig | undef
   // start's request would go out ahead of its events subscription, which must be asked for first.
   const checking = new AbortController();
   if (o.listenFromSystemd !== true) {
-    const provider = createProvider(loaded, deps.env);
+    // Per engine, each with its own services: one engine down is one warning, the others are checked.
+    const providers = createProviders(loaded, deps.env);
+    const checks = [...providers].map(([engine, provider]) => {
+      const services = loaded.services.filter((s) => (s.engine ?? DEFAULT_ENGINE) === engine);
+      if (services.length === 0) return Promise.resolve();
+      return startupCheck(services, provider, providers.size > 1 ? logger.child({ engine }) : logger, checking.signal);
+    });
     // The check's replies (an inspect per service) grow the heap as loading the config did: given back after it.
-    void startupCheck(loaded.services, provider, logger, checking.signal).then(() => daemon.scheduleHeapRelease());
+    void Promise.all(checks).then(() => daemon.scheduleHeapRelease());
   }
   void daemon.done.then(() => checking.abort());
   let signals = 0;

@@ -7,12 +7,14 @@ import { formatMs } from '../core/errors.ts';
 import { parseControlAddress } from './control-address.ts';
 import { parseDuration } from './duration.ts';
 import { parseEndpoint } from './endpoint.ts';
+import { knownEngineNames, parseEngineName } from './engines.ts';
 import { isLoopback, parsePort } from './host-port.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { httpIssues } from './http-rules.ts';
 import { findOverlaps, type Claim } from './listen-overlap.ts';
 import type { Locator, RawIssue } from './locator.ts';
 import { show } from './parsed.ts';
+import { didYouMean } from './suggest.ts';
 import { parseSocketMode } from './socket-mode.ts';
 import { controlMap, type SchemaOptions } from './schema.ts';
 import { DEFAULTS } from './types.ts';
@@ -26,6 +28,7 @@ export function crossFieldIssues(root: Record<string, unknown>, options: SchemaO
   if (isMap(root.services)) {
     for (const [name, service] of Object.entries(root.services)) {
       if (isMap(service)) issues.push(...serviceIssues(name, service, options, claims));
+      if (isMap(service)) issues.push(...engineIssues(name, service, knownEngineNames(root.engines)));
     }
   }
   issues.push(...httpIssues(root, options, claims, locator));
@@ -90,4 +93,14 @@ function serviceIssues(name: string, service: Record<string, unknown>, options: 
     }
   }
   return issues;
+}
+
+/** A service's engine: must be "default" or a key of engines:. */
+function engineIssues(name: string, service: Record<string, unknown>, known: readonly string[]): RawIssue[] {
+  const engine = parseEngineName(service.engine);
+  if (!engine.ok || known.includes(engine.value)) return [];
+  return [{
+    path: ['services', name, 'engine'], at: 'value',
+    message: `service "${name}" names engine "${engine.value}", which is not defined (known engines: ${known.join(', ')}); define it under engines:${didYouMean(engine.value, known)}`,
+  }];
 }

@@ -10,6 +10,7 @@ import { parseEndpoint } from './endpoint.ts';
 import { parseHosts } from './hosts.ts';
 import { httpSchema, httpShape, parsePaths, parseStrategy } from './http.ts';
 import { parseEngineHost } from './engine-host.ts';
+import { ENGINE_SHAPE_KEYS, enginesSchema, parseEngineName, TLS_SHAPE_KEYS } from './engines.ts';
 import { parsePort } from './host-port.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { fail, ok, show, type Parsed } from './parsed.ts';
@@ -101,6 +102,7 @@ function serviceShape(options: SchemaOptions) {
     startLimitBurst: field(parseStartLimitBurst).optional(),
     startLimitInterval: duration().optional(),
     startBackoffMax: duration().optional(),
+    engine: field(parseEngineName).optional(),
   };
 }
 
@@ -135,6 +137,7 @@ function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'n
       ...(s.startLimitBurst === undefined ? {} : { startLimitBurst: s.startLimitBurst }),
       ...(s.startLimitInterval === undefined ? {} : { startLimitIntervalMs: s.startLimitInterval }),
       ...(s.startBackoffMax === undefined ? {} : { startBackoffMaxMs: s.startBackoffMax }),
+      ...(s.engine === undefined ? {} : { engine: s.engine }),
     };
   });
 }
@@ -197,16 +200,17 @@ export function controlMap(value: unknown): unknown {
   return typeof value === 'string' || typeof value === 'number' ? { listen: value } : value;
 }
 
-const ROOT_KEYS = ['engine', 'control', 'http', 'services'] as const;
+const ROOT_KEYS = ['engine', 'engines', 'control', 'http', 'services'] as const;
 
 /** The whole file (after `x-` extension keys are dropped), as a PortwakeConfig minus `source`. */
 export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<PortwakeConfig, 'source'>, unknown> {
   return z.strictObject({
     engine: field(parseEngineHost).optional(),
+    engines: enginesSchema(options).optional(),
     control: controlSchema(options).optional(),
     http: httpSchema(listenSchema(options)).optional(),
     services: servicesSchema(options),
-  }).transform((c) => ({ services: c.services, engineHost: c.engine, control: c.control, ...(c.http === undefined ? {} : { http: c.http }) }));
+  }).transform((c) => ({ services: c.services, engineHost: c.engine, ...(c.engines === undefined ? {} : { engines: c.engines }), control: c.control, ...(c.http === undefined ? {} : { http: c.http }) }));
 }
 
 /** The keys a map at this path may have, for "did you mean" on unknown keys. */
@@ -215,6 +219,8 @@ export function knownKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 0) return ROOT_KEYS;
   if (path.length === 1 && first === 'control') return Object.keys(controlShape({}));
   if (path.length === 1 && first === 'http') return Object.keys(httpShape(listenSchema({})));
+  if (first === 'engines' && path.length === 2) return ENGINE_SHAPE_KEYS;
+  if (first === 'engines' && path.length === 3 && path[2] === 'tls') return TLS_SHAPE_KEYS;
   if (first !== 'services') return [];
   if (path.length === 2) return Object.keys(serviceShape({}));
   if (path.length === 3 && third === 'ready') return Object.keys(READY_MAP_SHAPE);

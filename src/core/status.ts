@@ -16,6 +16,8 @@ export interface StartTimings {
 export interface ServiceStatus {
   name: string;
   container: string;
+  /** The engine the container is on ("default", or a name from engines:); set by the daemon. */
+  engine?: string;
   state: ServiceStateKind;
   /** Message of the last failure, kept until the next successful start. */
   lastError: string | undefined;

@@ -1,7 +1,7 @@
-// The composition root: with wiring.ts (the engine provider, which the CLI commands ask for too),
-// the one place that knows every concrete class. Builds the services (activation + frontend), the
-// events watcher (from the first start on), sd_notify, the control API; runs until shutdown;
-// reloads the config on request (reload.ts).
+// The composition root: with wiring.ts (the engine providers, which the CLI commands ask for too),
+// the one place that knows every concrete class. Builds the services (activation + frontend), one
+// events watcher per engine (from the first start on that engine), sd_notify, the control API;
+// runs until shutdown; reloads the config on request (reload.ts).
 
 import type { Activation } from '../core/activation/activation.ts';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
@@ -10,6 +10,7 @@ import { watchEvents } from '../core/events-watch.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Provider } from '../core/provider.ts';
 import type { DaemonControl, DaemonEvent, ReloadResult, ServiceStatus } from '../core/status.ts';
+import { DEFAULT_ENGINE } from '../config/engines.ts';
 import type { PortwakeConfig, ServiceConfig } from '../config/types.ts';
 import type { ControlServer } from '../control/server.ts';
 import { warnIfFdLimitLow } from './fd-limit.ts';
@@ -23,7 +24,7 @@ import { HTTP_FD_OWNER, HttpRouting } from './http-routing.ts';
 import { listenKey } from './reload-plan.ts';
 import { Reloader } from './reload.ts';
 import { createRunningService, inConfigOrder, listenAll, type RunningService } from './service.ts';
-import { createProvider } from './wiring.ts';
+import { createProviders } from './wiring.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
 import { ExitIdleTimer } from '../systemd/exit-idle.ts';
 import { takeListenFds } from '../systemd/listen-fds.ts';
@@ -49,8 +50,10 @@ export interface DaemonOptions {
    * start and after each reload (the file keeps its addresses; changing one needs a restart).
    */
   listenFromSystemd?: boolean;
-  /** Injected in tests; default: wiring.ts's provider for config.engineHost. */
+  /** Injected in tests: the default engine's provider; default: wiring.ts's provider for config.engineHost. */
   provider?: Provider;
+  /** Injected in tests: providers by engine name (the default one is "default"); the others come from wiring.ts. */
+  providers?: ReadonlyMap<string, Provider>;
   clock?: Clock;
   notifier?: Notifier;
 }
@@ -68,8 +71,12 @@ export class Daemon implements DaemonControl {
   private exitIdle: ExitIdleTimer | undefined;
   private watchdog: Watchdog | undefined;
   private shuttingDown: Promise<void> | undefined;
-  /** The engine's events stream, followed from the first start until shutdown (watchEngine). */
-  private eventsWatch: Promise<void> | undefined;
+  /** Each engine's events stream, followed from the first start on it until shutdown (watchEngine). */
+  private readonly eventsWatches = new Map<string, Promise<void>>();
+  /** The engine of each activation, retired ones included (an orphan's events come from its engine). */
+  private readonly engineOf = new WeakMap<Activation, string>();
+  /** What each engine's services log through, naming the engine when there are several. */
+  private readonly engineLoggers = new Map<string, Logger>();
   /** The collection that follows start-up and each reload (scheduleHeapRelease). */
   private heapRelease: TimerHandle | undefined;
   /** The tail of the reload queue: reloads run one at a time, each reading the file when its turn comes. */
@@ -94,14 +101,17 @@ export class Daemon implements DaemonControl {
   private constructor(
     private config: PortwakeConfig,
     private readonly o: DaemonOptions,
-    private readonly provider: Provider,
+    /** One provider per engine name, fixed for the daemon's life (engines: changes need a restart). */
+    private readonly providers: ReadonlyMap<string, Provider>,
     private readonly clock: Clock,
     private readonly notifier: Notifier,
   ) {
     this.serviceLogger = lazyChildren(o.logger);
+    if (providers.size > 1) for (const name of providers.keys()) this.engineLoggers.set(name, lazyChildren(o.logger.child({ engine: name })));
     this.reloader = new Reloader({
       configPath: o.configPath,
       env: o.env,
+      engines: () => [...this.providers.keys()],
       listenFromSystemd: o.listenFromSystemd === true,
       logger: o.logger,
       graceMs: o.graceMs,
@@ -126,10 +136,12 @@ export class Daemon implements DaemonControl {
   /** Binds every listener (all or nothing) and starts serving. Starts no container. */
   static async start(o: DaemonOptions): Promise<Daemon> {
     const clock = o.clock ?? systemClock;
-    const provider = o.provider ?? createProvider(o.config, o.env);
+    const providers = createProviders(o.config, o.env);
+    for (const [name, p] of o.providers ?? []) providers.set(name, p);
+    if (o.provider !== undefined) providers.set(DEFAULT_ENGINE, o.provider);
     const notifier = o.notifier ?? (await createNotifier(o.env, o.logger, { clock }));
     const config = o.listenFromSystemd === true ? adoptSystemdListeners(o.config) : o.config;
-    const d = new Daemon(config, o, provider, clock, notifier);
+    const d = new Daemon(config, o, providers, clock, notifier);
     await d.boot();
     return d;
   }
@@ -199,27 +211,32 @@ export class Daemon implements DaemonControl {
   }
 
   /**
-   * Follows the engine's events from the first start on: while every service is stopped there is
+   * Follows an engine's events from the first start on it: while its services are stopped there is
    * nothing to watch, and not watching keeps the Docker client (and its memory) unloaded. Called
    * as a service enters 'starting', before its start request is sent, so that the subscription is
-   * asked for first; runs until shutdown, reconnecting and resyncing as watchEvents does.
+   * asked for first; runs until shutdown, reconnecting and resyncing as watchEvents does. Each
+   * engine has its own: one engine's outage reaches only its own services.
    */
-  private watchEngine(): void {
-    this.eventsWatch ??= watchEvents({
-      provider: this.provider,
+  private watchEngine(engine: string): void {
+    const provider = this.providers.get(engine);
+    if (provider === undefined || this.eventsWatches.has(engine)) return;
+    const mine = (a: Activation): boolean => this.engineOf.get(a) === engine;
+    this.eventsWatches.set(engine, watchEvents({
+      provider,
       clock: this.clock,
-      logger: this.o.logger,
+      logger: this.providers.size > 1 ? this.o.logger.child({ engine }) : this.o.logger,
+      ...(this.providers.size > 1 ? { engine } : {}),
       signal: this.lifetime.signal,
       // Draining services too: their open connections must close when their container goes away.
       onEvent: (e) => {
-        for (const u of this.everyUnit()) if (u.activation.matches(e)) void u.activation.onContainerEvent(e);
+        for (const u of this.everyUnit()) if (mine(u.activation) && u.activation.matches(e)) void u.activation.onContainerEvent(e);
         // A container that stopped is no longer one portwake started.
-        if (e.kind === 'die' || e.kind === 'destroy') for (const a of this.orphans) if (a.matches(e)) this.orphans.delete(a);
+        if (e.kind === 'die' || e.kind === 'destroy') for (const a of this.orphans) if (mine(a) && a.matches(e)) this.orphans.delete(a);
       },
       onResync: (cause) => {
-        for (const u of this.everyUnit()) void u.activation.resync(cause);
+        for (const u of this.everyUnit()) if (mine(u.activation)) void u.activation.resync(cause);
       },
-    });
+    }));
   }
 
   /** A service; `fds`: the systemd sockets per service (start-up only), `bind`: false builds it with no listener (a reload adds them). */
@@ -235,14 +252,19 @@ export class Daemon implements DaemonControl {
       listen.push(l);
       keys.set(l.text, listenKey(l));
     }
+    const engine = s.engine ?? DEFAULT_ENGINE;
+    const provider = this.providers.get(engine);
+    // The config's rules reject an unknown engine; one added by a reload is rejected there (reload.ts).
+    if (provider === undefined) throw new PortwakeError('CONFIG_INVALID', `service "${s.name}": engine "${engine}" is not one portwake started with (known: ${[...this.providers.keys()].join(', ')}); engines: changes need a restart`);
     const emit = (e: DaemonEvent): void => {
       // Once it leaves ready, the container is no longer the one inherited over a reload.
       if (e.type === 'state' && e.from === 'ready') this.inherited.delete(unit.activation);
-      if (e.type === 'state' && e.to === 'starting') this.watchEngine();
+      if (e.type === 'state' && e.to === 'starting') this.watchEngine(engine);
       this.emit(e);
     };
-    const logger = this.serviceLogger;
-    const unit = createRunningService(s, listen, keys, { provider: this.provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit }, logger, this.native);
+    const logger = this.engineLoggers.get(engine) ?? this.serviceLogger;
+    const unit = createRunningService(s, listen, keys, { provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit }, logger, this.native);
+    this.engineOf.set(unit.activation, engine);
     return unit;
   }
 
@@ -317,7 +339,7 @@ export class Daemon implements DaemonControl {
       const s = u.activation.status();
       const http = u.config.hosts === undefined ? undefined : this.http?.stats(u.config.name);
       return {
-        ...s, listeners: inConfigOrder(u.frontend.listeners, u.config), heldConnections: u.frontend.held + (http?.held ?? 0), halfClosedConnections: u.frontend.halfClosed,
+        ...s, engine: u.config.engine ?? DEFAULT_ENGINE, listeners: inConfigOrder(u.frontend.listeners, u.config), heldConnections: u.frontend.held + (http?.held ?? 0), halfClosedConnections: u.frontend.halfClosed,
         ...(http === undefined ? {} : { http: { requests: http.requests, waitingPages: http.waitingPages, unavailable: http.unavailable, upgraded: http.upgraded } }),
       };
     });

@@ -12,7 +12,7 @@ export type ReloadAction =
   | 'keep'
   /** Same container and upstream: timeouts, limits, readiness and listeners change in place; every connection stays. */
   | 'update'
-  /** The container, port or upstream changed: a new service takes over the kept addresses, the old one drains. */
+  /** The engine, container, port or upstream changed: a new service takes over the kept addresses, the old one drains. */
   | 'replace'
   | 'add';
 
@@ -121,9 +121,9 @@ export function sameService(a: ServiceConfig, b: ServiceConfig): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Whether connections of `a` may go on as connections of `b`: the same container, port and upstream. */
+/** Whether connections of `a` may go on as connections of `b`: the same engine, container, port and upstream. */
 export function sameUpstream(a: ServiceConfig, b: ServiceConfig): boolean {
-  return a.container === b.container && a.port === b.port && JSON.stringify(a.upstream) === JSON.stringify(b.upstream);
+  return (a.engine ?? 'default') === (b.engine ?? 'default') && a.container === b.container && a.port === b.port && JSON.stringify(a.upstream) === JSON.stringify(b.upstream);
 }
 
 function systemdRefusal(source: string, s: ServiceConfig, l: ListenSpec, action: ReloadAction, o: PlanOptions): string {
