@@ -3,6 +3,9 @@
 // whose containers share a name: each engine's events and outages reach only its own services.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
 import { formatStatusTable } from '../../src/cli/status-format.ts';
@@ -167,5 +170,32 @@ describe('a daemon on two engines (fake providers, one container name on both)',
     assert.equal(state(daemon, 'sa'), 'ready');
     assert.notEqual(state(daemon, 'sb'), 'ready');
     assert.ok(lines.some((l) => l.bindings['engine'] === 'b' && l.bindings['service'] === 'sb'), `the failed service's log lines carry its engine: ${JSON.stringify(lines)}`);
+  });
+
+  it('a reload naming an engine portwake did not start with is rejected, and everything keeps running; moving a service to a known engine works', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-engines-reload-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'portwake.yaml');
+    const a = new FakeProvider(systemClock);
+    const b = new FakeProvider(systemClock);
+    a.add({ name: 'app', listenMs: 0 });
+    b.add({ name: 'app', listenMs: 0 });
+    const port = await freePort();
+    const yaml = (engines: string, engine: string): string => `engines: {${engines}}\nservices:\n  web: {listen: "127.0.0.1:${port}", container: app, upstream: "127.0.0.1:1"${engine}}\n`;
+    writeFileSync(file, yaml('b: "unix:///nonexistent/b.sock"', ''));
+    const lines: LogLine[] = [];
+    const daemon = await Daemon.start({ config: parseConfig(yaml('b: "unix:///nonexistent/b.sock"', ''), file), configPath: file, logger: capturingLogger(lines), env: {}, stopOnExit: false, graceMs: 0, exitIdleMs: undefined, provider: a, providers: new Map([['b', b]]), clock: systemClock });
+    t.after(() => daemon.shutdown('test end'));
+
+    writeFileSync(file, yaml('b: "unix:///nonexistent/b.sock", c: "unix:///nonexistent/c.sock"', ', engine: c'));
+    await assert.rejects(daemon.reload(), /service "web": engine "c" is not one portwake started with \(known: default, b\); engines: changes take effect when portwake restarts/);
+    assert.deepEqual(daemon.status().map((s) => [s.name, s.engine]), [['web', 'default']]);
+
+    writeFileSync(file, yaml('b: "unix:///nonexistent/b.sock"', ', engine: b'));
+    await daemon.reload();
+    assert.deepEqual(daemon.status().map((s) => [s.name, s.engine]), [['web', 'b']]);
+    await daemon.start('web');
+    assert.equal((await b.inspect('app')).running, true, 'started on engine b');
+    assert.equal((await a.inspect('app')).running, false, 'not on the default engine');
   });
 });
