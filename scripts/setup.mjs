@@ -35,6 +35,7 @@ const TESTS = [
   { package: 'g++', why: 'the native data-path addon (src/native)' },
   { package: 'make', why: 'the native data-path addon (src/native)' },
   { package: 'python3', why: 'node-gyp, which builds the native addon' },
+  { package: 'podman', why: 'the Podman engine of test/podman (its Docker-compatible API)' },
 ];
 
 export const REQUIREMENTS = { demo: DEMO, tests: TESTS };

@@ -8,7 +8,7 @@ import { findConfigFile, type ConfigSearch, type FoundConfig } from '../config/f
 import type { ProxyFlags } from '../config/flags.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
-import { createProvider, createServiceProviders } from '../daemon/wiring.ts';
+import { createProviders, createServiceProviders, servicesByProvider } from '../daemon/wiring.ts';
 import { LISTEN_FROM_SYSTEMD_FLAG } from '../systemd/adopt.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 
@@ -130,9 +130,15 @@ async function runDaemon(loaded: PortwakeConfig, configFile: FoundConfig | undef
   // start's request would go out ahead of its events subscription, which must be asked for first.
   const checking = new AbortController();
   if (o.listenFromSystemd !== true) {
-    const providers = createServiceProviders({ docker: () => createProvider(loaded, deps.env), logger, env: deps.env });
+    // Per provider (each engine, the command provider), each with its own services: one engine down is
+    // one warning, the others are checked.
+    const engines = createProviders(loaded, deps.env);
+    const providers = createServiceProviders({ docker: (name) => engines.get(name), logger, env: deps.env });
+    const groups = servicesByProvider(loaded.services, providers);
+    const checks = [...groups].map(([provider, { engine, services }]) =>
+      startupCheck(services, provider, engine !== undefined && engines.size > 1 ? logger.child({ engine }) : logger, checking.signal));
     // The check's replies (an inspect per service) grow the heap as loading the config did: given back after it.
-    void startupCheck(loaded.services, (s) => providers.providerFor(s), logger, checking.signal).then(() => daemon.scheduleHeapRelease());
+    void Promise.all(checks).then(() => daemon.scheduleHeapRelease());
   }
   void daemon.done.then(() => checking.abort());
   let signals = 0;

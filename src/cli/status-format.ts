@@ -55,9 +55,12 @@ export function formatAgo(at: number | undefined, now: number): string {
 /** The status table, then one line per failed service with its error. Ends with a newline. */
 export function formatStatusTable(services: ServiceStatus[], now: number, c: Palette): string {
   if (services.length === 0) return 'no services configured\n';
-  const header = ['SERVICE', 'STATE', 'CONNECTIONS', 'LAST ACTIVITY', 'LAST COLD START'];
+  // An ENGINE column only when some service is on an engine of engines: (one engine: as before).
+  const engines = services.some((s) => s.engine !== undefined && s.engine !== 'default');
+  const header = ['SERVICE', ...(engines ? ['ENGINE'] : []), 'STATE', 'CONNECTIONS', 'LAST ACTIVITY', 'LAST COLD START'];
   const rows = services.map((s) => [
     { text: s.name, shown: s.name },
+    ...(engines ? [{ text: s.engine ?? 'default', shown: s.engine ?? 'default' }] : []),
     { text: stateText(s), shown: colourState(s.state, c) + (stateText(s) === s.state ? '' : c.red(stateText(s).slice(s.state.length))) },
     { text: connections(s), shown: connections(s) },
     { text: formatAgo(s.lastActivity ?? undefined, now), shown: formatAgo(s.lastActivity ?? undefined, now) },

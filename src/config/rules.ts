@@ -8,6 +8,7 @@ import { COMMAND_KEYS, parseArgv, parseProviderName } from './command.ts';
 import { parseControlAddress } from './control-address.ts';
 import { parseDuration } from './duration.ts';
 import { parseEndpoint } from './endpoint.ts';
+import { knownEngineNames, parseEngineName } from './engines.ts';
 import { isLoopback, parsePort } from './host-port.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { httpIssues } from './http-rules.ts';
@@ -15,6 +16,7 @@ import { findOverlaps, type Claim } from './listen-overlap.ts';
 import type { Locator, RawIssue } from './locator.ts';
 import { show } from './parsed.ts';
 import { readySchema } from './ready.ts';
+import { didYouMean } from './suggest.ts';
 import { parseSocketMode } from './socket-mode.ts';
 import { controlMap, type SchemaOptions } from './schema.ts';
 import { stackIssues } from './stack-rules.ts';
@@ -30,6 +32,7 @@ export function crossFieldIssues(root: Record<string, unknown>, options: SchemaO
   if (isMap(root.services)) {
     for (const [name, service] of Object.entries(root.services)) {
       if (isMap(service)) issues.push(...serviceIssues(name, service, options, claims));
+      if (isMap(service)) issues.push(...engineIssues(name, service, knownEngineNames(root.engines)));
     }
     issues.push(...stackIssues(root.services));
   }
@@ -157,9 +160,22 @@ function providerIssues(service: Record<string, unknown>, at: (...rest: Property
   if (service.container !== undefined) {
     issues.push({ path: at('container'), at: 'key', message: 'is not used by a command service (the process is the service, named after it); remove it, or use provider: docker' });
   }
+  if (service.engine !== undefined) {
+    issues.push({ path: at('engine'), at: 'key', message: 'is not used by a command service (its process runs on this machine, not on an engine); remove it, or use provider: docker' });
+  }
   const ready = readySchema.safeParse(service.ready);
   if (service.ready !== undefined && ready.success && ready.data.kind === 'health') {
     issues.push({ path: at('ready'), at: 'value', message: 'health needs a container HEALTHCHECK, which a command service has not; use tcp, http, {http: /path} or {delay: 1s}' });
   }
   return issues;
+}
+
+/** A service's engine: must be "default" or a key of engines:. */
+function engineIssues(name: string, service: Record<string, unknown>, known: readonly string[]): RawIssue[] {
+  const engine = parseEngineName(service.engine);
+  if (!engine.ok || known.includes(engine.value)) return [];
+  return [{
+    path: ['services', name, 'engine'], at: 'value',
+    message: `service "${name}" names engine "${engine.value}", which is not defined (known engines: ${known.join(', ')}); define it under engines:${didYouMean(engine.value, known)}`,
+  }];
 }

@@ -11,6 +11,7 @@ import { parseEndpoint } from './endpoint.ts';
 import { parseHosts } from './hosts.ts';
 import { httpSchema, httpShape, parsePaths, parseStrategy } from './http.ts';
 import { parseEngineHost } from './engine-host.ts';
+import { ENGINE_SHAPE_KEYS, enginesSchema, parseEngineName, TLS_SHAPE_KEYS } from './engines.ts';
 import { parsePort } from './host-port.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { fail, ok, show, type Parsed } from './parsed.ts';
@@ -159,6 +160,7 @@ function serviceShape(options: SchemaOptions) {
     wake: wakeSchema.optional(),
     tlsPort: field(parsePort).optional(),
     proxyProtocol: field(parseProxyProtocol).optional(),
+    engine: field(parseEngineName).optional(),
   };
 }
 
@@ -219,6 +221,7 @@ function serviceBody(s: z.output<z.ZodObject<ReturnType<typeof serviceShape>>>, 
     ...(s.wake === undefined ? {} : { wake: s.wake }),
     ...(s.tlsPort === undefined ? {} : { tlsPort: s.tlsPort }),
     ...(s.proxyProtocol === undefined ? {} : { proxyProtocol: s.proxyProtocol }),
+    ...(s.engine === undefined ? {} : { engine: s.engine }),
   };
 }
 
@@ -289,7 +292,7 @@ export function controlMap(value: unknown): unknown {
   return typeof value === 'string' || typeof value === 'number' ? { listen: value } : value;
 }
 
-const ROOT_KEYS = ['engine', 'control', 'http', 'tls', 'restartPolicy', 'services'] as const;
+const ROOT_KEYS = ['engine', 'engines', 'control', 'http', 'tls', 'restartPolicy', 'services'] as const;
 
 /** `proxyProtocol:` — the PROXY protocol header version sent to the upstream first. */
 function parseProxyProtocol(value: unknown): Parsed<'v1' | 'v2'> {
@@ -301,6 +304,7 @@ function parseProxyProtocol(value: unknown): Parsed<'v1' | 'v2'> {
 export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<PortwakeConfig, 'source'>, unknown> {
   return z.strictObject({
     engine: field(parseEngineHost).optional(),
+    engines: enginesSchema(options).optional(),
     control: controlSchema(options).optional(),
     http: httpSchema(listenSchema(options)).optional(),
     tls: tlsSchema(listenSchema(options)).optional(),
@@ -319,6 +323,7 @@ export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<Portwa
         ...(routed && s.hosts !== undefined && defaultedReady.has(s.ready) ? { ready: HTTP_ANY_STATUS } : {}),
       })),
       engineHost: c.engine,
+      ...(c.engines === undefined ? {} : { engines: c.engines }),
       control: c.control,
       ...(c.http === undefined ? {} : { http: c.http }),
       ...(c.tls === undefined ? {} : { tls: c.tls }),
@@ -333,6 +338,8 @@ export function knownKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 1 && first === 'control') return Object.keys(controlShape({}));
   if (path.length === 1 && first === 'http') return Object.keys(httpShape(listenSchema({})));
   if (path.length === 1 && first === 'tls') return Object.keys(tlsShape(listenSchema({})));
+  if (first === 'engines' && path.length === 2) return ENGINE_SHAPE_KEYS;
+  if (first === 'engines' && path.length === 3 && path[2] === 'tls') return TLS_SHAPE_KEYS;
   if (first !== 'services') return [];
   if (path.length === 2) return Object.keys(serviceShape({}));
   if (path.length === 3 && third === 'ready') return Object.keys(READY_MAP_SHAPE);

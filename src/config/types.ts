@@ -82,6 +82,27 @@ export interface ServiceConfig {
   tlsPort?: number;
   /** Send a PROXY protocol header (v1 text, v2 binary) with the client's address to the upstream first. */
   proxyProtocol?: 'v1' | 'v2';
+  /** The engine (a name from engines:, or "default") whose container this is; undefined: "default". */
+  engine?: string | undefined;
+}
+
+/** TLS for a tcp:// engine: PEM files, read at start. */
+export interface EngineTls {
+  /** Verify the engine's certificate against this CA (else the system's). */
+  ca?: string;
+  /** The client certificate and its key (given together). */
+  cert?: string;
+  key?: string;
+  /** Verify the engine's certificate (default true). */
+  verify: boolean;
+}
+
+/** A named engine from `engines:` (the default one is PortwakeConfig.engineHost). */
+export interface EngineConfig {
+  name: string;
+  /** DOCKER_HOST syntax: unix:///path or tcp://host:port. Podman's API socket is one such engine. */
+  host: string;
+  tls?: EngineTls;
 }
 
 export interface ControlConfig {
@@ -112,6 +133,8 @@ export interface PortwakeConfig {
   services: ServiceConfig[];
   /** Container engine endpoint (DOCKER_HOST syntax); undefined: DOCKER_HOST or the default socket. */
   engineHost: string | undefined;
+  /** Further engines by name (engines:); absent or empty: only the default. */
+  engines?: EngineConfig[] | undefined;
   control: ControlConfig | undefined;
   /** The HTTP Host router's listeners; undefined: none. */
   http?: HttpConfig | undefined;

@@ -123,6 +123,16 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
     },
   });
   new Gauge({
+    name: 'portwake_service_info',
+    help: 'Always 1: which engine and container each service uses (join on service).',
+    labelNames: ['service', 'engine', 'container'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const s of current()) this.set({ service: s.name, engine: s.engine ?? 'default', container: s.container }, 1);
+    },
+  });
+  new Gauge({
     name: 'portwake_service_state',
     help: 'Current state of each service: 1 for the state it is in, 0 for the others.',
     labelNames: ['service', 'state'] as const,

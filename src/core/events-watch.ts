@@ -12,6 +12,8 @@ export interface WatchOptions {
   clock: Clock;
   logger: Logger;
   signal: AbortSignal;
+  /** The engine's name, for the log lines (when there are several). */
+  engine?: string;
   onEvent(event: ContainerEvent): void;
   /** Called once the stream is re-established after a break. */
   onResync(cause: string): void;
@@ -24,6 +26,7 @@ const MAX_RETRY_MS = 5_000;
 export async function watchEvents(o: WatchOptions): Promise<void> {
   let delay = FIRST_RETRY_MS;
   let broken = false;
+  const which = o.engine === undefined ? '' : ` of engine "${o.engine}" (${o.provider.endpoint})`;
   while (!o.signal.aborted) {
     try {
       const iterator = o.provider.events(o.signal)[Symbol.asyncIterator]();
@@ -31,7 +34,7 @@ export async function watchEvents(o: WatchOptions): Promise<void> {
       if (broken) {
         // Subscribe first, then re-inspect: nothing that happens from now on can be missed.
         await Promise.race([next.then(() => undefined), sleep(o.clock, 50, o.signal)]);
-        o.logger.info({}, 'docker events stream re-established; re-inspecting containers');
+        o.logger.info({}, `docker events stream${which} re-established; re-inspecting containers`);
         o.onResync('events stream reconnected');
         broken = false;
       }
@@ -46,7 +49,7 @@ export async function watchEvents(o: WatchOptions): Promise<void> {
       throw new Error('the stream ended');
     } catch (err) {
       if (o.signal.aborted) return;
-      if (!broken) o.logger.warn({ err: describe(err) }, `docker events stream lost (${describe(err)}); reconnecting`);
+      if (!broken) o.logger.warn({ err: describe(err) }, `docker events stream${which} lost (${describe(err)}); reconnecting`);
       broken = true;
     }
     await sleep(o.clock, delay, o.signal).catch(() => undefined);

@@ -18,6 +18,8 @@ export interface StartTimings {
 export interface ServiceStatus {
   name: string;
   container: string;
+  /** The engine the container is on ("default", or a name from engines:), or "command" for a command service; set by the daemon. */
+  engine?: string;
   state: ServiceStateKind;
   /** Message of the last failure, kept until the next successful start. */
   lastError: string | undefined;

@@ -1,7 +1,7 @@
-// The composition root: with wiring.ts (the engine provider, which the CLI commands ask for too),
-// the one place that knows every concrete class. Builds the services (activation + frontend), the
-// events watcher (from the first start on), sd_notify, the control API; runs until shutdown;
-// reloads the config on request (reload.ts).
+// The composition root: with wiring.ts (the engine providers, which the CLI commands ask for too),
+// the one place that knows every concrete class. Builds the services (activation + frontend), one
+// events watcher per engine (from the first start on that engine), sd_notify, the control API;
+// runs until shutdown; reloads the config on request (reload.ts).
 
 import type { Activation } from '../core/activation/activation.ts';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.ts';
@@ -10,6 +10,7 @@ import { watchEvents } from '../core/events-watch.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Provider } from '../core/provider.ts';
 import type { DaemonControl, DaemonEvent, ReloadResult, ServiceStateKind, ServiceStatus } from '../core/status.ts';
+import { DEFAULT_ENGINE } from '../config/engines.ts';
 import type { ListenSpec, PortwakeConfig, ServiceConfig } from '../config/types.ts';
 import type { ControlServer } from '../control/server.ts';
 import { warnIfFdLimitLow } from './fd-limit.ts';
@@ -24,7 +25,7 @@ import { dependenciesHook, dependentsOf } from './dependencies.ts';
 import { listenKey } from './reload-plan.ts';
 import { Reloader } from './reload.ts';
 import { createRunningService, inConfigOrder, listenAll, type RunningService } from './service.ts';
-import { createProvider, createServiceProviders, type ServiceProviders } from './wiring.ts';
+import { createProviders, createServiceProviders, type ServiceProviders } from './wiring.ts';
 import { TlsRoutes } from './tls.ts';
 import { TlsRouter } from '../proxy/frontends/tls/router.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
@@ -52,8 +53,10 @@ export interface DaemonOptions {
    * start and after each reload (the file keeps its addresses; changing one needs a restart).
    */
   listenFromSystemd?: boolean;
-  /** Injected in tests: the provider of every Docker service; default: wiring.ts's provider for config.engineHost. */
+  /** Injected in tests: the default engine's provider; default: wiring.ts's provider for config.engineHost. */
   provider?: Provider;
+  /** Injected in tests: providers by engine name (the default one is "default"); the others come from wiring.ts. */
+  providers?: ReadonlyMap<string, Provider>;
   clock?: Clock;
   notifier?: Notifier;
 }
@@ -75,6 +78,8 @@ export class Daemon implements DaemonControl {
   private readonly eventsWatches = new Map<Provider, Promise<void>>();
   /** Which provider runs each service's (and each retired service's) activation: its events go to it alone. */
   private readonly providerOf = new WeakMap<Activation, Provider>();
+  /** What each engine's services log through, naming the engine when there are several. */
+  private readonly engineLoggers = new Map<string, Logger>();
   /** The collection that follows start-up and each reload (scheduleHeapRelease). */
   private heapRelease: TimerHandle | undefined;
   /** The tail of the reload queue: reloads run one at a time, each reading the file when its turn comes. */
@@ -102,14 +107,19 @@ export class Daemon implements DaemonControl {
   private constructor(
     private config: PortwakeConfig,
     private readonly o: DaemonOptions,
+    /** One provider per engine name, fixed for the daemon's life (engines: changes need a restart). */
+    private readonly engines: ReadonlyMap<string, Provider>,
+    /** Each service's provider: its engine's, or the command provider. */
     private readonly providers: ServiceProviders,
     private readonly clock: Clock,
     private readonly notifier: Notifier,
   ) {
     this.serviceLogger = lazyChildren(o.logger);
+    if (engines.size > 1) for (const name of engines.keys()) this.engineLoggers.set(name, lazyChildren(o.logger.child({ engine: name })));
     this.reloader = new Reloader({
       configPath: o.configPath,
       env: o.env,
+      engines: () => [...this.engines.keys()],
       listenFromSystemd: o.listenFromSystemd === true,
       logger: o.logger,
       graceMs: o.graceMs,
@@ -139,10 +149,13 @@ export class Daemon implements DaemonControl {
   /** Binds every listener (all or nothing) and starts serving. Starts no container. */
   static async start(o: DaemonOptions): Promise<Daemon> {
     const clock = o.clock ?? systemClock;
-    const providers = createServiceProviders({ docker: () => o.provider ?? createProvider(o.config, o.env), logger: o.logger, env: o.env });
+    const engines = createProviders(o.config, o.env);
+    for (const [name, p] of o.providers ?? []) engines.set(name, p);
+    if (o.provider !== undefined) engines.set(DEFAULT_ENGINE, o.provider);
+    const providers = createServiceProviders({ docker: (name) => engines.get(name), logger: o.logger, env: o.env });
     const notifier = o.notifier ?? (await createNotifier(o.env, o.logger, { clock }));
     const config = o.listenFromSystemd === true ? adoptSystemdListeners(o.config) : o.config;
-    const d = new Daemon(config, o, providers, clock, notifier);
+    const d = new Daemon(config, o, engines, providers, clock, notifier);
     await d.boot();
     return d;
   }
@@ -225,19 +238,22 @@ export class Daemon implements DaemonControl {
   }
 
   /**
-   * Follows a provider's events from its first start on: while every service is stopped there is
+   * Follows a provider's events from its first start on: while its services are stopped there is
    * nothing to watch, and not watching keeps the Docker client (and its memory) unloaded. Called
    * as a service enters 'starting', before its start request is sent, so that the subscription is
    * asked for first; runs until shutdown, reconnecting and resyncing as watchEvents does. Each
-   * provider's events go to the services it runs, and only to them.
+   * provider (each engine, and the command provider) has its own: one engine's outage reaches only
+   * its own services. `engine`: the engine's name, for the logs when there are several.
    */
-  private watchEngine(provider: Provider): void {
+  private watchEngine(provider: Provider, engine: string | undefined): void {
     if (this.eventsWatches.has(provider)) return;
+    const named = engine !== undefined && this.engines.size > 1;
     const mine = (a: Activation): boolean => this.providerOf.get(a) === provider;
     this.eventsWatches.set(provider, watchEvents({
       provider,
       clock: this.clock,
-      logger: this.o.logger,
+      logger: named ? this.o.logger.child({ engine }) : this.o.logger,
+      ...(named ? { engine } : {}),
       signal: this.lifetime.signal,
       // Draining services too: their open connections must close when their container goes away.
       onEvent: (e) => {
@@ -264,14 +280,18 @@ export class Daemon implements DaemonControl {
       listen.push(l);
       keys.set(l.text, listenKey(l));
     }
+    // A command service runs on no engine.
+    const engine = s.command === undefined ? s.engine ?? DEFAULT_ENGINE : undefined;
+    // The config's rules reject an unknown engine; one added by a reload is rejected there (reload.ts).
+    if (engine !== undefined && !this.engines.has(engine)) throw new PortwakeError('CONFIG_INVALID', `service "${s.name}": engine "${engine}" is not one portwake started with (known: ${[...this.engines.keys()].join(', ')}); engines: changes need a restart`);
+    const provider = this.providers.providerFor(s);
     const emit = (e: DaemonEvent): void => {
       // Once its run ends (paused is the same run), the container is no longer the one inherited over a reload.
       if (e.type === 'state' && isUp(e.from) && !isUp(e.to)) this.inherited.delete(unit.activation);
-      if (e.type === 'state' && e.to === 'starting') this.watchEngine(provider);
+      if (e.type === 'state' && e.to === 'starting') this.watchEngine(provider, engine);
       this.emit(e);
     };
-    const logger = this.serviceLogger;
-    const provider = this.providers.providerFor(s);
+    const logger = (engine === undefined ? undefined : this.engineLoggers.get(engine)) ?? this.serviceLogger;
     const dependencies = dependenciesHook(s.name, { backend: (name) => this.units.get(name)?.activation, logger: this.o.logger, signal: this.lifetime.signal });
     const unit = createRunningService(s, listen, keys, { provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit, dependencies }, logger, this.native);
     this.providerOf.set(unit.activation, provider);
@@ -349,7 +369,7 @@ export class Daemon implements DaemonControl {
       const s = u.activation.status();
       const http = u.config.hosts === undefined ? undefined : this.http?.stats(u.config.name);
       return {
-        ...s, listeners: inConfigOrder(u.frontend.listeners, u.config), heldConnections: u.frontend.held + (http?.held ?? 0), halfClosedConnections: u.frontend.halfClosed,
+        ...s, engine: u.config.command !== undefined ? 'command' : u.config.engine ?? DEFAULT_ENGINE, listeners: inConfigOrder(u.frontend.listeners, u.config), heldConnections: u.frontend.held + (http?.held ?? 0), halfClosedConnections: u.frontend.halfClosed,
         ...(http === undefined ? {} : { http: { requests: http.requests, waitingPages: http.waitingPages, unavailable: http.unavailable, upgraded: http.upgraded } }),
       };
     });

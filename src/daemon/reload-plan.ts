@@ -12,7 +12,7 @@ export type ReloadAction =
   | 'keep'
   /** Same container and upstream: timeouts, limits, readiness and listeners change in place; every connection stays. */
   | 'update'
-  /** The container, port or upstream changed: a new service takes over the kept addresses, the old one drains. */
+  /** The engine, container, port or upstream changed: a new service takes over the kept addresses, the old one drains. */
   | 'replace'
   | 'add';
 
@@ -122,11 +122,11 @@ export function sameService(a: ServiceConfig, b: ServiceConfig): boolean {
 }
 
 /**
- * Whether connections of `a` may go on as connections of `b`: the same container (and group) or
- * command, port and upstream. A changed dependsOn is applied in place: the next start waits for the new list.
+ * Whether connections of `a` may go on as connections of `b`: the same engine, container (and group)
+ * or command, port and upstream. A changed dependsOn is applied in place: the next start waits for the new list.
  */
 export function sameUpstream(a: ServiceConfig, b: ServiceConfig): boolean {
-  return a.container === b.container && a.port === b.port && JSON.stringify(a.upstream) === JSON.stringify(b.upstream) &&
+  return (a.engine ?? 'default') === (b.engine ?? 'default') && a.container === b.container && a.port === b.port && JSON.stringify(a.upstream) === JSON.stringify(b.upstream) &&
     JSON.stringify(a.members ?? []) === JSON.stringify(b.members ?? []) && JSON.stringify(a.command) === JSON.stringify(b.command);
 }
 

@@ -17,6 +17,8 @@ import { frontendLimits, inConfigOrder, type RunningService } from './service.ts
 
 /** What a reload reads and changes of the daemon (daemon.ts). */
 export interface ReloadHost {
+  /** The engines portwake started with, by name (fixed until a restart). */
+  engines(): readonly string[];
   /** The file to re-read; undefined when the config came from flags. */
   readonly configPath: string | undefined;
   /** The daemon's environment (a control token there satisfies a non-loopback control: address). */
@@ -71,6 +73,11 @@ export class Reloader {
     const file = await loadConfig(this.d.configPath, { tokenFromEnvironment: environmentHasToken(this.d.env) });
     const fromSystemd = this.d.listenFromSystemd;
     const next = fromSystemd ? adoptSystemdListeners(file) : file;
+    const engines = this.d.engines();
+    const unknown = next.services.filter((sv) => !engines.includes(sv.engine ?? 'default'));
+    if (unknown.length > 0) {
+      throw new PortwakeError('CONFIG_INVALID', unknown.map((sv) => `service "${sv.name}": engine "${sv.engine ?? 'default'}" is not one portwake started with (known: ${engines.join(', ')}); engines: changes take effect when portwake restarts`).join('\n'));
+    }
     const plan = planReload([...this.d.units().values()].map((u) => u.config), next, { fromSystemd });
     // Built now, listening on nothing yet: the services added, and the successors of replaced ones.
     const fresh = new Map<string, RunningService>();
@@ -176,7 +183,7 @@ export class Reloader {
     // A reload is a retry: services backing off after failed starts try again on the next connection.
     for (const u of this.d.units().values()) u.activation.clearBackoff('a config reload');
     const running = this.d.config();
-    this.d.setConfig({ ...next, engineHost: running.engineHost, control: running.control });
+    this.d.setConfig({ ...next, engineHost: running.engineHost, engines: running.engines, control: running.control });
     this.d.notifyStatus();
     const { result } = plan;
     const inPlace = plan.services.filter((p) => p.action === 'update').map((p) => p.config.name);
@@ -246,6 +253,7 @@ export class Reloader {
   /** The engine and the control API are set up once; a reload only warns about changes to them. */
   private warnRestartOnly(next: PortwakeConfig): void {
     if (next.engineHost !== this.d.config().engineHost) this.d.logger.warn({}, 'reload: engine: changes take effect when portwake restarts, ignoring');
+    if (JSON.stringify(next.engines ?? []) !== JSON.stringify(this.d.config().engines ?? [])) this.d.logger.warn({}, 'reload: engines: changes take effect when portwake restarts, ignoring');
     if (JSON.stringify(next.control) !== JSON.stringify(this.d.config().control)) this.d.logger.warn({}, 'reload: control: changes take effect when portwake restarts, ignoring');
   }
 }

@@ -2,9 +2,10 @@
 // the CLI commands get them from. Small and light (the Docker client itself loads on first use), so
 // that the short commands may import it.
 
+import { DEFAULT_ENGINE } from '../config/engines.ts';
+import type { EngineConfig, ServiceConfig } from '../config/types.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Provider } from '../core/provider.ts';
-import type { ServiceConfig } from '../config/types.ts';
 import { CommandProvider } from '../providers/command/provider.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
 import { createDockerProvider } from '../providers/docker/provider.ts';
@@ -35,13 +36,25 @@ export interface ServiceProviders {
   close(): Promise<void>;
 }
 
-/** `docker`: the Docker provider, made on first use (a config of command services alone needs none). */
-export function createServiceProviders(o: { docker: () => Provider; logger: Logger; env: Env }): ServiceProviders {
-  let docker: Provider | undefined;
+/**
+ * `docker`: the provider of an engine by name ("default" or a key of engines:), asked on first use
+ * (a config of command services alone needs none); an unknown name is a config error caught earlier.
+ */
+export function createServiceProviders(o: { docker: (engine: string) => Provider | undefined; logger: Logger; env: Env }): ServiceProviders {
+  const engines = new Map<string, Provider>();
   let command: CommandProvider | undefined;
+  const docker = (name: string): Provider => {
+    let p = engines.get(name);
+    if (p === undefined) {
+      p = o.docker(name);
+      if (p === undefined) throw new Error(`engine "${name}" is not defined (a config rule should have caught this)`);
+      engines.set(name, p);
+    }
+    return p;
+  };
   return {
     providerFor(s) {
-      if (s.command === undefined || s.upstream === undefined) return (docker ??= o.docker());
+      if (s.command === undefined || s.upstream === undefined) return docker(s.engine ?? DEFAULT_ENGINE);
       command ??= new CommandProvider({ logger: o.logger, env: o.env });
       command.set({
         name: s.name,
@@ -54,4 +67,36 @@ export function createServiceProviders(o: { docker: () => Provider; logger: Logg
     },
     close: () => command?.close() ?? Promise.resolve(),
   };
+}
+
+/**
+ * One provider per engine, keyed by engine name: "default" (createProvider) and each of engines:
+ * (its own address and TLS files; the environment's TLS variables apply to the default only).
+ * Each is independent: its own client, its own events stream in the daemon. Where discovery
+ * will run per engine too.
+ */
+export function createProviders(config: { readonly engineHost?: string | undefined; readonly engines?: readonly EngineConfig[] | undefined }, env: Env): Map<string, Provider> {
+  const providers = new Map<string, Provider>([[DEFAULT_ENGINE, createProvider(config, env)]]);
+  for (const e of config.engines ?? []) {
+    providers.set(e.name, createDockerProvider({ host: e.host, ...(e.tls === undefined ? {} : { tlsFiles: e.tls }) }));
+  }
+  return providers;
+}
+
+/** The services of one provider, and the engine's name when it is an engine (not the command provider). */
+export interface ProviderGroup {
+  engine: string | undefined;
+  services: ServiceConfig[];
+}
+
+/** The services grouped by the provider that runs them, in config order: what the checks go through, one engine at a time. */
+export function servicesByProvider(services: readonly ServiceConfig[], providers: ServiceProviders): Map<Provider, ProviderGroup> {
+  const groups = new Map<Provider, ProviderGroup>();
+  for (const s of services) {
+    const provider = providers.providerFor(s);
+    const group = groups.get(provider) ?? { engine: s.command === undefined ? s.engine ?? DEFAULT_ENGINE : undefined, services: [] };
+    group.services.push(s);
+    groups.set(provider, group);
+  }
+  return groups;
 }

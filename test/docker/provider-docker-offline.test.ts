@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { parseConfig } from '../../src/config/load.ts';
 import { ContainerNotFoundError, ProviderError, ProviderUnreachableError } from '../../src/core/errors.ts';
+import { createProviders } from '../../src/daemon/wiring.ts';
 import type { ContainerEvent } from '../../src/core/provider.ts';
 import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv, resolveDockerHost } from '../../src/providers/docker/docker-host.ts';
 import { toContainerInfo, type InspectJson } from '../../src/providers/docker/container-inspect.ts';
@@ -88,6 +90,39 @@ describe('docker connect', () => {
     const err = await createDockerProvider({ host, tlsVerify: true, certPath: other.dir }).ping().then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof ProviderUnreachableError, String(err));
     assert.match(err.message, /\(TLS\) is unreachable/);
+  });
+
+  it('an engine of engines: with tls: {ca, cert, key} talks TLS with its own files; verify: false skips the engine\'s certificate only', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'pwtest-tls-engines-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const good = makePki(join(dir, 'good'));
+    makePki(join(dir, 'other'));
+    const server = createHttpsServer({ ca: good.ca, cert: good.serverCert, key: good.serverKey, requestCert: true, rejectUnauthorized: true }, (_req, res) => {
+      res.end('OK');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => { server.closeAllConnections(); server.close(); });
+    const host = `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const files = (pki: string, client: string, verify: boolean): string =>
+      `{host: "${host}", tls: {ca: ${join(dir, pki, 'ca.pem')}, cert: ${join(dir, client, 'cert.pem')}, key: ${join(dir, client, 'key.pem')}, verify: ${verify}}}`;
+    const config = parseConfig([
+      'engines:',
+      `  good: ${files('good', 'good', true)}`,
+      `  wrongca: ${files('other', 'good', true)}`,
+      `  noverify: ${files('other', 'good', false)}`,
+      `  wrongclient: ${files('good', 'other', true)}`,
+      'services:',
+      '  web: {listen: 80, container: web, engine: good}',
+      '',
+    ].join('\n'), join(dir, 'portwake.yaml'));
+    const providers = createProviders(config, {});
+    await providers.get('good')?.ping();
+    await providers.get('noverify')?.ping();
+    for (const name of ['wrongca', 'wrongclient']) {
+      const err = await providers.get(name)?.ping().then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof ProviderUnreachableError, `${name}: ${String(err)}`);
+      assert.match(err.message, new RegExp(`${host.replace(/[.]/g, '\\.')} \\(TLS\\) is unreachable`));
+    }
   });
 });
 
@@ -275,6 +310,13 @@ describe('docker events stream', () => {
     assert.equal(parseEvent(event('health_status: unhealthy', 'x', 'n'))?.health, 'unhealthy');
     assert.equal(parseEvent(event('die', 'x', 'n'))?.exitCode, undefined);
     assert.throws(() => parseEvent('{not json'));
+  });
+
+  it("parseEvent reads Podman's own action names: died as die (with its exit code), remove as destroy", () => {
+    assert.deepEqual(parseEvent('{"Type":"container","Action":"died","Actor":{"ID":"x","Attributes":{"name":"n","exitCode":"3"}},"time":1700000000}'),
+      { kind: 'die', id: 'x', name: 'n', time: 1700000000000, exitCode: 3 });
+    assert.deepEqual(parseEvent('{"Type":"container","Action":"remove","Actor":{"ID":"x","Attributes":{"name":"n"}},"time":1700000000}'),
+      { kind: 'destroy', id: 'x', name: 'n', time: 1700000000000 });
   });
 });
 

@@ -19,7 +19,7 @@ function section(title: string): string {
 describe('README reference', () => {
   it('names every key the schema accepts', () => {
     const reference = section('Configuration reference') + section('Control API');
-    const paths: Array<readonly PropertyKey[]> = [[], ['control'], ['services', 'web'], ['services', 'web', 'ready'], ['services', 'web', 'ready', 'http']];
+    const paths: Array<readonly PropertyKey[]> = [[], ['control'], ['services', 'web'], ['services', 'web', 'ready'], ['services', 'web', 'ready', 'http'], ['engines', 'podman'], ['engines', 'podman', 'tls']];
     // Named in a code span (`engine:`, `{delay: 1s}`) or a YAML example line.
     const code = [...reference.matchAll(/`([^`\n]+)`/g)].map((m) => m[1] ?? '').concat(reference.split('\n').filter((l) => /^\s+[#\w]/.test(l)));
     const named = (key: string): boolean => code.some((c) => new RegExp(`(^|[^\\w])${key}:?([^\\w]|$)`).test(c));

@@ -21,6 +21,8 @@ export interface ContainerOptions {
   stopSignal?: string;
   /** Start it right away (default: leave it created and stopped, as portwake finds containers). */
   start?: boolean;
+  /** HostConfig.Ulimits (Podman's containers need some here: podman.ts's PODMAN_ULIMITS). */
+  ulimits?: { Name: string; Soft: number; Hard: number }[];
 }
 
 export interface LocalContainer {
@@ -62,6 +64,7 @@ export async function createContainer(engine: Engine, opts: ContainerOptions, ow
     HostConfig: {
       PortBindings: bindings,
       ...(opts.networkMode === undefined ? {} : { NetworkMode: opts.networkMode }),
+      ...(opts.ulimits === undefined ? {} : { Ulimits: opts.ulimits }),
     },
   });
   const remove = async (): Promise<void> => {

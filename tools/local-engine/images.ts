@@ -138,4 +138,6 @@ export async function importRootfs(engine: Engine, root: string, ref: string, ch
   await tarDone;
   const failure = body.split('\n').map((l) => l.trim()).filter((l) => l !== '').map((l) => JSON.parse(l) as { error?: string }).find((m) => m.error !== undefined);
   if (failure !== undefined) throw new Error(`docker import of ${ref} failed: ${failure.error}`);
+  // Podman's compatible API (4.3) ignores the tag and names the import <repo>:latest: tag it as asked.
+  if (!(await hasImage(engine, ref))) await engine.docker.getImage(`${repo}:latest`).tag({ repo, tag });
 }

@@ -16,6 +16,8 @@ export interface DockerConnectOptions {
   tlsVerify?: boolean;
   /** Directory with ca.pem, cert.pem, key.pem (DOCKER_CERT_PATH). Turns TLS on for tcp://. */
   certPath?: string;
+  /** TLS files named one by one (an engine of engines:); takes the place of certPath and tlsVerify. Turns TLS on for tcp://. */
+  tlsFiles?: { ca?: string; cert?: string; key?: string; verify: boolean };
 }
 
 /** Where the engine listens, resolved and validated; the TLS material already read. */
@@ -55,11 +57,12 @@ export function resolveDockerHost(o: DockerConnectOptions): DockerTarget {
     } catch (err) {
       throw new ProviderError(`docker host "${o.host}" is not a valid tcp://host:port address`, { cause: err });
     }
-    const tls = o.tlsVerify === true || o.certPath !== undefined;
+    const tls = o.tlsVerify === true || o.certPath !== undefined || o.tlsFiles !== undefined;
     const port = url.port === '' ? (tls ? 2376 : 2375) : Number(url.port);
     const endpoint = `tcp://${url.host}${url.port === '' ? `:${port}` : ''}${tls ? ' (TLS)' : ''}`;
     const hostname = url.hostname.replace(/^\[|\]$/g, '');
     if (!tls) return { kind: 'tcp', host: hostname, port, tls: undefined, endpoint };
+    if (o.tlsFiles !== undefined) return { kind: 'tcp', host: hostname, port, tls: { ...readNamedTlsFiles(o.tlsFiles, endpoint), rejectUnauthorized: o.tlsFiles.verify }, endpoint };
     return { kind: 'tcp', host: hostname, port, tls: { ...readTlsFiles(o.certPath, endpoint), rejectUnauthorized: o.tlsVerify === true }, endpoint };
   }
   throw new ProviderError(`docker host "${o.host}" is not supported: use unix:///path/to/docker.sock or tcp://host:port`);
@@ -76,4 +79,18 @@ function readTlsFiles(certPath: string | undefined, endpoint: string): { ca?: Bu
   } catch (err) {
     throw new ProviderUnreachableError(endpoint, { cause: err });
   }
+}
+
+function readNamedTlsFiles(files: { ca?: string; cert?: string; key?: string }, endpoint: string): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  const out: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  for (const which of ['ca', 'cert', 'key'] as const) {
+    const path = files[which];
+    if (path === undefined) continue;
+    try {
+      out[which] = readFileSync(path);
+    } catch (err) {
+      throw new ProviderUnreachableError(endpoint, { cause: new Error(`cannot read the TLS ${which} file ${path}: ${(err as Error).message}`, { cause: err }) });
+    }
+  }
+  return out;
 }

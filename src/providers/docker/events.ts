@@ -13,8 +13,13 @@ import { mapDockerError } from './errors.ts';
 /**
  * Actions portwake cares about. health_status makes the engine match every action by prefix
  * ("health_status: healthy"), which the others survive since none is a prefix of another action.
+ * Podman's compatible API filters on its own names, "died" and "remove" (it reports "died" as
+ * "die"; "remove" as it is, read as destroy below); Docker matches none of them.
  */
-const ACTIONS = ['start', 'die', 'stop', 'kill', 'destroy', 'pause', 'unpause', 'health_status'];
+const ACTIONS = ['start', 'die', 'stop', 'kill', 'destroy', 'pause', 'unpause', 'health_status', 'died', 'remove'];
+
+/** Podman's names for Docker's actions. */
+const PODMAN_ACTIONS: Readonly<Record<string, ContainerEventKind>> = { died: 'die', remove: 'destroy' };
 
 /**
  * Streams container events until the signal aborts (the iterator returns) or the stream breaks or
@@ -106,7 +111,7 @@ export function parseEvent(line: string): ContainerEvent | undefined {
     const health = HEALTH.find((h) => h === status);
     return health === undefined ? undefined : { kind: 'health', ...base, health };
   }
-  const kind = KINDS.find((k) => k === action);
+  const kind = KINDS.find((k) => k === action) ?? PODMAN_ACTIONS[action];
   if (kind === undefined) return undefined;
   if (kind === 'die') {
     const code = Number.parseInt(attrs['exitCode'] ?? '', 10);
