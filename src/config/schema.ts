@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { DEFAULTS, type ControlConfig, type ListenSpec, type PortwakeConfig, type ServiceConfig } from './types.ts';
 import { controlListen, parseControlAddress, parseInsecureNoToken, parseTokenFile } from './control-address.ts';
+import { discoverySchema, DISCOVERY_SHAPE, DOCKER_DISCOVERY_SHAPE } from './discovery.ts';
 import { parseDuration } from './duration.ts';
 import { parseEndpoint } from './endpoint.ts';
 import { parseHosts } from './hosts.ts';
@@ -143,12 +144,14 @@ function serviceSchema(options: SchemaOptions): z.ZodType<Omit<ServiceConfig, 'n
 const HTTP_ANY_STATUS = { kind: 'http', path: '/', host: undefined, statusMin: 100, statusMax: 599 } as const;
 
 /** `services:` — a non-empty map from service name to service; names are checked here. */
-function servicesSchema(options: SchemaOptions): z.ZodType<ServiceConfig[], unknown> {
+function servicesSchema(options: SchemaOptions, allowNone = false): z.ZodType<ServiceConfig[], unknown> {
   // One schema for every service: one per service cost ~0.3 ms and ~25 KiB of garbage each, which
   // stayed in the RSS at 1,000 services (docs/benchmarks.md).
   const service = serviceSchema(options);
   return z.unknown().transform((value, ctx): ServiceConfig[] => {
     if (value === null || (isMap(value) && Object.keys(value).length === 0)) {
+      // With discovery: the labelled containers may be the only services.
+      if (allowNone) return [];
       report(ctx, 'no services defined; add at least one, e.g. "web: {listen: 80, container: web}"');
       return z.NEVER;
     }
@@ -197,16 +200,30 @@ export function controlMap(value: unknown): unknown {
   return typeof value === 'string' || typeof value === 'number' ? { listen: value } : value;
 }
 
-const ROOT_KEYS = ['engine', 'control', 'http', 'services'] as const;
+const ROOT_KEYS = ['engine', 'control', 'http', 'discovery', 'services'] as const;
 
-/** The whole file (after `x-` extension keys are dropped), as a PortwakeConfig minus `source`. */
+/**
+ * The whole file (after `x-` extension keys are dropped), as a PortwakeConfig minus `source`. With
+ * `discovery:`, `services:` may be left out or empty.
+ */
 export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<PortwakeConfig, 'source'>, unknown> {
-  return z.strictObject({
+  const root = (discovering: boolean) => z.strictObject({
     engine: field(parseEngineHost).optional(),
     control: controlSchema(options).optional(),
     http: httpSchema(listenSchema(options)).optional(),
-    services: servicesSchema(options),
-  }).transform((c) => ({ services: c.services, engineHost: c.engine, control: c.control, ...(c.http === undefined ? {} : { http: c.http }) }));
+    discovery: discoverySchema.optional(),
+    services: discovering ? servicesSchema(options, true).optional() : servicesSchema(options),
+  }).transform((c) => ({
+    services: c.services ?? [], engineHost: c.engine, control: c.control,
+    ...(c.http === undefined ? {} : { http: c.http }),
+    ...(c.discovery === undefined ? {} : { discovery: c.discovery }),
+  }));
+  const plain = root(false);
+  const discovering = root(true);
+  return z.unknown().transform((value, ctx) => {
+    const parsed = delegate(isMap(value) && value.discovery !== undefined ? discovering : plain, value, ctx);
+    return parsed ?? z.NEVER;
+  });
 }
 
 /** The keys a map at this path may have, for "did you mean" on unknown keys. */
@@ -215,6 +232,8 @@ export function knownKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 0) return ROOT_KEYS;
   if (path.length === 1 && first === 'control') return Object.keys(controlShape({}));
   if (path.length === 1 && first === 'http') return Object.keys(httpShape(listenSchema({})));
+  if (path.length === 1 && first === 'discovery') return Object.keys(DISCOVERY_SHAPE);
+  if (path.length === 2 && first === 'discovery' && path[1] === 'docker') return Object.keys(DOCKER_DISCOVERY_SHAPE);
   if (first !== 'services') return [];
   if (path.length === 2) return Object.keys(serviceShape({}));
   if (path.length === 3 && third === 'ready') return Object.keys(READY_MAP_SHAPE);

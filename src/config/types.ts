@@ -76,6 +76,16 @@ export interface HttpConfig {
   forwardedHeaders: boolean;
 }
 
+/** Services from container labels (daemon/discovery/); docs/discovery.md. */
+export interface DiscoveryConfig {
+  docker: {
+    /** Labels `<labelPrefix>.listen`, `<labelPrefix>.port`, … describe a service. */
+    labelPrefix: string;
+    /** Label filters (`KEY` or `KEY=VALUE`) a container must match as well; all of them. */
+    filter: string[];
+  };
+}
+
 export interface PortwakeConfig {
   /** Path of the file it came from, for messages ("<flags>" for `portwake proxy`). */
   source: string;
@@ -85,6 +95,8 @@ export interface PortwakeConfig {
   control: ControlConfig | undefined;
   /** The HTTP Host router's listeners; undefined: none. */
   http?: HttpConfig | undefined;
+  /** Undefined: no discovery (the file's services only). */
+  discovery?: DiscoveryConfig | undefined;
 }
 
 export const DEFAULTS = {

@@ -42,6 +42,8 @@ export interface ReloadHost {
   readonly orphans: Set<Activation>;
   /** A service listening on nothing yet (the reload binds its addresses). */
   build(config: ServiceConfig): RunningService;
+  /** The config to run: the file's services joined with the discovered ones (daemon/discovery/); undefined: the file's. */
+  compose?(file: PortwakeConfig): PortwakeConfig;
   notifyStatus(): void;
   scheduleHeapRelease(): void;
 }
@@ -50,10 +52,17 @@ export interface ReloadHost {
 export class Reloader {
   /** The services' listen entries as the file has them (with --listen-from-systemd, not what portwake listens on). */
   #fileListen: Map<string, string[]>;
+  #file: PortwakeConfig;
 
   /** `file`: the config as read at start-up, before systemd's sockets were adopted. */
   constructor(private readonly d: ReloadHost, file: PortwakeConfig) {
     this.#fileListen = listenTexts(file);
+    this.#file = file;
+  }
+
+  /** The file's config as last applied (what a change of the discovered services is joined with). */
+  get file(): PortwakeConfig {
+    return this.#file;
   }
 
   /**
@@ -69,8 +78,20 @@ export class Reloader {
     if (this.d.configPath === undefined) throw new PortwakeError('USAGE', 'this daemon was started from flags, not a config file: nothing to reload');
     if (this.d.shuttingDown()) throw new PortwakeError('ABORTED', 'portwake is shutting down; reload refused');
     const file = await loadConfig(this.d.configPath, { tokenFromEnvironment: environmentHasToken(this.d.env) });
+    return this.apply(file, 'reload');
+  }
+
+  /**
+   * Applies a config as the file has it, joined with the discovered services (ReloadHost.compose):
+   * `why` 'reload' for the file read anew, 'discovery' for the last file read again with a changed
+   * set of labelled containers (their removed services' held connections are closed, not served:
+   * their container is gone; nor does it end the services' start back-offs).
+   */
+  async apply(file: PortwakeConfig, why: 'reload' | 'discovery'): Promise<ReloadResult> {
+    if (this.d.shuttingDown()) throw new PortwakeError('ABORTED', 'portwake is shutting down; reload refused');
     const fromSystemd = this.d.listenFromSystemd;
-    const next = fromSystemd ? adoptSystemdListeners(file) : file;
+    const own = fromSystemd ? adoptSystemdListeners(file) : file;
+    const next = this.d.compose?.(own) ?? own;
     const plan = planReload([...this.d.units().values()].map((u) => u.config), next, { fromSystemd });
     // Built now, listening on nothing yet: the services added, and the successors of replaced ones.
     const fresh = new Map<string, RunningService>();
@@ -101,7 +122,7 @@ export class Reloader {
       await this.listenAgain(closedEarly);
       throw err;
     }
-    return this.applyReload(plan, next, file, fresh);
+    return this.applyReload(plan, next, file, fresh, why);
   }
 
   /** Binds each unit's new addresses, recording what was bound (for an undo). */
@@ -137,7 +158,7 @@ export class Reloader {
   }
 
   /** The part of a reload that cannot fail: sockets handed over, services updated, retired and swapped. */
-  private applyReload(plan: ReloadPlan, next: PortwakeConfig, file: PortwakeConfig, fresh: Map<string, RunningService>): ReloadResult {
+  private applyReload(plan: ReloadPlan, next: PortwakeConfig, file: PortwakeConfig, fresh: Map<string, RunningService>, why: 'reload' | 'discovery'): ReloadResult {
     const owner = new Map<string, RunningService>();
     for (const u of this.d.units().values()) for (const key of u.keys.values()) owner.set(key, u);
     for (const p of plan.services) {
@@ -165,22 +186,25 @@ export class Reloader {
     this.d.setUnits(new Map(plan.services.map((p) => [p.config.name, fresh.get(p.config.name) ?? previous.get(p.config.name)] as const).filter((e): e is [string, RunningService] => e[1] !== undefined)));
     for (const name of plan.removed) {
       const u = previous.get(name);
-      if (u !== undefined) this.retire(u, 'removed');
+      if (u !== undefined) this.retire(u, 'removed', why === 'discovery' ? 'close' : 'serve');
     }
     for (const p of plan.services) {
       const u = previous.get(p.config.name);
-      if (p.action === 'replace' && u !== undefined) this.retire(u, describeUpstreamChange(u.config, p.config));
+      if (p.action === 'replace' && u !== undefined) this.retire(u, describeUpstreamChange(u.config, p.config), 'serve');
     }
-    this.warnRestartOnly(next);
-    this.warnSystemdListen(file);
-    // A reload is a retry: services backing off after failed starts try again on the next connection.
-    for (const u of this.d.units().values()) u.activation.clearBackoff('a config reload');
+    if (why === 'reload') {
+      this.warnRestartOnly(next);
+      this.warnSystemdListen(file);
+      // A reload is a retry: services backing off after failed starts try again on the next connection.
+      for (const u of this.d.units().values()) u.activation.clearBackoff('a config reload');
+    }
+    this.#file = file;
     const running = this.d.config();
-    this.d.setConfig({ ...next, engineHost: running.engineHost, control: running.control });
+    this.d.setConfig({ ...next, engineHost: running.engineHost, control: running.control, discovery: running.discovery });
     this.d.notifyStatus();
     const { result } = plan;
     const inPlace = plan.services.filter((p) => p.action === 'update').map((p) => p.config.name);
-    this.d.logger.info({ ...result, inPlace }, `config reloaded: ${result.added.length} added, ${result.removed.length} removed, ${result.changed.length} changed (${inPlace.length} in place)`);
+    this.d.logger.info({ ...result, inPlace }, `${why === 'reload' ? 'config reloaded' : 'discovery applied'}: ${result.added.length} added, ${result.removed.length} removed, ${result.changed.length} changed (${inPlace.length} in place)`);
     this.d.scheduleHeapRelease();
     return result;
   }
@@ -192,13 +216,14 @@ export class Reloader {
    * the same container takes over the running container (ready, its idle timer armed, and still
    * owned for --stop-on-exit when portwake started it).
    */
-  private retire(u: RunningService, why: string): void {
+  private retire(u: RunningService, why: string, held: 'close' | 'serve'): void {
     const open = u.frontend.open;
     if (open > 0) {
       this.d.logger.info({ service: u.config.name, open, graceMs: this.d.graceMs }, `reload: service "${u.config.name}" ${why}: its ${open} open connection(s) may finish within ${this.d.graceMs}ms, then are closed`);
     }
-    // Connections held for a start in flight are served by it, as open ones finish: none is dropped.
-    const drained = u.frontend.close({ graceMs: this.d.graceMs, held: 'serve' }).then(async () => {
+    // Connections held for a start in flight are served by it, as open ones finish: none is dropped
+    // (unless the container is gone: a discovered one removed).
+    const drained = u.frontend.close({ graceMs: this.d.graceMs, held }).then(async () => {
       const owned = u.activation.ownsRunningContainer;
       const ready = u.activation.stateKind === 'ready';
       u.activation.dispose();
@@ -241,6 +266,7 @@ export class Reloader {
   private warnRestartOnly(next: PortwakeConfig): void {
     if (next.engineHost !== this.d.config().engineHost) this.d.logger.warn({}, 'reload: engine: changes take effect when portwake restarts, ignoring');
     if (JSON.stringify(next.control) !== JSON.stringify(this.d.config().control)) this.d.logger.warn({}, 'reload: control: changes take effect when portwake restarts, ignoring');
+    if (next.discovery !== undefined && JSON.stringify(next.discovery) !== JSON.stringify(this.d.config().discovery)) this.d.logger.warn({}, 'reload: discovery: changes take effect when portwake restarts, ignoring');
   }
 }
 
