@@ -35,6 +35,7 @@ const TESTS = [
   { package: 'g++', why: 'the native data-path addon (src/native)' },
   { package: 'make', why: 'the native data-path addon (src/native)' },
   { package: 'python3', why: 'node-gyp, which builds the native addon' },
+  { package: 'docker-compose', why: 'the compose-labels example\'s test (Debian 12: 1.29)' },
 ];
 
 export const REQUIREMENTS = { demo: DEMO, tests: TESTS };
