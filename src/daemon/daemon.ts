@@ -24,12 +24,8 @@ import { listenKey } from './reload-plan.ts';
 import { Reloader } from './reload.ts';
 import { createRunningService, inConfigOrder, listenAll, type RunningService } from './service.ts';
 import { createLabelSource, createProvider } from './wiring.ts';
-import { Discovery, type Found } from './discovery/discovery.ts';
+import { DiscoveredServices } from './discovery/discovered.ts';
 import type { LabelSource } from './discovery/label-source.ts';
-import { mergeDiscovered, type Candidate } from './discovery/merge.ts';
-import { formatLabelProblem } from '../config/labels.ts';
-import { basename } from 'node:path';
-import { sameService } from './reload-plan.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
 import { ExitIdleTimer } from '../systemd/exit-idle.ts';
 import { takeListenFds } from '../systemd/listen-fds.ts';
@@ -96,15 +92,7 @@ export class Daemon implements DaemonControl {
   private readonly native: NativePolicy | undefined;
   private readonly dataPath: string;
   /** Services from container labels (config.discovery), kept true from the engine's events. */
-  private discovery: Discovery | undefined;
-  /** The labelled containers' valid services, as discovery last found them. */
-  private candidates: Candidate[] = [];
-  /** While a failed discovery change is applied piece by piece: what compose() joins instead. */
-  private candidatesOverride: Candidate[] | undefined;
-  /** Containers whose service could not be applied (an address taken by another program): skipped until recreated. */
-  private readonly unservable = new Map<string, string>();
-  /** Clashes logged already (each is logged once while it lasts). */
-  private clashesReported = new Set<string>();
+  private discovered: DiscoveredServices | undefined;
   private resolveDone!: () => void;
   /** Resolves when the daemon has shut down. */
   readonly done = new Promise<void>((r) => { this.resolveDone = r; });
@@ -133,7 +121,7 @@ export class Daemon implements DaemonControl {
       inherited: this.inherited,
       orphans: this.orphans,
       build: (s) => this.build(s, new Map(), false),
-      compose: (file) => this.compose(file),
+      compose: (file) => this.discovered?.compose(file) ?? file,
       notifyStatus: () => this.notifyStatus(),
       scheduleHeapRelease: () => this.scheduleHeapRelease(),
     }, o.config);
@@ -199,89 +187,23 @@ export class Daemon implements DaemonControl {
     this.scheduleHeapRelease();
   }
 
-  /**
-   * With discovery: lists the labelled containers and serves them (like a reload, after the file's
-   * services listen), then follows the engine's events in the background. An engine that does not
-   * answer is logged; the file's services are served, and discovery keeps trying.
-   */
+  /** With discovery: the labelled containers' services, served like a reload's (discovery/discovered.ts). */
   private async startDiscovery(): Promise<void> {
     const d = this.config.discovery;
     if (d === undefined) return;
     const source = this.o.labelSource ?? createLabelSource(this.config, this.o.env);
-    this.discovery = new Discovery({
-      source, labelPrefix: d.docker.labelPrefix, clock: this.clock, logger: this.o.logger, signal: this.lifetime.signal,
-      onChange: (found) => this.discovered(found),
-    });
-    try {
-      await this.discovery.syncNow();
-    } catch (err) {
-      this.o.logger.warn({ engine: source.endpoint, err: describe(err) }, `discovery: listing labelled containers failed (${describe(err)}); serving the file's services, trying again`);
-      this.discovery.resync(1_000);
-    }
-    await this.reloads;
-    void this.discovery.follow();
-  }
-
-  /** A changed set of labelled containers: applied like a reload, in the reload queue. */
-  private discovered(found: Found): void {
-    this.candidates = found.candidates;
-    const ids = new Set(found.candidates.map((c) => c.id));
-    for (const id of this.unservable.keys()) if (!ids.has(id)) this.unservable.delete(id);
-    this.reloads = this.reloads.then(() => this.applyDiscovery()).catch(() => undefined);
-  }
-
-  /**
-   * Applies the discovered services. When that fails (another program holds an address, say), the
-   * unchanged ones are applied without the new ones, then each new one alone: one that still fails
-   * is logged and skipped until its container is recreated, and the others are served.
-   */
-  private async applyDiscovery(): Promise<void> {
-    if (this.shuttingDown !== undefined) return;
-    try {
-      await this.reloader.apply(this.reloader.file, 'discovery');
-      return;
-    } catch (err) {
-      if (this.shuttingDown !== undefined) return;
-      this.o.logger.debug({ err: describe(err) }, `discovery: applying every change at once failed (${describe(err)}); applying them one at a time`);
-    }
-    const all = this.candidates;
-    const changed = (c: Candidate): boolean => {
-      const u = this.units.get(c.service.name);
-      return u === undefined || !sameService(u.config, c.service);
-    };
-    this.candidatesOverride = all.filter((c) => !changed(c));
-    try {
-      await this.reloader.apply(this.reloader.file, 'discovery');
-      for (const c of all.filter(changed)) {
-        const before: Candidate[] = this.candidatesOverride;
-        this.candidatesOverride = [...before, c];
-        try {
-          await this.reloader.apply(this.reloader.file, 'discovery');
-        } catch (err) {
-          this.candidatesOverride = before;
-          this.unservable.set(c.id, describe(err));
-          this.o.logger.warn({ container: c.container, service: c.service.name, err: describe(err) },
-            `discovery: container "${c.container}": service "${c.service.name}" cannot be served: ${describe(err)}; skipped until the container is recreated`);
-        }
-      }
-    } catch (err) {
-      this.o.logger.error({ err: describe(err) }, `discovery: the labelled containers' services could not be applied: ${describe(err)}; the running services stay as they are`);
-    } finally {
-      this.candidatesOverride = undefined;
-    }
-  }
-
-  /** The file's services joined with the discovered ones; clashes are logged once each. */
-  private compose(file: PortwakeConfig): PortwakeConfig {
-    if (this.discovery === undefined) return file;
-    const candidates = (this.candidatesOverride ?? this.candidates).filter((c) => !this.unservable.has(c.id));
-    const merged = mergeDiscovered(file, candidates, this.o.configPath === undefined ? 'the command line' : basename(this.o.configPath));
-    const now = new Set(merged.clashes.map(formatLabelProblem));
-    for (const text of now) {
-      if (!this.clashesReported.has(text)) this.o.logger.warn({}, `discovery: ${text}`);
-    }
-    this.clashesReported = now;
-    return merged.config;
+    this.discovered = new DiscoveredServices({
+      logger: this.o.logger, clock: this.clock, signal: this.lifetime.signal, configPath: this.o.configPath,
+      shuttingDown: () => this.shuttingDown !== undefined,
+      running: (name) => this.units.get(name)?.config,
+      apply: () => this.reloader.apply(this.reloader.file, 'discovery'),
+      enqueue: (work) => {
+        const run = this.reloads.then(work);
+        this.reloads = run.catch(() => undefined);
+        return run;
+      },
+    }, source, d.docker.labelPrefix);
+    await this.discovered.start();
   }
 
   /**

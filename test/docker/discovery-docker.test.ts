@@ -173,6 +173,20 @@ describe('discovery from container labels (real engine)', () => {
     assert.match((await httpGet({ host: '127.0.0.1', port })).body.toString(), new RegExp(fileC.id.slice(0, 12)));
   });
 
+  it('a container whose address another program holds is reported and skipped; the others are served', async (t) => {
+    const [taken, free] = [await freePort(), await freePort()];
+    const squatter = net.createServer((s) => s.destroy());
+    await new Promise<void>((r) => squatter.listen(taken, '127.0.0.1', r));
+    t.after(() => new Promise<void>((r) => squatter.close(() => r())));
+    const blocked = await labelled(t, 'disc-taken', { listen: `127.0.0.1:${taken}` });
+    const good = await labelled(t, 'disc-free', { listen: `127.0.0.1:${free}` });
+    const d = await discovering(t);
+    assert.deepEqual(d.daemon.status().map((s) => s.name), [good.name]);
+    assert.equal((await httpGet({ host: '127.0.0.1', port: free })).status, 200);
+    const w = warnings(d.logs);
+    assert.ok(w.some((m) => m.startsWith(`discovery: container "${blocked.name}": service "${blocked.name}" cannot be served: `) && m.includes('EADDRINUSE') && m.endsWith('skipped until the container is recreated')), w.join('\n'));
+  });
+
   it('portwake check --discover lists what it would serve and every problem; run --discover serves with no file', async (t) => {
     const [good, bad] = [await freePort(), await freePort()];
     const g = await labelled(t, 'disc-cli-good', { listen: `127.0.0.1:${good}`, ready: 'http:/' });
