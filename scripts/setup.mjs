@@ -36,6 +36,7 @@ const TESTS = [
   { package: 'make', why: 'the native data-path addon (src/native)' },
   { package: 'python3', why: 'node-gyp, which builds the native addon' },
   { package: 'podman', why: 'the Podman engine of test/podman (its Docker-compatible API)' },
+  { package: 'docker-compose', why: 'the compose-labels example\'s test (Debian 12: 1.29)' },
 ];
 
 export const REQUIREMENTS = { demo: DEMO, tests: TESTS };

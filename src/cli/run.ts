@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { parseDuration } from '../config/duration.ts';
 import { findConfigFile, type ConfigSearch, type FoundConfig } from '../config/find-file.ts';
 import type { ProxyFlags } from '../config/flags.ts';
+import type { DiscoverFlags } from '../config/discovery.ts';
 import type { PortwakeConfig } from '../config/types.ts';
 import { describe, PortwakeError } from '../core/errors.ts';
 import { createProviders, createServiceProviders, servicesByProvider } from '../daemon/wiring.ts';
@@ -40,15 +41,36 @@ function addDaemonOptions(cmd: Command): Command {
     .addOption(new Option(LISTEN_FROM_SYSTEMD_FLAG, 'take every listener from the sockets systemd passed (set by generated units)'));
 }
 
+/** `--discover` and its flags, shared by `run` and `check`. */
+export function addDiscoverOptions(cmd: Command): Command {
+  return cmd
+    .option('--discover', 'also serve every container labelled PREFIX.listen (docs/discovery.md); without -c, no file is read')
+    .option('--label-prefix <prefix>', 'with --discover: the labels\' prefix (default: the file\'s discovery.docker.labelPrefix, else portwake)')
+    .option('--label-filter <label...>', 'with --discover: only containers with these labels, KEY or KEY=VALUE (e.g. com.docker.compose.project=shop)');
+}
+
+/**
+ * The config `run` and `check` use: the file (-c, else the default places), with discovery as
+ * --discover asks; `--discover` without -c reads no file. found: the file, undefined for none.
+ */
+export async function loadWithDiscovery(o: { config?: string } & DiscoverFlags, deps: CliDeps): Promise<{ config: PortwakeConfig; found: FoundConfig | undefined }> {
+  const { withDiscoverFlags } = await import('../config/discovery.ts');
+  const found = o.discover === true && o.config === undefined ? undefined : configFile(o.config, deps);
+  let file: PortwakeConfig | undefined;
+  if (found !== undefined) {
+    const [{ loadConfig }, { environmentHasToken }] = await Promise.all([import('../config/load.ts'), import('../control/token.ts')]);
+    file = await loadConfig(found.path, { tokenFromEnvironment: environmentHasToken(deps.env) });
+  }
+  return { config: withDiscoverFlags(file, o), found };
+}
+
 export function registerRun(program: Command, deps: CliDeps): void {
-  addDaemonOptions(program.command('run').description('run the services of a config file'))
+  addDiscoverOptions(addDaemonOptions(program.command('run').description('run the services of a config file (and, with --discover, of labelled containers)')))
     .option('-c, --config <file>', CONFIG_HELP)
     .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.optsWithGlobals<GlobalOptions & DaemonFlags & { config?: string }>();
-      const file = configFile(o.config, deps);
-      const [{ loadConfig }, { environmentHasToken }] = await Promise.all([import('../config/load.ts'), import('../control/token.ts')]);
-      const config = await loadConfig(file.path, { tokenFromEnvironment: environmentHasToken(deps.env) });
-      await runDaemon(config, file, o, deps);
+      const o = cmd.optsWithGlobals<GlobalOptions & DaemonFlags & DiscoverFlags & { config?: string }>();
+      const { config, found } = await loadWithDiscovery(o, deps);
+      await runDaemon(config, found, o, deps);
     });
 }
 

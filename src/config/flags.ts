@@ -90,8 +90,8 @@ export function configFromFlags(flags: ProxyFlags, options: { cwd?: string; toke
   return { source: FLAG_SOURCE, ...result.config };
 }
 
-/** The YAML-equivalent value of --ready, or a message. */
-function readyFromFlag(text: string): { value: unknown } | string {
+/** The YAML-equivalent value of --ready (and of the ready label: labels.ts), or a message. */
+export function readyFromFlag(text: string): { value: unknown } | string {
   const t = text.trim();
   if (t === 'tcp' || t === 'health' || t === 'http') return { value: t };
   if (t.startsWith('http:')) return { value: { http: t.slice('http:'.length) } };

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DEFAULTS, type ControlConfig, type ListenSpec, type PortwakeConfig, type ServiceConfig } from './types.ts';
 import { controlListen, parseControlAddress, parseInsecureNoToken, parseTokenFile } from './control-address.ts';
 import { commandConfig, parseArgv, parseProviderName } from './command.ts';
+import { discoverySchema, DISCOVERY_SHAPE, DOCKER_DISCOVERY_SHAPE } from './discovery.ts';
 import { parseDuration } from './duration.ts';
 import { parseEndpoint } from './endpoint.ts';
 import { parseHosts } from './hosts.ts';
@@ -238,12 +239,14 @@ function defaultReady(): ReadySpec {
 const HTTP_ANY_STATUS = { kind: 'http', path: '/', host: undefined, statusMin: 100, statusMax: 599 } as const;
 
 /** `services:` — a non-empty map from service name to service; names are checked here. */
-function servicesSchema(options: SchemaOptions): z.ZodType<ServiceConfig[], unknown> {
+function servicesSchema(options: SchemaOptions, allowNone = false): z.ZodType<ServiceConfig[], unknown> {
   // One schema for every service: one per service cost ~0.3 ms and ~25 KiB of garbage each, which
   // stayed in the RSS at 1,000 services (docs/benchmarks.md).
   const service = serviceSchema(options);
   return z.unknown().transform((value, ctx): ServiceConfig[] => {
     if (value === null || (isMap(value) && Object.keys(value).length === 0)) {
+      // With discovery: the labelled containers may be the only services.
+      if (allowNone) return [];
       report(ctx, 'no services defined; add at least one, e.g. "web: {listen: 80, container: web}"');
       return z.NEVER;
     }
@@ -292,7 +295,7 @@ export function controlMap(value: unknown): unknown {
   return typeof value === 'string' || typeof value === 'number' ? { listen: value } : value;
 }
 
-const ROOT_KEYS = ['engine', 'engines', 'control', 'http', 'tls', 'restartPolicy', 'services'] as const;
+const ROOT_KEYS = ['engine', 'engines', 'control', 'http', 'tls', 'restartPolicy', 'discovery', 'services'] as const;
 
 /** `proxyProtocol:` — the PROXY protocol header version sent to the upstream first. */
 function parseProxyProtocol(value: unknown): Parsed<'v1' | 'v2'> {
@@ -300,22 +303,27 @@ function parseProxyProtocol(value: unknown): Parsed<'v1' | 'v2'> {
   return v === 'v1' || v === 'v2' ? ok(v) : fail(`expected v1 (text) or v2 (binary), got ${show(value)}`);
 }
 
-/** The whole file (after `x-` extension keys are dropped), as a PortwakeConfig minus `source`. */
+/**
+ * The whole file (after `x-` extension keys are dropped), as a PortwakeConfig minus `source`. With
+ * `discovery:`, `services:` may be left out or empty.
+ */
 export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<PortwakeConfig, 'source'>, unknown> {
-  return z.strictObject({
+  const root = (discovering: boolean) => z.strictObject({
     engine: field(parseEngineHost).optional(),
     engines: enginesSchema(options).optional(),
     control: controlSchema(options).optional(),
     http: httpSchema(listenSchema(options)).optional(),
     tls: tlsSchema(listenSchema(options)).optional(),
     restartPolicy: field(parseRestartPolicy).optional(),
-    services: servicesSchema(options),
+    discovery: discoverySchema.optional(),
+    services: discovering ? servicesSchema(options, true).optional() : servicesSchema(options),
   }).transform((c) => {
     const policy = c.restartPolicy;
     const routed = c.http !== undefined;
+    const services = c.services ?? [];
     return {
       // (Not an array when a service failed: zod runs this transform anyway, and the result is discarded.)
-      services: !Array.isArray(c.services) ? c.services : c.services.map((s): ServiceConfig => ({
+      services: !Array.isArray(services) ? services : services.map((s): ServiceConfig => ({
         ...s,
         // The top-level restartPolicy is every service's default.
         ...(policy !== undefined && s.restartPolicy === undefined ? { restartPolicy: policy } : {}),
@@ -327,7 +335,14 @@ export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<Portwa
       control: c.control,
       ...(c.http === undefined ? {} : { http: c.http }),
       ...(c.tls === undefined ? {} : { tls: c.tls }),
+      ...(c.discovery === undefined ? {} : { discovery: c.discovery }),
     };
+  });
+  const plain = root(false);
+  const discovering = root(true);
+  return z.unknown().transform((value, ctx) => {
+    const parsed = delegate(isMap(value) && value.discovery !== undefined ? discovering : plain, value, ctx);
+    return parsed ?? z.NEVER;
   });
 }
 
@@ -340,6 +355,8 @@ export function knownKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 1 && first === 'tls') return Object.keys(tlsShape(listenSchema({})));
   if (first === 'engines' && path.length === 2) return ENGINE_SHAPE_KEYS;
   if (first === 'engines' && path.length === 3 && path[2] === 'tls') return TLS_SHAPE_KEYS;
+  if (path.length === 1 && first === 'discovery') return Object.keys(DISCOVERY_SHAPE);
+  if (path.length === 2 && first === 'discovery' && path[1] === 'docker') return Object.keys(DOCKER_DISCOVERY_SHAPE);
   if (first !== 'services') return [];
   if (path.length === 2) return Object.keys(serviceShape({}));
   if (path.length === 3 && third === 'ready') return Object.keys(READY_MAP_SHAPE);

@@ -127,6 +127,16 @@ export interface HttpConfig {
   forwardedHeaders: boolean;
 }
 
+/** Services from container labels (daemon/discovery/); docs/discovery.md. */
+export interface DiscoveryConfig {
+  docker: {
+    /** Labels `<labelPrefix>.listen`, `<labelPrefix>.port`, … describe a service. */
+    labelPrefix: string;
+    /** Label filters (`KEY` or `KEY=VALUE`) a container must match as well; all of them. */
+    filter: string[];
+  };
+}
+
 export interface PortwakeConfig {
   /** Path of the file it came from, for messages ("<flags>" for `portwake proxy`). */
   source: string;
@@ -140,6 +150,8 @@ export interface PortwakeConfig {
   http?: HttpConfig | undefined;
   /** Shared TLS listeners routed by SNI (docs/tls.md); undefined: none. */
   tls?: TlsConfig;
+  /** Undefined: no discovery (the file's services only). */
+  discovery?: DiscoveryConfig | undefined;
 }
 
 export const DEFAULTS = {

@@ -25,9 +25,11 @@ import { dependenciesHook, dependentsOf } from './dependencies.ts';
 import { listenKey } from './reload-plan.ts';
 import { Reloader } from './reload.ts';
 import { createRunningService, inConfigOrder, listenAll, type RunningService } from './service.ts';
-import { createProviders, createServiceProviders, type ServiceProviders } from './wiring.ts';
+import { createLabelSources, createProviders, createServiceProviders, type ServiceProviders } from './wiring.ts';
 import { TlsRoutes } from './tls.ts';
 import { TlsRouter } from '../proxy/frontends/tls/router.ts';
+import { DiscoveredServices } from './discovery/discovered.ts';
+import type { LabelSource } from './discovery/label-source.ts';
 import { adoptSystemdListeners } from '../systemd/adopt.ts';
 import { ExitIdleTimer } from '../systemd/exit-idle.ts';
 import { takeListenFds } from '../systemd/listen-fds.ts';
@@ -57,6 +59,8 @@ export interface DaemonOptions {
   provider?: Provider;
   /** Injected in tests: providers by engine name (the default one is "default"); the others come from wiring.ts. */
   providers?: ReadonlyMap<string, Provider>;
+  /** Injected in tests: discovery's view of each engine, by engine name; default: wiring.ts's for config.discovery (none without it). */
+  labelSources?: ReadonlyMap<string, LabelSource>;
   clock?: Clock;
   notifier?: Notifier;
 }
@@ -100,6 +104,8 @@ export class Daemon implements DaemonControl {
   /** The shared TLS listeners (`tls:`), routed by SNI to the services' frontends. */
   private tlsRouter: TlsRouter | undefined;
   private readonly tlsRoutes = new TlsRoutes(() => this.units, () => this.config.tls);
+  /** Services from container labels (config.discovery), kept true from the engine's events. */
+  private discovered: DiscoveredServices | undefined;
   private resolveDone!: () => void;
   /** Resolves when the daemon has shut down. */
   readonly done = new Promise<void>((r) => { this.resolveDone = r; });
@@ -138,6 +144,7 @@ export class Daemon implements DaemonControl {
       inherited: this.inherited,
       orphans: this.orphans,
       build: (s) => this.build(s, new Map(), false),
+      compose: (file) => this.discovered?.compose(file) ?? file,
       notifyStatus: () => this.notifyStatus(),
       scheduleHeapRelease: () => this.scheduleHeapRelease(),
     }, o.config);
@@ -203,6 +210,7 @@ export class Daemon implements DaemonControl {
         },
       });
     }
+    await this.startDiscovery();
     const watchdogMs = watchdogIntervalMs(this.o.env, process.pid);
     if (watchdogMs !== undefined) this.watchdog = startWatchdog(this.notifier, watchdogMs, this.clock);
     this.notifier.ready();
@@ -216,6 +224,25 @@ export class Daemon implements DaemonControl {
         .concat(this.tlsRouter === undefined ? [] : [`tls (by server name) on ${this.tlsRouter.listeners.join(', ')}`]).join('; ')}`,
     );
     this.scheduleHeapRelease();
+  }
+
+  /** With discovery: the labelled containers' services, served like a reload's (discovery/discovered.ts). */
+  private async startDiscovery(): Promise<void> {
+    const d = this.config.discovery;
+    if (d === undefined) return;
+    const sources = this.o.labelSources ?? createLabelSources(this.config, this.o.env);
+    this.discovered = new DiscoveredServices({
+      logger: this.o.logger, clock: this.clock, signal: this.lifetime.signal, configPath: this.o.configPath,
+      shuttingDown: () => this.shuttingDown !== undefined,
+      running: (name) => this.units.get(name)?.config,
+      apply: () => this.reloader.apply(this.reloader.file, 'discovery'),
+      enqueue: (work) => {
+        const run = this.reloads.then(work);
+        this.reloads = run.catch(() => undefined);
+        return run;
+      },
+    }, sources, d.docker.labelPrefix);
+    await this.discovered.start();
   }
 
   /**

@@ -44,6 +44,8 @@ export interface ReloadHost {
   readonly orphans: Set<Activation>;
   /** A service listening on nothing yet (the reload binds its addresses). */
   build(config: ServiceConfig): RunningService;
+  /** The config to run: the file's services joined with the discovered ones (daemon/discovery/); undefined: the file's. */
+  compose?(file: PortwakeConfig): PortwakeConfig;
   notifyStatus(): void;
   scheduleHeapRelease(): void;
 }
@@ -52,10 +54,17 @@ export interface ReloadHost {
 export class Reloader {
   /** The services' listen entries as the file has them (with --listen-from-systemd, not what portwake listens on). */
   #fileListen: Map<string, string[]>;
+  #file: PortwakeConfig;
 
   /** `file`: the config as read at start-up, before systemd's sockets were adopted. */
   constructor(private readonly d: ReloadHost, file: PortwakeConfig) {
     this.#fileListen = listenTexts(file);
+    this.#file = file;
+  }
+
+  /** The file's config as last applied (what a change of the discovered services is joined with). */
+  get file(): PortwakeConfig {
+    return this.#file;
   }
 
   /**
@@ -71,10 +80,22 @@ export class Reloader {
     if (this.d.configPath === undefined) throw new PortwakeError('USAGE', 'this daemon was started from flags, not a config file: nothing to reload');
     if (this.d.shuttingDown()) throw new PortwakeError('ABORTED', 'portwake is shutting down; reload refused');
     const file = await loadConfig(this.d.configPath, { tokenFromEnvironment: environmentHasToken(this.d.env) });
+    return this.apply(file, 'reload');
+  }
+
+  /**
+   * Applies a config as the file has it, joined with the discovered services (ReloadHost.compose):
+   * `why` 'reload' for the file read anew, 'discovery' for the last file read again with a changed
+   * set of labelled containers (their removed services' held connections are closed, not served:
+   * their container is gone; nor does it end the services' start back-offs).
+   */
+  async apply(file: PortwakeConfig, why: 'reload' | 'discovery'): Promise<ReloadResult> {
+    if (this.d.shuttingDown()) throw new PortwakeError('ABORTED', 'portwake is shutting down; reload refused');
     const fromSystemd = this.d.listenFromSystemd;
-    const next = fromSystemd ? adoptSystemdListeners(file) : file;
+    const own = fromSystemd ? adoptSystemdListeners(file) : file;
+    const next = this.d.compose?.(own) ?? own;
     const engines = this.d.engines();
-    const unknown = next.services.filter((sv) => !engines.includes(sv.engine ?? 'default'));
+    const unknown = next.services.filter((sv) => sv.command === undefined && !engines.includes(sv.engine ?? 'default'));
     if (unknown.length > 0) {
       throw new PortwakeError('CONFIG_INVALID', unknown.map((sv) => `service "${sv.name}": engine "${sv.engine ?? 'default'}" is not one portwake started with (known: ${engines.join(', ')}); engines: changes take effect when portwake restarts`).join('\n'));
     }
@@ -108,7 +129,7 @@ export class Reloader {
       await this.listenAgain(closedEarly);
       throw err;
     }
-    return this.applyReload(plan, next, file, fresh);
+    return this.applyReload(plan, next, file, fresh, why);
   }
 
   /** Binds each unit's new addresses, recording what was bound (for an undo). */
@@ -144,7 +165,7 @@ export class Reloader {
   }
 
   /** The part of a reload that cannot fail: sockets handed over, services updated, retired and swapped. */
-  private applyReload(plan: ReloadPlan, next: PortwakeConfig, file: PortwakeConfig, fresh: Map<string, RunningService>): ReloadResult {
+  private applyReload(plan: ReloadPlan, next: PortwakeConfig, file: PortwakeConfig, fresh: Map<string, RunningService>, why: 'reload' | 'discovery'): ReloadResult {
     const owner = new Map<string, RunningService>();
     for (const u of this.d.units().values()) for (const key of u.keys.values()) owner.set(key, u);
     for (const p of plan.services) {
@@ -172,22 +193,25 @@ export class Reloader {
     this.d.setUnits(new Map(plan.services.map((p) => [p.config.name, fresh.get(p.config.name) ?? previous.get(p.config.name)] as const).filter((e): e is [string, RunningService] => e[1] !== undefined)));
     for (const name of plan.removed) {
       const u = previous.get(name);
-      if (u !== undefined) this.retire(u, 'removed');
+      if (u !== undefined) this.retire(u, 'removed', why === 'discovery' ? 'close' : 'serve');
     }
     for (const p of plan.services) {
       const u = previous.get(p.config.name);
-      if (p.action === 'replace' && u !== undefined) this.retire(u, describeUpstreamChange(u.config, p.config));
+      if (p.action === 'replace' && u !== undefined) this.retire(u, describeUpstreamChange(u.config, p.config), 'serve');
     }
-    this.warnRestartOnly(next);
-    this.warnSystemdListen(file);
-    // A reload is a retry: services backing off after failed starts try again on the next connection.
-    for (const u of this.d.units().values()) u.activation.clearBackoff('a config reload');
+    if (why === 'reload') {
+      this.warnRestartOnly(next);
+      this.warnSystemdListen(file);
+      // A reload is a retry: services backing off after failed starts try again on the next connection.
+      for (const u of this.d.units().values()) u.activation.clearBackoff('a config reload');
+    }
+    this.#file = file;
     const running = this.d.config();
-    this.d.setConfig({ ...next, engineHost: running.engineHost, engines: running.engines, control: running.control });
+    this.d.setConfig({ ...next, engineHost: running.engineHost, engines: running.engines, control: running.control, discovery: running.discovery });
     this.d.notifyStatus();
     const { result } = plan;
     const inPlace = plan.services.filter((p) => p.action === 'update').map((p) => p.config.name);
-    this.d.logger.info({ ...result, inPlace }, `config reloaded: ${result.added.length} added, ${result.removed.length} removed, ${result.changed.length} changed (${inPlace.length} in place)`);
+    this.d.logger.info({ ...result, inPlace }, `${why === 'reload' ? 'config reloaded' : 'discovery applied'}: ${result.added.length} added, ${result.removed.length} removed, ${result.changed.length} changed (${inPlace.length} in place)`);
     this.d.scheduleHeapRelease();
     return result;
   }
@@ -200,13 +224,14 @@ export class Reloader {
    * owned for --stop-on-exit when portwake started it; a paused one is unpaused). A paused container
    * no service uses any more is stopped.
    */
-  private retire(u: RunningService, why: string): void {
+  private retire(u: RunningService, why: string, held: 'close' | 'serve'): void {
     const open = u.frontend.open;
     if (open > 0) {
       this.d.logger.info({ service: u.config.name, open, graceMs: this.d.graceMs }, `reload: service "${u.config.name}" ${why}: its ${open} open connection(s) may finish within ${this.d.graceMs}ms, then are closed`);
     }
-    // Connections held for a start in flight are served by it, as open ones finish: none is dropped.
-    const drained = u.frontend.close({ graceMs: this.d.graceMs, held: 'serve' }).then(async () => {
+    // Connections held for a start in flight are served by it, as open ones finish: none is dropped
+    // (unless the container is gone: a discovered one removed).
+    const drained = u.frontend.close({ graceMs: this.d.graceMs, held }).then(async () => {
       const owned = u.activation.ownsRunningContainer;
       const kind = u.activation.stateKind;
       const ready = kind === 'ready';
@@ -255,6 +280,7 @@ export class Reloader {
     if (next.engineHost !== this.d.config().engineHost) this.d.logger.warn({}, 'reload: engine: changes take effect when portwake restarts, ignoring');
     if (JSON.stringify(next.engines ?? []) !== JSON.stringify(this.d.config().engines ?? [])) this.d.logger.warn({}, 'reload: engines: changes take effect when portwake restarts, ignoring');
     if (JSON.stringify(next.control) !== JSON.stringify(this.d.config().control)) this.d.logger.warn({}, 'reload: control: changes take effect when portwake restarts, ignoring');
+    if (next.discovery !== undefined && JSON.stringify(next.discovery) !== JSON.stringify(this.d.config().discovery)) this.d.logger.warn({}, 'reload: discovery: changes take effect when portwake restarts, ignoring');
   }
 }
 

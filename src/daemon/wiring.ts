@@ -3,11 +3,13 @@
 // that the short commands may import it.
 
 import { DEFAULT_ENGINE } from '../config/engines.ts';
-import type { EngineConfig, ServiceConfig } from '../config/types.ts';
+import type { DiscoveryConfig, EngineConfig, ServiceConfig } from '../config/types.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Provider } from '../core/provider.ts';
 import { CommandProvider } from '../providers/command/provider.ts';
-import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv } from '../providers/docker/docker-host.ts';
+import type { LabelSource } from './discovery/label-source.ts';
+import { createDockerLabelSource } from '../providers/docker/label-source.ts';
+import { DEFAULT_DOCKER_HOST, dockerTlsFromEnv, type DockerConnectOptions } from '../providers/docker/docker-host.ts';
 import { createDockerProvider } from '../providers/docker/provider.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -22,7 +24,11 @@ export function engineAddress(configured: string | undefined, env: Env): string 
 
 /** The container engine client for a config's engine (see engineAddress), with the environment's TLS variables. */
 export function createProvider(config: { readonly engineHost?: string | undefined }, env: Env): Provider {
-  return createDockerProvider({ host: engineAddress(config.engineHost, env), ...dockerTlsFromEnv(env) });
+  return createDockerProvider(defaultConnection(config, env));
+}
+
+function defaultConnection(config: { readonly engineHost?: string | undefined }, env: Env): DockerConnectOptions {
+  return { host: engineAddress(config.engineHost, env), ...dockerTlsFromEnv(env) };
 }
 
 /** Each service's provider: Docker's (the default), or the command provider for `provider: command`. */
@@ -75,12 +81,28 @@ export function createServiceProviders(o: { docker: (engine: string) => Provider
  * Each is independent: its own client, its own events stream in the daemon. Where discovery
  * will run per engine too.
  */
-export function createProviders(config: { readonly engineHost?: string | undefined; readonly engines?: readonly EngineConfig[] | undefined }, env: Env): Map<string, Provider> {
-  const providers = new Map<string, Provider>([[DEFAULT_ENGINE, createProvider(config, env)]]);
-  for (const e of config.engines ?? []) {
-    providers.set(e.name, createDockerProvider({ host: e.host, ...(e.tls === undefined ? {} : { tlsFiles: e.tls }) }));
-  }
-  return providers;
+export function createProviders(config: EnginesConfig, env: Env): Map<string, Provider> {
+  return new Map([...engineConnections(config, env)].map(([name, options]) => [name, createDockerProvider(options)]));
+}
+
+/** Where the config's engines are: "default" (see engineAddress, with the environment's TLS variables) and each of engines: (its own TLS files). */
+function engineConnections(config: EnginesConfig, env: Env): Map<string, DockerConnectOptions> {
+  const engines = new Map<string, DockerConnectOptions>([[DEFAULT_ENGINE, defaultConnection(config, env)]]);
+  for (const e of config.engines ?? []) engines.set(e.name, { host: e.host, ...(e.tls === undefined ? {} : { tlsFiles: e.tls }) });
+  return engines;
+}
+
+type EnginesConfig = { readonly engineHost?: string | undefined; readonly engines?: readonly EngineConfig[] | undefined };
+
+/**
+ * Discovery's view of each engine, keyed like createProviders: containers with
+ * `<labelPrefix>.listen` matching every filter. Discovery runs on every engine.
+ */
+export function createLabelSources(config: EnginesConfig & { readonly discovery?: DiscoveryConfig | undefined }, env: Env): Map<string, LabelSource> {
+  const d = config.discovery?.docker;
+  // Kept in step with config/labels.ts's labelQuery (not imported: this module stays light).
+  const query = [`${d?.labelPrefix ?? 'portwake'}.listen`, ...(d?.filter ?? [])];
+  return new Map([...engineConnections(config, env)].map(([name, options]) => [name, createDockerLabelSource(options, query)]));
 }
 
 /** The services of one provider, and the engine's name when it is an engine (not the command provider). */

@@ -24,7 +24,7 @@ describe('set-up decision', () => {
   it('the demo needs the engine, busybox, nginx and iproute2; the tests those and the rest of .ci/run\'s former list', () => {
     assert.deepEqual(REQUIREMENTS.demo.map((r) => r.package), ['docker.io', 'busybox-static', 'nginx-light', 'iproute2']);
     assert.deepEqual(REQUIREMENTS.tests.map((r) => r.package), ['docker.io', 'busybox-static', 'nginx-light', 'iproute2', 'netcat-openbsd',
-      'wrk', 'ca-certificates', 'openssl', 'chromium', 'curl', 'mmdebstrap', 'g++', 'make', 'python3', 'podman']);
+      'wrk', 'ca-certificates', 'openssl', 'chromium', 'curl', 'mmdebstrap', 'g++', 'make', 'python3', 'podman', 'docker-compose']);
     // The demo does not wait for the tests' packages.
     assert.deepEqual(plan('demo', facts({ installed: without(all('tests'), 'chromium', 'mmdebstrap') })), { kind: 'ready' });
   });

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { LABELS, NAME_LABEL } from '../../src/config/labels.ts';
 import { knownKeys } from '../../src/config/schema.ts';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -19,7 +20,7 @@ function section(title: string): string {
 describe('README reference', () => {
   it('names every key the schema accepts', () => {
     const reference = section('Configuration reference') + section('Control API');
-    const paths: Array<readonly PropertyKey[]> = [[], ['control'], ['services', 'web'], ['services', 'web', 'ready'], ['services', 'web', 'ready', 'http'], ['engines', 'podman'], ['engines', 'podman', 'tls']];
+    const paths: Array<readonly PropertyKey[]> = [[], ['control'], ['discovery'], ['discovery', 'docker'], ['services', 'web'], ['services', 'web', 'ready'], ['services', 'web', 'ready', 'http'], ['engines', 'podman'], ['engines', 'podman', 'tls']];
     // Named in a code span (`engine:`, `{delay: 1s}`) or a YAML example line.
     const code = [...reference.matchAll(/`([^`\n]+)`/g)].map((m) => m[1] ?? '').concat(reference.split('\n').filter((l) => /^\s+[#\w]/.test(l)));
     const named = (key: string): boolean => code.some((c) => new RegExp(`(^|[^\\w])${key}:?([^\\w]|$)`).test(c));
@@ -34,6 +35,12 @@ describe('README reference', () => {
     assert.match(row('stopTimeout'), /whole seconds/);
     assert.match(row('idleTimeout'), /`never`/);
     assert.match(reference, /`control: ADDR` is short for `control: \{listen: ADDR\}`/);
+  });
+
+  it('names every container label discovery reads, in its table', () => {
+    const table = section('Services from container labels');
+    const missing = [...LABELS.map((r) => r.label), NAME_LABEL].filter((label) => !new RegExp(`\`(portwake\\.)?${label}\``).test(table));
+    assert.deepEqual(missing, [], 'labels that the README\'s table does not name');
   });
 
   it('refers to nothing outside the repository', () => {

@@ -1,0 +1,62 @@
+// The example examples/compose-labels/ for real: Debian's docker-compose (1.29) creates its two
+// services on the test engine (offline images, fresh ports, a project name of this run's own), then
+// `portwake check --discover` lists both and `portwake run --discover`, limited to that project by
+// its compose label, serves each one and wakes it on the first connection.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { runCli, startCliDaemon } from '../support/cli-child.ts';
+import { freePort, httpGet, isRunning } from '../support/daemon-harness.ts';
+import { ensureImage, findBinary, getEngine, type Engine } from '../support/engine.ts';
+
+const run = promisify(execFile);
+const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'compose-labels', 'docker-compose.yml');
+
+let engine: Engine;
+
+before(async () => {
+  engine = await getEngine();
+});
+
+describe('examples/compose-labels with docker-compose (real engine)', () => {
+  it('docker-compose up --no-start, then portwake check/run --discover serve both services and wake each on its first connection', async (t) => {
+    const compose = findBinary('docker-compose');
+    assert.ok(compose !== undefined, 'docker-compose is not installed: apt-get install -y docker-compose (Debian 12: 1.29)');
+    const project = `pwt${randomBytes(4).toString('hex')}`;
+    const [webPort, filesPort] = [await freePort(), await freePort()];
+    const env = {
+      ...process.env,
+      DOCKER_HOST: engine.dockerHost,
+      WEB_IMAGE: await ensureImage('nginx'),
+      FILES_IMAGE: await ensureImage('busybox'),
+      WEB_PORT: String(webPort),
+      FILES_PORT: String(filesPort),
+    };
+    const dc = (...args: string[]): Promise<{ stdout: string; stderr: string }> => run(compose, ['-p', project, '-f', EXAMPLE, ...args], { env, timeout: 120_000 });
+    t.after(async () => { await dc('down', '--timeout', '0'); });
+    await dc('up', '--no-start');
+    const [web, files] = [`${project}_web_1`, `${project}_files_1`];
+    const filter = `com.docker.compose.project=${project}`;
+
+    const check = await runCli(t, engine, ['check', '--discover', '--label-filter', filter]);
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    assert.ok(check.stdout.includes(`service "web" (labels of container "${web}", on 127.0.0.1:${webPort}): ok`), check.stdout);
+    assert.ok(check.stdout.includes(`service "files" (labels of container "${files}", on 127.0.0.1:${filesPort}): ok`), check.stdout);
+
+    const daemon = await startCliDaemon(t, engine, ['run', '--discover', '--label-filter', filter]);
+    assert.equal(await isRunning(engine, web), false);
+    const w = await httpGet({ host: '127.0.0.1', port: webPort });
+    assert.equal(w.status, 200);
+    assert.equal(await isRunning(engine, web), true);
+    assert.equal(await isRunning(engine, files), false);
+    const f = await httpGet({ host: '127.0.0.1', port: filesPort });
+    assert.equal(f.status, 200);
+    assert.equal(f.body.toString().trim(), 'files');
+    assert.deepEqual(daemon.logs.filter((l) => l.level >= 40).map((l) => l.msg), []);
+  });
+});
