@@ -13,6 +13,7 @@ import { freePort } from './free-port.ts';
 import type { ContractContainerSpec, ProviderFixture } from './provider-contract.ts';
 
 export interface ServerOptions {
+  /** Exit with code 1 this long after it started listening. */
   crashAfterMs?: number;
   /** Listen only after this long. */
   listenAfterMs?: number;
@@ -25,8 +26,9 @@ export function nodeServer(o: ServerOptions = {}): string[] {
   const script = [
     "const net = require('node:net');",
     "const name = process.env.PORTWAKE_SERVICE;",
-    o.crashAfterMs === undefined ? '' : `setTimeout(() => { console.error('crashing'); process.exit(1); }, ${o.crashAfterMs});`,
-    "const serve = () => net.createServer((c) => c.end('hello from ' + name + '\\n')).listen(Number(process.env.PORTWAKE_UPSTREAM_PORT), '127.0.0.1', () => console.log('listening for ' + name + ' on ' + process.env.PORTWAKE_UPSTREAM));",
+    // The crash is timed from the moment it listens, so that a slow start on a busy machine still serves first.
+    `const crash = () => ${o.crashAfterMs === undefined ? 'undefined' : `setTimeout(() => { console.error('crashing'); process.exit(1); }, ${o.crashAfterMs})`};`,
+    "const serve = () => net.createServer((c) => c.end('hello from ' + name + '\\n')).listen(Number(process.env.PORTWAKE_UPSTREAM_PORT), '127.0.0.1', () => { console.log('listening for ' + name + ' on ' + process.env.PORTWAKE_UPSTREAM); crash(); });",
     o.noListen === true ? 'setInterval(() => undefined, 1000);' : `setTimeout(serve, ${o.listenAfterMs ?? 0});`,
   ].join('\n');
   return [process.execPath, '-e', script];
