@@ -108,7 +108,7 @@ async function checkDiscovery(config: PortwakeConfig, file: string | undefined, 
   const out = deps.stdout;
   const d = config.discovery?.docker;
   if (d === undefined) return 0;
-  const query = [`${d.labelPrefix}.listen`, ...d.filter].join(', ');
+  const query = [`${d.labelPrefix}.*`, ...d.filter].join(', ');
   let bad = 0;
   const candidates = [];
   const problems = [];
@@ -133,7 +133,7 @@ async function checkDiscovery(config: PortwakeConfig, file: string | undefined, 
   const merged = mergeDiscovered(config, candidates, file === undefined ? 'the command line' : basename(file));
   out.write(`discovery: ${containers} container(s) labelled ${query}, ${merged.served.length} served\n`);
   bad += await checker.check(merged.served.map((c) => c.service),
-    (s) => `service "${s.name}" (labels of container "${s.container}", on ${s.listen.map((l) => l.text).join(', ')})`);
+    (s) => `service "${s.name}" (labels of container "${s.container}", ${s.listen.length === 0 ? 'no listener: a dependency' : `on ${s.listen.map((l) => l.text).join(', ')}`})`);
   for (const p of [...problems, ...merged.clashes]) out.write(`discovery: ${formatLabelProblem(p)}\n`);
   return bad + problems.length + merged.clashes.length;
 }

@@ -21,17 +21,15 @@ export interface LabelRow {
 }
 
 const asText = (text: string): { value: unknown } => ({ value: text.trim() });
+/** One item or several, comma-separated: the file's list. */
+const asList = (text: string): { value: unknown } => {
+  const items = text.split(',').map((s) => s.trim());
+  return { value: items.length === 1 ? items[0] : items };
+};
 
 /** Every label but `name` (the service's key, not a field): label → service key. */
 export const LABELS: readonly LabelRow[] = [
-  {
-    label: 'listen', key: 'listen',
-    // One address or several, comma-separated: the file's list.
-    value: (text) => {
-      const items = text.split(',').map((s) => s.trim());
-      return { value: items.length === 1 ? items[0] : items };
-    },
-  },
+  { label: 'listen', key: 'listen', value: asList },
   { label: 'port', key: 'port', value: asText },
   { label: 'upstream', key: 'upstream', value: asText },
   { label: 'ready', key: 'ready', value: readyFromFlag },
@@ -40,6 +38,13 @@ export const LABELS: readonly LabelRow[] = [
   { label: 'stop-timeout', key: 'stopTimeout', value: asText },
   { label: 'max-connections', key: 'maxConnections', value: asText },
   { label: 'max-pending', key: 'maxPending', value: asText },
+  { label: 'depends-on', key: 'dependsOn', value: asList },
+  { label: 'idle-action', key: 'idleAction', value: asText },
+  { label: 'stop-after', key: 'stopAfter', value: asText },
+  { label: 'idle-on', key: 'idleOn', value: asText },
+  { label: 'hold-timeout', key: 'holdTimeout', value: asText },
+  { label: 'restart-policy', key: 'restartPolicy', value: asText },
+  { label: 'proxy-protocol', key: 'proxyProtocol', value: asText },
 ];
 
 /** The label that names the service; default: the compose service, else the container name. */
@@ -103,8 +108,8 @@ export function serviceFromLabels(c: LabelledContainer, prefix: string = DEFAULT
     const from = named !== undefined ? undefined : compose !== undefined ? `(from label ${COMPOSE_SERVICE_LABEL}) ` : '(the container name) ';
     problem(named !== undefined ? full(NAME_LABEL) : undefined, `${from ?? ''}${validName.message}${named === undefined ? `; set label ${full(NAME_LABEL)}` : ''}`);
   }
-  if (service.listen === undefined) problem(full('listen'), 'is required');
-  else if (anySystemd(service.listen)) {
+  // Without listen: a dependency only (started by the services that name it in depends-on; merge.ts checks that one does).
+  if (service.listen !== undefined && anySystemd(service.listen)) {
     problem(full('listen'), 'systemd: sockets are passed when systemd starts portwake, not to a discovered container; use a file service, or a TCP or unix: address');
   }
 
@@ -119,7 +124,9 @@ export function serviceFromLabels(c: LabelledContainer, prefix: string = DEFAULT
   };
   const locator: Locator = { name: labelName, position: () => undefined, reference: labelName };
   // Validated even when something is wrong already, so that every problem is reported at once.
-  const result = validate({ services: { [validName.ok ? name : 'service']: service } }, locator);
+  // One service of a larger set: the rules about the whole set (depends-on names, a dependency
+  // without listen) are checked once every container is known (merge.ts).
+  const result = validate({ services: { [validName.ok ? name : 'service']: service } }, locator, { oneOfMany: true });
   if (!result.ok) problems.push(...result.issues.map((i) => fromIssue(c.name, i)));
   if (!result.ok || problems.length > 0) return { ok: false, problems };
   const parsed = result.config.services[0];
@@ -137,9 +144,7 @@ function fromIssue(container: string, i: ConfigIssue): LabelProblem {
   return i.path.startsWith('services') || i.path === '' ? { container, label: undefined, message: `${i.path === '' ? '' : `${i.path}: `}${i.message}` } : { container, label: i.path, message: i.message };
 }
 
-/** What the engine is asked for: containers with the listen label, and matching every filter. */
-export function labelQuery(prefix: string, filter: readonly string[]): string[] {
-  return [`${prefix}.listen`, ...filter];
+/** Whether a container is discovery's: it has a label under the prefix (`portwake.listen`, or any other for a dependency). */
+export function hasPrefixLabel(labels: Readonly<Record<string, string>>, prefix: string): boolean {
+  return Object.keys(labels).some((l) => l.startsWith(`${prefix}.`));
 }
-
-

@@ -34,7 +34,7 @@ export function crossFieldIssues(root: Record<string, unknown>, options: SchemaO
       if (isMap(service)) issues.push(...serviceIssues(name, service, options, claims));
       if (isMap(service)) issues.push(...engineIssues(name, service, knownEngineNames(root.engines)));
     }
-    issues.push(...stackIssues(root.services));
+    if (options.oneOfMany !== true) issues.push(...stackIssues(root.services));
   }
   issues.push(...httpIssues(root, options, claims, locator));
   issues.push(...tlsIssues(root, options));

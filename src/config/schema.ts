@@ -31,6 +31,12 @@ export interface SchemaOptions {
   baseDir?: string | undefined;
   /** The daemon's environment gives it a control token (PORTWAKE_TOKEN, a systemd credential). */
   tokenFromEnvironment?: boolean | undefined;
+  /**
+   * The services given are some of a larger set (a labelled container, validated alone): the rules
+   * about the whole set (dependsOn names and cycles, a service without listen: being a dependency)
+   * are left to the caller (daemon/discovery/merge.ts).
+   */
+  oneOfMany?: boolean | undefined;
 }
 
 export function parseServiceName(name: string): Parsed<string> {

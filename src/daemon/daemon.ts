@@ -319,7 +319,7 @@ export class Daemon implements DaemonControl {
       this.emit(e);
     };
     const logger = (engine === undefined ? undefined : this.engineLoggers.get(engine)) ?? this.serviceLogger;
-    const dependencies = dependenciesHook(s.name, { backend: (name) => this.units.get(name)?.activation, logger: this.o.logger, signal: this.lifetime.signal });
+    const dependencies = dependenciesHook(s.name, { backend: (name) => this.units.get(name)?.activation, logger: this.o.logger, signal: this.lifetime.signal, clock: this.clock });
     const unit = createRunningService(s, listen, keys, { provider, probes: this.native === undefined ? networkProbes : nativeNetworkProbes, clock: this.clock, logger, emit, dependencies }, logger, this.native);
     this.providerOf.set(unit.activation, provider);
     return unit;

@@ -2,9 +2,12 @@
 // Backends — exactly what a connection holds — so each dependency is started (independent ones in
 // parallel) and ready by its own ready: rule before the service's container starts, stays up while
 // any dependent holds it (its open leases count them), and idles out by its own idleTimeout once
-// the last dependent has stopped and its own connections are gone.
+// the last dependent has stopped and its own connections are gone. A dependency lost while its
+// dependent runs is started again after RESTART_DELAY_MS, unless the dependent stopped meanwhile
+// (`docker-compose down` stops a whole project at once: portwake must not bring the database back).
 
 import type { Backend, Lease } from '../core/backend.ts';
+import type { Clock } from '../core/clock.ts';
 import { DependencyFailedError, describe, PortwakeError } from '../core/errors.ts';
 import type { DependenciesHook } from '../core/activation/types.ts';
 import type { Logger } from '../core/logger.ts';
@@ -15,7 +18,14 @@ export interface DependencyHost {
   logger: Logger;
   /** The daemon's lifetime: bounds the restart of a dependency lost while its dependent runs. */
   signal: AbortSignal;
+  clock: Clock;
 }
+
+/**
+ * How long a lost dependency waits before it is started again: long enough for the engine's events
+ * of a stop of the whole stack (the dependent's die) to arrive first, short against a crash's cost.
+ */
+export const RESTART_DELAY_MS = 1_000;
 
 /** The hook for `service`'s activation (core/activation/types.ts DependenciesHook). */
 export function dependenciesHook(service: string, host: DependencyHost): DependenciesHook {
@@ -42,28 +52,36 @@ export function dependenciesHook(service: string, host: DependencyHost): Depende
       held.set(name, lease);
       watch(name, lease);
     };
-    /** A dependency lost while its dependent runs (it exited, or was stopped outside) is started again. */
+    /** A dependency lost while its dependent runs (it exited, or was stopped outside) is started again (restart, after RESTART_DELAY_MS). */
     const watch = (name: string, lease: Lease): void => {
       lease.onRevoke = () => {
         if (released || held.get(name) !== lease) return;
         held.delete(name);
         lease.release();
-        host.logger.warn({ service, dependency: name }, `service "${service}": its dependency "${name}" stopped while it runs; starting "${name}" again`);
-        const backend = host.backend(name);
-        if (backend === undefined) return;
-        backend.acquire(host.signal).then((again) => {
-          if (released) again.release();
-          else {
-            held.set(name, again);
-            watch(name, again);
-          }
-        }, (err: unknown) => {
-          if (!host.signal.aborted && !released) {
-            host.logger.error({ service, dependency: name, err: describe(err) }, `service "${service}": could not start its dependency "${name}" again: ${describe(err)}; "${service}" runs without it until its next start`);
-          }
-        });
+        host.clock.setTimer(RESTART_DELAY_MS, () => restart(name));
       };
       if (lease.revoked) lease.onRevoke('gone');
+    };
+    const restart = (name: string): void => {
+      // The dependent stopped too (the whole stack was stopped): nothing to start.
+      if (released || host.signal.aborted) {
+        host.logger.info({ service, dependency: name }, `service "${service}": its dependency "${name}" stopped; "${service}" stopped too, so it is not started again`);
+        return;
+      }
+      host.logger.warn({ service, dependency: name }, `service "${service}": its dependency "${name}" stopped while it runs; starting "${name}" again`);
+      const backend = host.backend(name);
+      if (backend === undefined) return;
+      backend.acquire(host.signal).then((again) => {
+        if (released) again.release();
+        else {
+          held.set(name, again);
+          watch(name, again);
+        }
+      }, (err: unknown) => {
+        if (!host.signal.aborted && !released) {
+          host.logger.error({ service, dependency: name, err: describe(err) }, `service "${service}": could not start its dependency "${name}" again: ${describe(err)}; "${service}" runs without it until its next start`);
+        }
+      });
     };
     try {
       await Promise.all(names.map((n) => take(n).catch((err: unknown) => {

@@ -95,14 +95,14 @@ function engineConnections(config: EnginesConfig, env: Env): Map<string, DockerC
 type EnginesConfig = { readonly engineHost?: string | undefined; readonly engines?: readonly EngineConfig[] | undefined };
 
 /**
- * Discovery's view of each engine, keyed like createProviders: containers with
- * `<labelPrefix>.listen` matching every filter. Discovery runs on every engine.
+ * Discovery's view of each engine, keyed like createProviders: the containers matching every
+ * filter of discovery.docker.filter. Discovery runs on every engine.
  */
 export function createLabelSources(config: EnginesConfig & { readonly discovery?: DiscoveryConfig | undefined }, env: Env): Map<string, LabelSource> {
-  const d = config.discovery?.docker;
-  // Kept in step with config/labels.ts's labelQuery (not imported: this module stays light).
-  const query = [`${d?.labelPrefix ?? 'portwake'}.listen`, ...(d?.filter ?? [])];
-  return new Map([...engineConnections(config, env)].map(([name, options]) => [name, createDockerLabelSource(options, query)]));
+  // The engine filters by the user's labels; which containers carry a label under the prefix is
+  // decided by discovery (an engine cannot filter on a label's prefix).
+  const filter = config.discovery?.docker.filter ?? [];
+  return new Map([...engineConnections(config, env)].map(([name, options]) => [name, createDockerLabelSource(options, filter)]));
 }
 
 /** The services of one provider, and the engine's name when it is an engine (not the command provider). */

@@ -1,7 +1,9 @@
-// The example examples/compose-labels/ for real: Debian's docker-compose (1.29) creates its two
+// The example examples/compose-labels/ for real: Debian's docker-compose (1.29) creates its three
 // services on the test engine (offline images, fresh ports, a project name of this run's own), then
 // `portwake check --discover` lists both and `portwake run --discover`, limited to that project by
-// its compose label, serves each one and wakes it on the first connection.
+// its compose label, serves each one and wakes it on the first connection, files with its
+// dependency db (no listener: a dependency only), which web's start leaves alone; then
+// `docker-compose down` while portwake runs removes everything (db is not brought back for files).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -24,7 +26,7 @@ before(async () => {
 });
 
 describe('examples/compose-labels with docker-compose (real engine)', () => {
-  it('docker-compose up --no-start, then portwake check/run --discover serve both services and wake each on its first connection', async (t) => {
+  it('docker-compose up --no-start, then portwake check/run --discover serve the services and wake each on its first connection, with its dependency', async (t) => {
     const compose = findBinary('docker-compose');
     assert.ok(compose !== undefined, 'docker-compose is not installed: apt-get install -y docker-compose (Debian 12: 1.29)');
     const project = `pwt${randomBytes(4).toString('hex')}`;
@@ -38,15 +40,16 @@ describe('examples/compose-labels with docker-compose (real engine)', () => {
       FILES_PORT: String(filesPort),
     };
     const dc = (...args: string[]): Promise<{ stdout: string; stderr: string }> => run(compose, ['-p', project, '-f', EXAMPLE, ...args], { env, timeout: 120_000 });
-    t.after(async () => { await dc('down', '--timeout', '0'); });
+    t.after(async () => { await dc('down', '--timeout', '0').catch(() => undefined); });
     await dc('up', '--no-start');
-    const [web, files] = [`${project}_web_1`, `${project}_files_1`];
+    const [web, files, db] = [`${project}_web_1`, `${project}_files_1`, `${project}_db_1`];
     const filter = `com.docker.compose.project=${project}`;
 
     const check = await runCli(t, engine, ['check', '--discover', '--label-filter', filter]);
     assert.equal(check.code, 0, check.stdout + check.stderr);
     assert.ok(check.stdout.includes(`service "web" (labels of container "${web}", on 127.0.0.1:${webPort}): ok`), check.stdout);
     assert.ok(check.stdout.includes(`service "files" (labels of container "${files}", on 127.0.0.1:${filesPort}): ok`), check.stdout);
+    assert.ok(check.stdout.includes(`service "db" (labels of container "${db}", no listener: a dependency): ok`), check.stdout);
 
     const daemon = await startCliDaemon(t, engine, ['run', '--discover', '--label-filter', filter]);
     assert.equal(await isRunning(engine, web), false);
@@ -54,9 +57,19 @@ describe('examples/compose-labels with docker-compose (real engine)', () => {
     assert.equal(w.status, 200);
     assert.equal(await isRunning(engine, web), true);
     assert.equal(await isRunning(engine, files), false);
+    assert.equal(await isRunning(engine, db), false, 'web does not depend on db');
     const f = await httpGet({ host: '127.0.0.1', port: filesPort });
     assert.equal(f.status, 200);
     assert.equal(f.body.toString().trim(), 'files');
+    assert.equal(await isRunning(engine, db), true, 'files\'s dependency was started with it');
+    // files reaches db on the compose network: the dependency answers there (a database's role).
+    const reach = await run('docker', ['exec', files, 'wget', '-qO-', 'http://db:5432/'], { env, timeout: 30_000 });
+    assert.equal(reach.stdout.trim(), 'db');
     assert.deepEqual(daemon.logs.filter((l) => l.level >= 40).map((l) => l.msg), []);
+    // The user takes the project down while portwake runs: db and files stop together, and portwake
+    // must not bring db back for files (compose would then fail to remove it and its network).
+    await dc('down', '--timeout', '0');
+    const left = await run('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`], { env, timeout: 30_000 });
+    assert.equal(left.stdout.trim(), '', 'every container of the project is gone');
   });
 });

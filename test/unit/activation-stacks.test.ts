@@ -8,7 +8,7 @@ import { Activation, type ActivationSpec } from '../../src/core/activation/activ
 import type { Lease } from '../../src/core/backend.ts';
 import { PortwakeError } from '../../src/core/errors.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { dependenciesHook } from '../../src/daemon/dependencies.ts';
+import { dependenciesHook, RESTART_DELAY_MS } from '../../src/daemon/dependencies.ts';
 import { FakeProvider, type FakeContainerOptions } from '../../src/providers/fake/provider.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 
@@ -32,7 +32,7 @@ function stack(defs: Record<string, Def>) {
       },
       {
         provider, probes: provider.probes(), clock, logger: silentLogger, emit: () => undefined,
-        dependencies: dependenciesHook(name, { backend: (n) => services.get(n), logger: silentLogger, signal: lifetime.signal }),
+        dependencies: dependenciesHook(name, { backend: (n) => services.get(n), logger: silentLogger, signal: lifetime.signal, clock }),
       },
     );
     services.set(name, a);
@@ -177,10 +177,33 @@ describe('stacks: dependsOn', () => {
     assert.ok(w.value);
     provider.kill('db1');
     await get('db').resync('die');
+    assert.equal(get('db').stateKind, 'stopped', 'not at once: the dependent may be stopping too');
+    await clock.advance(RESTART_DELAY_MS);
     assert.equal(get('db').stateKind, 'starting', 'started again for its dependent');
     await clock.advance(500);
     assert.equal(container('db1').running, true);
     assert.equal(get('db').status().openConnections, 1, 'held again');
+  });
+
+  it('a dependency stopped with its dependent (a whole stack stopped outside, docker-compose down) is not started again', async () => {
+    const { clock, get, provider, container } = stack({
+      app: { container: { name: 'app1' }, dependsOn: ['db'] },
+      db: { container: { name: 'db1' } },
+    });
+    const w = settled(get('app').acquire(never()));
+    await clock.advance(500);
+    assert.ok(w.value);
+    w.value.release();
+    // The dependency's die is seen first, then the dependent's, within the delay.
+    provider.kill('db1');
+    await get('db').resync('die');
+    await clock.advance(100);
+    provider.kill('app1');
+    await get('app').resync('die');
+    await clock.advance(RESTART_DELAY_MS * 3);
+    assert.equal(get('app').stateKind, 'stopped');
+    assert.equal(get('db').stateKind, 'stopped', 'not brought back: nothing runs that needs it');
+    assert.equal(container('db1').running, false);
   });
 
   it('a manual stop of the service lets go of its dependencies', async () => {

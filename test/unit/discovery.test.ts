@@ -36,7 +36,27 @@ describe('labels → service', () => {
     assert.deepEqual([s.port, s.idleTimeoutMs, s.startTimeoutMs, s.stopTimeoutMs, s.maxConnections, s.maxPending], [80, 600_000, 30_000, 2_000, 10, 5]);
     assert.deepEqual(s.ready, { kind: 'http', path: '/healthz', host: undefined, statusMin: 200, statusMax: 399 });
     // Every row is exercised above but upstream (which excludes port): a new row must be added here too.
-    assert.deepEqual(LABELS.map((l) => l.label).sort(), ['idle-timeout', 'listen', 'max-connections', 'max-pending', 'port', 'ready', 'start-timeout', 'stop-timeout', 'upstream']);
+    assert.deepEqual(LABELS.map((l) => l.label).sort(), ['depends-on', 'hold-timeout', 'idle-action', 'idle-on', 'idle-timeout', 'listen', 'max-connections', 'max-pending',
+      'port', 'proxy-protocol', 'ready', 'restart-policy', 'start-timeout', 'stop-after', 'stop-timeout', 'upstream']);
+  });
+
+  it('maps the stack and pause labels: depends-on (comma-separated), idle-action, stop-after, idle-on, hold-timeout, restart-policy, proxy-protocol', () => {
+    const r = serviceFromLabels(box('shop_api_1', {
+      'pw.listen': '8080', 'pw.depends-on': 'db, cache', 'pw.idle-timeout': '5m', 'pw.idle-action': 'pause', 'pw.stop-after': '1h', 'pw.idle-on': 'traffic',
+      'pw.hold-timeout': '5s', 'pw.restart-policy': 'manage', 'pw.proxy-protocol': 'v2',
+    }), 'pw');
+    assert.ok(r.ok, r.ok ? '' : r.problems.map(formatLabelProblem).join('\n'));
+    const s = r.service;
+    assert.deepEqual([s.dependsOn, s.idleAction, s.stopAfterMs, s.idleOn, s.holdTimeoutMs, s.restartPolicy, s.proxyProtocol],
+      [['db', 'cache'], 'pause', 3_600_000, 'traffic', 5_000, 'manage', 'v2']);
+    // Their values are checked as the file's are.
+    assert.deepEqual(problems({ 'pw.listen': '80', 'pw.idle-action': 'freeze', 'pw.depends-on': 'db,,x y' }).length, 2);
+  });
+
+  it('a container without listen is a dependency only: valid alone, its depends-on names checked once all are known', () => {
+    const r = serviceFromLabels(box('shop_db_1', { 'pw.port': '5432', 'com.docker.compose.service': 'db' }), 'pw');
+    assert.ok(r.ok, r.ok ? '' : r.problems.map(formatLabelProblem).join('\n'));
+    assert.deepEqual([r.service.name, r.service.listen], ['db', []]);
   });
 
   it('names the service by its name label, else the compose service, else the container', () => {
@@ -104,6 +124,48 @@ describe('clashes', () => {
       'container "e": label pw.name: service name "d" is taken by service "d" (container "d"); not served',
       'container "f": label pw.listen: "[::]:8082" overlaps "8082" of service "d" (container "d"); not served',
     ]);
+  });
+});
+
+describe('stacks across containers', () => {
+  const file = parseConfig('services:\n  web: {listen: 8080, container: w}\n', 'portwake.yaml');
+  const candidate = (container: string, labels: Record<string, string>, engine?: string) => {
+    const r = serviceFromLabels(box(container, labels), 'pw');
+    assert.ok(r.ok, r.ok ? '' : r.problems.map(formatLabelProblem).join('\n'));
+    return { id: container, container, ...(engine === undefined ? { service: r.service } : { engine, service: { ...r.service, engine } }), labelOf: (k: string) => (k === 'name' ? undefined : r.labelOf(k)) };
+  };
+
+  it('serves a dependency that a container names; reports one nobody names, an unknown name, and a cycle; a dependent of a removed one fails in turn', () => {
+    const merged = mergeDiscovered(file, [
+      candidate('api', { 'pw.listen': '8081', 'pw.depends-on': 'db,web' }),
+      candidate('db', { 'pw.port': '5432' }),
+      candidate('orphan', { 'pw.port': '6379' }),
+      candidate('typo', { 'pw.listen': '8082', 'pw.depends-on': 'dbb' }),
+      candidate('x', { 'pw.listen': '8083', 'pw.depends-on': 'y' }),
+      candidate('y', { 'pw.listen': '8084', 'pw.depends-on': 'x' }),
+      candidate('z', { 'pw.listen': '8085', 'pw.depends-on': 'orphan2' }),
+      candidate('orphan2', { 'pw.port': '1', 'pw.depends-on': 'x' }),
+    ], 'portwake.yaml');
+    assert.deepEqual(merged.config.services.map((s) => s.name), ['web', 'api', 'db']);
+    const text = merged.clashes.map(formatLabelProblem);
+    assert.ok(text.some((t) => t.startsWith('container "orphan": label pw.listen: is required') && t.endsWith('; not served')), text.join('\n'));
+    assert.ok(text.some((t) => t.startsWith('container "typo": label pw.depends-on: no service named "dbb"; did you mean "db"?')), text.join('\n'));
+    assert.ok(text.some((t) => t.startsWith('container "x": label pw.depends-on: cycle x → y → x')), text.join('\n'));
+    // y's partner was removed: y now names an unknown service, and so on down the chain.
+    assert.ok(text.some((t) => t.startsWith('container "y": label pw.depends-on: no service named "x"')), text.join('\n'));
+    assert.ok(text.some((t) => t.startsWith('container "z": label pw.depends-on: no service named "orphan2"')), text.join('\n'));
+  });
+
+  it('takes the containers with a label under the prefix, and only those (the engine filters by the user\'s labels alone); a non-default engine is set on their services', () => {
+    const discovery = new Discovery({ source: new ScriptedSource(), labelPrefix: 'pw', engine: 'podman', clock: new ManualClock(), logger: silentLogger, signal: new AbortController().signal, onChange: () => undefined });
+    const found = discovery.found([box('plain', { 'com.docker.compose.service': 'plain', 'pwx.listen': '1' }), box('db', { 'pw.port': '5432' }), box('bad', { 'pw.listen': 'x' })]);
+    assert.deepEqual(found.candidates.map((c) => [c.container, c.engine, c.service.engine]), [['db', 'podman', 'podman']]);
+    assert.deepEqual(found.problems.map((p) => [p.container, p.engine]), [['bad', 'podman']]);
+  });
+
+  it('names a container\'s engine when it is not the default one', () => {
+    const merged = mergeDiscovered(file, [candidate('p', { 'pw.listen': '8080' }, 'podman')], 'portwake.yaml');
+    assert.deepEqual(merged.clashes.map(formatLabelProblem), ['container "p" on engine "podman": label pw.listen: "8080" is also used by service "web" of portwake.yaml; not served']);
   });
 });
 

@@ -7,7 +7,7 @@
 import { sleep, type Clock, type TimerHandle } from '../../core/clock.ts';
 import { describe } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import { formatLabelProblem, serviceFromLabels, type LabelProblem } from '../../config/labels.ts';
+import { formatLabelProblem, hasPrefixLabel, serviceFromLabels, type LabelProblem } from '../../config/labels.ts';
 import type { LabelSource, LabelledContainerInfo } from './label-source.ts';
 import type { Candidate } from './merge.ts';
 
@@ -56,7 +56,8 @@ export class Discovery {
   }
 
   /** The services these containers describe (pure but for the order it remembers). */
-  found(listed: readonly LabelledContainerInfo[]): Found {
+  found(all: readonly LabelledContainerInfo[]): Found {
+    const listed = all.filter((c) => hasPrefixLabel(c.labels, this.o.labelPrefix));
     const fresh = listed.filter((c) => !this.#order.has(c.id)).sort((a, b) => a.created - b.created || a.name.localeCompare(b.name));
     for (const c of fresh) this.#order.set(c.id, this.#next++);
     const present = new Set(listed.map((c) => c.id));

@@ -5,6 +5,7 @@
 
 import { overlaps, type Address } from '../../config/listen-overlap.ts';
 import type { LabelProblem } from '../../config/labels.ts';
+import { stackIssues } from '../../config/stack-rules.ts';
 import type { PortwakeConfig, ServiceConfig } from '../../config/types.ts';
 
 /** A labelled container's valid service. */
@@ -69,5 +70,37 @@ export function mergeDiscovered(file: PortwakeConfig, candidates: readonly Candi
     names.set(s.name, whose);
     for (const l of s.listen) claims.push({ what: whose, address: l, text: l.text });
   }
-  return { config: { ...file, services: [...file.services, ...served.map((c) => c.service)] }, served, clashes };
+  const stacked = withStackRules(file.services, served, clashes);
+  return { config: { ...file, services: [...file.services, ...stacked.map((c) => c.service)] }, served: stacked, clashes };
+}
+
+/**
+ * The rules about the whole set, now that every container is known (config/stack-rules.ts): each
+ * depends-on name is a service, there is no cycle, and a service without listen is some service's
+ * dependency. A container at fault is reported and not served; its dependents are checked again
+ * without it (and fail in turn, naming it).
+ */
+function withStackRules(fileServices: readonly ServiceConfig[], candidates: readonly Candidate[], clashes: LabelProblem[]): Candidate[] {
+  let served = [...candidates];
+  for (;;) {
+    const all = [...fileServices, ...served.map((c) => c.service)];
+    // What the rules read of each service, as the file would have it.
+    const raw = Object.fromEntries(all.map((s) => [s.name, {
+      ...(s.dependsOn === undefined ? {} : { dependsOn: s.dependsOn }),
+      ...(s.listen.length === 0 ? {} : { listen: s.listen.map((l) => l.text) }),
+      ...(s.hosts === undefined ? {} : { hosts: s.hosts }),
+      ...(s.idleOn === undefined ? {} : { idleOn: s.idleOn }),
+    }]));
+    const byName = new Map(served.map((c) => [c.service.name, c]));
+    const faulty = new Set<Candidate>();
+    for (const issue of stackIssues(raw)) {
+      const [, name, key] = issue.path;
+      const c = typeof name === 'string' ? byName.get(name) : undefined;
+      if (c === undefined) continue;
+      faulty.add(c);
+      clashes.push({ container: c.container, ...(c.engine === undefined ? {} : { engine: c.engine }), label: typeof key === 'string' ? c.labelOf(key) : undefined, message: `${issue.message}; not served` });
+    }
+    if (faulty.size === 0) return served;
+    served = served.filter((c) => !faulty.has(c));
+  }
 }

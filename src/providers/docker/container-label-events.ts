@@ -32,7 +32,7 @@ export async function* containerLabelEvents(client: DockerClient, endpoint: stri
   const connect = deadline(systemClock, EVENTS_CONNECT_TIMEOUT_MS, signal);
   try {
     const api = await client();
-    stream = await api.stream('/events', { filters: JSON.stringify({ type: ['container'], event: ACTIONS, label: labels }) }, connect.signal);
+    stream = await api.stream('/events', { filters: JSON.stringify({ type: ['container'], event: ACTIONS, ...(labels.length === 0 ? {} : { label: labels }) }) }, connect.signal);
   } catch (err) {
     if (signal.aborted) return;
     const mapped = mapDockerError(err, { endpoint, operation: 'events (discovery)', signal: connect.signal });

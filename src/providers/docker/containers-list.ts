@@ -31,7 +31,7 @@ export function listContainers(client: DockerClient, endpoint: string, labels: r
     try {
       const api = await client();
       signal.throwIfAborted();
-      const { json } = await api.call('GET', '/containers/json', { all: '1', filters: JSON.stringify({ label: labels }) }, signal);
+      const { json } = await api.call('GET', '/containers/json', { all: '1', filters: JSON.stringify(labels.length === 0 ? {} : { label: labels }) }, signal);
       if (!Array.isArray(json)) throw new Error(`the engine's container list is not a list: ${JSON.stringify(json)?.slice(0, 200) ?? 'no body'}`);
       return json.flatMap((c: ListJson) => toListed(c));
     } catch (err) {
