@@ -198,7 +198,7 @@ describe('discovery from container labels (real engine)', () => {
     const b = await labelled(t, 'disc-cli-bad', { listen: `127.0.0.1:${bad}`, ready: 'htp' });
     const check = await runCli(t, engine, ['check', '--discover', '--label-prefix', P]);
     assert.equal(check.code, 1, check.stdout + check.stderr);
-    assert.match(check.stdout, new RegExp(`discovery: 2 container\\(s\\) labelled ${P}\\.listen, 1 served`));
+    assert.match(check.stdout, new RegExp(`discovery: 2 container\\(s\\) labelled ${P}\\.\\*, 1 served`));
     assert.ok(check.stdout.includes(`service "${g.name}" (labels of container "${g.name}", on 127.0.0.1:${good}): ok`), check.stdout);
     assert.ok(check.stdout.includes(`discovery: container "${b.name}": label ${P}.ready: expected tcp, health, http, http:/PATH or delay:DURATION, got "htp"; did you mean "http"?`), check.stdout);
 

@@ -116,4 +116,40 @@ describe('two engines at once: Docker and Podman', { timeout: 180_000 }, () => {
     await eventually('the Podman service serves again', async () => (await tryGet(pport)) === 200, 30_000);
     assert.equal(await tryGet(dport), 200);
   });
+
+  it('discovery runs on both engines: each labelled container is served on its own engine, and one created on Podman while portwake runs gets its listener', async (t) => {
+    const prefix = `pwe${Date.now().toString(36)}`;
+    const [dport, pport, lport] = [await freePort(), await freePort(), await freePort()];
+    const dc = await createContainer(docker, { image: busybox, cmd: httpdCmd(), expose: [80], nameHint: 'disc-docker', stopSignal: 'SIGKILL', labels: { [`${prefix}.listen`]: `127.0.0.1:${dport}` } });
+    t.after(() => dc.remove());
+    const pc = await createPodmanContainer(podman, { image: podBusybox, cmd: httpdCmd(), expose: [80], nameHint: 'disc-podman', stopSignal: 'SIGKILL', labels: { [`${prefix}.listen`]: `127.0.0.1:${pport}` } });
+    t.after(() => pc.remove());
+    const config = parseConfig([
+      `engine: ${docker.dockerHost}`,
+      'engines:',
+      `  podman: ${podman.dockerHost}`,
+      'discovery:',
+      `  docker: {labelPrefix: ${prefix}}`,
+      '',
+    ].join('\n'), 'engines.yaml');
+    const lines: Line[] = [];
+    const { daemon } = await runDaemon(t, { config, configPath: undefined, logger: capturingLogger(lines), provider: countingProvider(docker), stopOnExit: false, graceMs: 500 });
+    const engines = (): string[][] => daemon.status().map((s) => [s.name, s.engine ?? '']).sort();
+    assert.deepEqual(engines(), [[dc.name, 'default'], [pc.name, 'podman']].sort());
+    assert.equal(await tryGet(dport), 200);
+    assert.equal(await tryGet(pport), 200);
+    assert.equal(await isRunning(docker, dc.name), true, 'the Docker container runs on Docker');
+    assert.equal(await isRunning(podman, pc.name), true, 'the Podman container runs on Podman');
+
+    // Live on Podman: its events stream (create, remove) is followed like Docker's.
+    const late = await createPodmanContainer(podman, { image: podBusybox, cmd: httpdCmd(), expose: [80], nameHint: 'disc-podman-late', stopSignal: 'SIGKILL', labels: { [`${prefix}.listen`]: `127.0.0.1:${lport}` } });
+    let removed = false;
+    t.after(async () => { if (!removed) await late.remove(); });
+    await eventually('the container created on Podman gets its listener', () => daemon.status().some((s) => s.name === late.name && s.engine === 'podman' && s.listeners.length === 1), 20_000);
+    assert.equal(await tryGet(lport), 200);
+    await late.remove();
+    removed = true;
+    await eventually('the container removed from Podman loses its service', () => !daemon.status().some((s) => s.name === late.name), 20_000);
+    assert.deepEqual(lines.filter((l) => l.level === 'warn' || l.level === 'error').map((l) => l.msg).filter((m) => m.startsWith('discovery')), []);
+  });
 });

@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/core/logger.ts';
 import { Discovery, SETTLE_MS, type Found } from '../../src/daemon/discovery/discovery.ts';
 import type { LabelledContainerInfo, LabelSource } from '../../src/daemon/discovery/label-source.ts';
 import { mergeDiscovered } from '../../src/daemon/discovery/merge.ts';
+import { parseLabelEvent } from '../../src/providers/docker/container-label-events.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 
 const box = (name: string, labels: Record<string, string>, created = 1): LabelledContainerInfo => ({ id: `id-${name}`, name, labels, created });
@@ -245,5 +246,18 @@ describe('following the engine', () => {
     assert.deepEqual(found.candidates.map((c) => [c.container, c.service.name]), [['shop_web_1', 'web']]);
     const plain = d.found([box('old', { 'pw.listen': '90' }, 5), box('new', { 'pw.listen': '90' }, 6)]);
     assert.deepEqual(plain.candidates.map((c) => c.container), ['old', 'new']);
+  });
+});
+
+describe('label events from the engine', () => {
+  it('reads Docker\'s create, rename and destroy, and Podman\'s remove as destroy; the labels without the engine\'s attributes', () => {
+    const line = (Action: string, Attributes: Record<string, string> = { name: 'web-1', image: 'busybox', 'pw.listen': '80' }): string =>
+      JSON.stringify({ Type: 'container', Action, Actor: { ID: 'abc', Attributes }, timeNano: 2_000_000_000 });
+    assert.deepEqual(parseLabelEvent(line('create')), { kind: 'create', id: 'abc', name: 'web-1', labels: { 'pw.listen': '80' }, time: 2_000 });
+    assert.equal(parseLabelEvent(line('destroy'))?.kind, 'destroy');
+    assert.equal(parseLabelEvent(line('remove'))?.kind, 'destroy', 'Podman says remove');
+    assert.equal(parseLabelEvent(line('rename', { name: 'new', oldName: '/old' }))?.name, 'new');
+    assert.equal(parseLabelEvent(line('start')), undefined);
+    assert.equal(parseLabelEvent(JSON.stringify({ Type: 'network', Action: 'create', Actor: { ID: 'n' } })), undefined);
   });
 });

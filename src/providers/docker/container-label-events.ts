@@ -20,7 +20,13 @@ export interface LabelEvent {
   time: number;
 }
 
-const ACTIONS = ['create', 'rename', 'destroy'] as const;
+const KINDS = ['create', 'rename', 'destroy'] as const;
+/**
+ * What the events filter asks for: Docker's names, and Podman's "remove" (its compatible API
+ * filters on its own name and reports it as it is; read as destroy below). Docker matches no "remove".
+ */
+const ACTIONS = [...KINDS, 'remove'];
+const PODMAN_ACTIONS: Readonly<Record<string, LabelEvent['kind']>> = { remove: 'destroy' };
 
 /**
  * Streams those events until the signal aborts (the iterator returns) or the stream breaks or ends
@@ -74,7 +80,7 @@ interface RawEvent {
 export function parseLabelEvent(line: string): LabelEvent | undefined {
   const raw = JSON.parse(line) as RawEvent;
   if (raw.Type !== undefined && raw.Type !== 'container') return undefined;
-  const kind = ACTIONS.find((a) => a === raw.Action);
+  const kind = KINDS.find((a) => a === raw.Action) ?? (raw.Action === undefined ? undefined : PODMAN_ACTIONS[raw.Action]);
   const id = raw.Actor?.ID;
   if (kind === undefined || id === undefined) return undefined;
   // The attributes are the labels plus the engine's own: name, image (and a rename's oldName).
