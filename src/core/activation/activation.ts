@@ -1,66 +1,58 @@
-// Per-service activation: stopped → starting → ready → stopping, a single-flight start that every
-// waiting connection joins, connection leases that keep the service awake, and the idle stop — or,
-// with idleAction: pause, ready → pausing → paused → unpausing → ready (and paused → stopping after
-// stopAfter).
+// Per-service activation, the state machine: stopped → starting → ready → stopping, a
+// single-flight start that every waiting connection joins, the leases that keep it awake, and the
+// transitions of idleAction: pause (ready → pausing → paused → unpausing → ready). What idleness
+// means is idle-policy.ts's; the engine's side of a start, stop and pause is bring-up.ts, start.ts,
+// stop.ts and pause.ts; re-reading the engine's truth is resync.ts; dependsOn is dependencies.ts.
 
 import { raceAbort } from '../abort.ts';
 import type { Backend, Lease, RefusalReason, WakeRequest } from '../backend.ts';
-import { deadline } from '../deadline.ts';
-import { AbortedError, ContainerExitedError, EngineTimeoutError, PortwakeError, StartLimitedError, describe, forService, formatMs } from '../errors.ts';
-import { IdleTimer, TrafficIdle } from '../idle.ts';
+import { AbortedError, ContainerExitedError, EngineTimeoutError, PortwakeError, StartLimitedError, describe, forService } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { canPause, type ContainerEvent, type Endpoint } from '../provider.ts';
+import type { ContainerEvent, ContainerInfo, Endpoint } from '../provider.ts';
 import { RateLimitedReporter } from '../rate-limit.ts';
 import type { ServiceStateKind, ServiceStatus, StartTimings } from '../status.ts';
 import { formatEndpoint } from '../upstream.ts';
 import { wakeVerdict } from '../wake.ts';
-import { bringUp } from './bring-up.ts';
-import { groupOf, stopGroup } from './group.ts';
+import { HeldDependencies } from './dependencies.ts';
+import { groupOf } from './group.ts';
+import { IdlePolicy } from './idle-policy.ts';
+import { Leases } from './lease.ts';
+import { pauseContainer, unpauseContainer } from './pause.ts';
 import { RestartPolicyManager } from './restart-policy.ts';
-import { ServiceLease } from './lease.ts';
-import { START_LIMIT_DEFAULTS, StartLimit } from './start-limit.ts';
+import { inspectRun, needsResync, resyncVerdict, SingleFlight, type RunTruth } from './resync.ts';
+import { reportReady, runStart } from './start.ts';
+import { backoffWarning, StartLimit } from './start-limit.ts';
+import { stopAbandoned, stopContainers } from './stop.ts';
 import type { ActivationDeps, ActivationSpec, Failed, Starting, State, StopReason, Unpausing } from './types.ts';
 
 export type { ActivationDeps, ActivationSpec } from './types.ts';
 export { FIRST_BACKOFF_MS, START_LIMIT_DEFAULTS } from './start-limit.ts';
+export { PAUSE_TIMEOUT_MS } from './pause.ts';
+export { STOP_MARGIN_MS } from './stop.ts';
 
-/** How much longer than its grace period a stop may take (SIGKILL, the exit) before the engine counts as hung. */
-export const STOP_MARGIN_MS = 10_000;
-/** How long an inspection outside a start (resync) may take. */
-const QUERY_TIMEOUT_MS = 10_000;
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
-/** How long a pause request may take (the engine freezes a cgroup: milliseconds when it is well). */
-export const PAUSE_TIMEOUT_MS = 30_000;
+
+type Ready = Extract<State, { kind: 'ready' }>;
+type Paused = Extract<State, { kind: 'paused' }>;
 
 export class Activation implements Backend {
   readonly name: string;
   private state: State = { kind: 'stopped' };
-  private readonly leases = new Set<ServiceLease>();
-  /** Waiters of drain(), called when the last lease is released. */
-  private readonly drained: (() => void)[] = [];
+  private readonly leases: Leases;
   private held = 0;
-  private closedBytesIn = 0;
-  private closedBytesOut = 0;
-  private lastActivity: number | undefined;
   private lastStart: StartTimings | undefined;
   private containerId: string | undefined;
   /** Ids of a group's other containers, as last inspected (for matches()). */
   private memberIds = new Set<string>();
-  /** Lets go of the dependencies (dependsOn) this service holds while starting or up; called once it has stopped. */
-  private releaseDependencies: (() => void) | undefined;
+  /** The dependencies (dependsOn) this service holds while starting or up; let go of once it has stopped. */
+  private readonly dependencies: HeldDependencies;
   private readonly restartPolicy: RestartPolicyManager;
   /** When the run portwake uses started (engine clock), once confirmed by inspect. */
   private runStartedAt: number | undefined;
   private startedByUs = false;
   private readonly startLimit = new StartLimit();
-  /** The single flight of resync(): the inspection running, and whether another must follow it. */
-  private resyncing: Promise<void> | undefined;
-  private resyncAgain: Promise<void> | undefined;
-  private readonly idle: IdleTimer;
-  /** idleAction: pause — armed on entering 'paused', stops the container after stopAfter. */
-  private readonly stopAfter: IdleTimer;
-  /** Set for `idleOn: traffic` with an idle timeout; the IdleTimer then stays unused. */
-  private traffic: TrafficIdle | undefined;
+  private readonly resyncs = new SingleFlight();
+  private readonly idle: IdlePolicy;
   private readonly refusals: RateLimitedReporter;
   private readonly log: Logger;
   /** Listener descriptions, filled in by the daemon for status. */
@@ -73,10 +65,21 @@ export class Activation implements Backend {
   ) {
     this.name = spec.name;
     this.log = deps.logger.child({ service: spec.name, container: spec.container });
-    this.idle = new IdleTimer(deps.clock, spec.idleTimeoutMs, () => this.onIdle());
-    this.stopAfter = new IdleTimer(deps.clock, spec.stopAfterMs, () => this.onStopAfter());
-    this.warnCannotPause(spec);
-    this.traffic = this.trafficIdle(spec);
+    this.leases = new Leases(deps.clock, (remaining) => this.idle.released(remaining, this.state.kind === 'ready'));
+    this.idle = new IdlePolicy(spec, deps.clock, deps.provider, this.log, {
+      load: () => (this.state.kind === 'ready' ? { open: this.leases.size, held: this.held } : undefined),
+      paused: () => this.state.kind === 'paused',
+      bytesMoved: () => {
+        const { bytesIn, bytesOut } = this.leases.bytes();
+        return bytesIn + bytesOut;
+      },
+      idle: (pause) => {
+        if (pause && this.state.kind === 'ready') this.beginPause(this.state);
+        else void this.beginStop('idle', false);
+      },
+      closeSilent: () => this.leases.revokeAll('idle'),
+    });
+    this.dependencies = new HeldDependencies(deps.dependencies);
     this.restartPolicy = new RestartPolicyManager(deps.provider, this.log, spec.name);
     this.refusals = new RateLimitedReporter(deps.clock, REFUSAL_LOG_INTERVAL_MS, (reason, suppressed) => {
       this.log.warn({ reason, suppressed }, `service "${this.name}": refused a connection (${reason})${suppressed > 0 ? `; ${suppressed} more since the last report` : ''}`);
@@ -139,13 +142,20 @@ export class Activation implements Backend {
     this.deps.emit({ type: 'refused', service: this.name, reason, at: this.deps.clock.now() });
   }
 
+  async upstreamFailed(upstream: Endpoint, error: Error): Promise<void> {
+    const s = this.state;
+    if (s.kind !== 'ready' || formatEndpoint(s.targets.data) !== formatEndpoint(upstream)) return;
+    this.log.debug({ err: describe(error) }, `service "${this.name}": upstream ${formatEndpoint(upstream)} refused a connection (${describe(error)}); re-inspecting the container`);
+    await this.resync('upstream unreachable');
+  }
+
   // ---- control ----
 
   /** Starts the service if needed and waits until it is ready (POST /services/NAME/start); clears a back-off. */
   async ensureReady(signal: AbortSignal): Promise<void> {
     this.clearBackoff('a manual start');
     await this.untilReady(signal);
-    this.armIdle();
+    this.idle.arm(this.state.kind === 'ready', this.leases.size);
   }
 
   /**
@@ -186,28 +196,10 @@ export class Activation implements Backend {
    * next start uses the new readiness check; an armed idle timer keeps its start (retime()).
    */
   update(spec: ActivationSpec): void {
-    const before = this.spec;
     this.spec = spec;
-    this.warnCannotPause(spec);
-    this.stopAfter.retime(spec.stopAfterMs);
+    this.idle.update(spec, this.state.kind === 'ready', this.leases.size);
     // Paused, and idle containers are now stopped: it has been idle, so it is stopped now.
-    if (this.state.kind === 'paused' && !this.pausesWhenIdle()) void this.beginStop('idle', false);
-    if ((spec.idleOn ?? 'connections') !== (before.idleOn ?? 'connections') || (this.traffic !== undefined && spec.idleTimeoutMs !== before.idleTimeoutMs)) {
-      // A new idle rule (or a traffic rule's new timeout): its quiet period starts now.
-      this.disarmIdle();
-      this.traffic = this.trafficIdle(spec);
-      if (this.traffic === undefined) this.idle.retime(spec.idleTimeoutMs);
-      if (this.state.kind === 'ready') this.armIdle();
-      return;
-    }
-    this.idle.retime(spec.idleTimeoutMs);
-    if (this.state.kind === 'ready' && this.leases.size === 0 && this.idle.deadline === undefined) this.idle.arm();
-  }
-
-  private trafficIdle(spec: ActivationSpec): TrafficIdle | undefined {
-    return spec.idleOn === 'traffic' && spec.idleTimeoutMs !== undefined
-      ? new TrafficIdle(this.deps.clock, spec.idleTimeoutMs, () => this.bytesMoved(), () => this.onIdle())
-      : undefined;
+    if (this.state.kind === 'paused' && !this.idle.pausesWhenIdle) void this.beginStop('idle', false);
   }
 
   /**
@@ -231,12 +223,12 @@ export class Activation implements Backend {
 
   /** Cancels timers and a start in flight; connections are the frontend's to close. */
   dispose(): void {
-    this.disarmIdle();
-    this.stopAfter.disarm();
+    this.idle.disarm();
+    this.idle.disarmStopAfter();
     if (this.state.kind === 'starting') this.state.abort.abort(new AbortedError(`service "${this.name}": start (shutting down)`));
   }
 
-  // ---- events from the engine ----
+  // ---- events from the engine (resync.ts decides what calls for a look) ----
 
   /** Whether an engine event concerns this service's container. */
   matches(event: ContainerEvent): boolean {
@@ -245,47 +237,18 @@ export class Activation implements Backend {
     return members !== undefined && (this.memberIds.has(event.id) || members.includes(event.name) || members.includes(event.id));
   }
 
-  /**
-   * A container event for this service's container; confirms with inspect before acting. An exit
-   * from before the current run started (events lag: the previous run's die can arrive while the
-   * next start is in flight) is ignored; so is one during a start not yet confirmed running — the
-   * start's own inspections notice a real exit.
-   */
+  /** A container event for this service's container; confirmed with inspect before acting (see needsResync). */
   async onContainerEvent(event: ContainerEvent): Promise<void> {
-    if (event.kind === 'pause' || event.kind === 'unpause') {
-      // Someone else's pause or unpause (portwake's own agree with the state, or land while its
-      // request is in flight, whose answer decides): adopted after an inspect.
-      const k = this.state.kind;
-      if ((k === 'ready' && event.kind === 'pause') || (k === 'paused' && event.kind === 'unpause')) await this.resync(event.kind);
-      return;
-    }
-    if (event.kind === 'destroy') {
-      await this.resync(event.kind);
-      return;
-    }
-    if (event.kind !== 'die' && event.kind !== 'stop') return;
-    if (this.runStartedAt === undefined || event.time < this.runStartedAt) return;
-    await this.resync(event.kind);
+    if (needsResync(event, this.state.kind, this.runStartedAt)) await this.resync(event.kind);
   }
 
   /**
    * Re-reads the container's state (after an event, or after the events stream reconnected) and
    * adopts it: a container that is no longer running closes its connections and returns to stopped.
+   * One inspection in flight per service.
    */
-  async resync(cause: string): Promise<void> {
-    // One inspection in flight per service: callers during it share the one that follows it (an
-    // inspection already under way may have been answered before what they saw happened).
-    if (this.resyncing === undefined) {
-      this.resyncing = this.resyncOnce(cause).finally(() => {
-        this.resyncing = undefined;
-      });
-      return this.resyncing;
-    }
-    this.resyncAgain ??= this.resyncing.then(() => {
-      this.resyncAgain = undefined;
-      return this.resync(cause);
-    });
-    return this.resyncAgain;
+  resync(cause: string): Promise<void> {
+    return this.resyncs.run(() => this.resyncOnce(cause));
   }
 
   private async resyncOnce(cause: string): Promise<void> {
@@ -294,102 +257,56 @@ export class Activation implements Backend {
     // A start not yet confirmed running notices a real exit through its own inspections: an
     // inspection now could land before the engine has even run the start request.
     if (s.kind === 'starting' && this.runStartedAt === undefined) return;
-    let running: boolean;
-    let paused = false;
-    let exitCode: number | undefined;
-    const limit = deadline(this.deps.clock, QUERY_TIMEOUT_MS);
-    let down = this.spec.container;
+    let truth: RunTruth;
     try {
-      const info = await this.deps.provider.inspect(this.spec.container, limit.signal);
-      running = info.running && (this.containerId === undefined || info.id === this.containerId);
-      paused = info.status === 'paused';
-      exitCode = info.exitCode;
-      // A group is up only while every member is: one that exited takes it down.
-      for (const m of running ? this.spec.members ?? [] : []) {
-        const member = await this.deps.provider.inspect(m, limit.signal).catch((err: unknown) => {
-          if (err instanceof PortwakeError && err.code === 'CONTAINER_NOT_FOUND') return undefined;
-          throw err;
-        });
-        if (member?.running === true) continue;
-        running = false;
-        exitCode = member?.exitCode;
-        down = m;
-        break;
-      }
+      truth = await inspectRun(this.deps.provider, this.deps.clock, this.spec, this.containerId);
     } catch (err) {
-      if (!(err instanceof PortwakeError && err.code === 'CONTAINER_NOT_FOUND')) {
-        this.log.warn({ err: describe(err) }, `service "${this.name}": cannot re-inspect container after ${cause}: ${describe(err)}, ignoring`);
-        return;
-      }
-      running = false;
-      exitCode = undefined;
-    } finally {
-      limit.cancel();
+      this.log.warn({ err: describe(err) }, `service "${this.name}": cannot re-inspect container after ${cause}: ${describe(err)}, ignoring`);
+      return;
     }
     if (this.state !== s) return;
-    if (running) {
-      if (s.kind === 'ready' && paused) this.pausedOutside(s, cause);
-      else if (s.kind === 'paused' && !paused) this.unpausedOutside(s, cause);
-      return;
-    }
-    if (s.kind === 'starting') {
-      s.abort.abort(new ContainerExitedError(down, exitCode));
-      return;
-    }
     const open = this.leases.size;
-    if (this.spec.members !== undefined && this.spec.members.length > 0) {
-      // One container of a group gone is the group down: the rest are stopped, and the next
-      // connection starts them all again.
-      this.log.warn({ cause, open, down }, `service "${this.name}": container "${down}" of the group stopped outside portwake (${cause}); closing ${open} open connection(s) and stopping the rest of the group (${groupOf(this.spec).filter((c) => c !== down).join(', ')})`);
-      this.revokeAll();
-      void this.beginStop('group member exited', false);
-      return;
+    switch (resyncVerdict(s.kind, truth, this.spec.members !== undefined && this.spec.members.length > 0)) {
+      case 'none':
+        return;
+      case 'paused outside':
+        // New connections unpause it; stopAfter counts from now.
+        this.log.info({ cause }, `service "${this.name}": container "${this.spec.container}" was paused outside portwake; the next connection unpauses it`);
+        this.idle.disarm();
+        this.setState({ kind: 'paused', targets: (s as Ready).targets, since: this.deps.clock.now() });
+        this.idle.armStopAfter();
+        return;
+      case 'unpaused outside':
+        // Ready again (as it was when paused), idle from now.
+        this.log.info({ cause }, `service "${this.name}": container "${this.spec.container}" was unpaused outside portwake; ready`);
+        this.idle.disarmStopAfter();
+        this.setState({ kind: 'ready', targets: (s as Paused).targets });
+        this.idle.arm(true, this.leases.size);
+        return;
+      case 'exited while starting':
+        (s as Starting).abort.abort(new ContainerExitedError(truth.down, truth.exitCode));
+        return;
+      case 'group member down':
+        // One container of a group gone is the group down: the rest are stopped, and the next
+        // connection starts them all again.
+        this.log.warn({ cause, open, down: truth.down }, `service "${this.name}": container "${truth.down}" of the group stopped outside portwake (${cause}); closing ${open} open connection(s) and stopping the rest of the group (${groupOf(this.spec).filter((c) => c !== truth.down).join(', ')})`);
+        this.leases.revokeAll();
+        void this.beginStop('group member exited', false);
+        return;
+      case 'stopped outside':
+        this.log.warn({ cause, open }, `service "${this.name}": container "${this.spec.container}" stopped outside portwake (${cause}); closing ${open} open connection(s)`);
+        this.idle.disarm();
+        this.idle.disarmStopAfter();
+        this.startedByUs = false;
+        this.setState({ kind: 'stopped' });
+        this.leases.revokeAll();
+        return;
     }
-    this.log.warn({ cause, open }, `service "${this.name}": container "${this.spec.container}" stopped outside portwake (${cause}); closing ${open} open connection(s)`);
-    this.disarmIdle();
-    this.stopAfter.disarm();
-    this.startedByUs = false;
-    this.setState({ kind: 'stopped' });
-    this.revokeAll();
-  }
-
-  /** Someone else paused the container: new connections unpause it; stopAfter counts from now. */
-  private pausedOutside(s: Extract<State, { kind: 'ready' }>, cause: string): void {
-    this.log.info({ cause }, `service "${this.name}": container "${this.spec.container}" was paused outside portwake; the next connection unpauses it`);
-    this.disarmIdle();
-    this.setState({ kind: 'paused', targets: s.targets, since: this.deps.clock.now() });
-    this.stopAfter.arm();
-  }
-
-  /** Someone else unpaused the container: it is ready again (as it was when paused), idle from now. */
-  private unpausedOutside(s: Extract<State, { kind: 'paused' }>, cause: string): void {
-    this.log.info({ cause }, `service "${this.name}": container "${this.spec.container}" was unpaused outside portwake; ready`);
-    this.stopAfter.disarm();
-    this.setState({ kind: 'ready', targets: s.targets });
-    this.armIdle();
-  }
-
-  /** Closes every open connection: their upstream is gone. */
-  private revokeAll(): void {
-    for (const l of [...this.leases]) l.revoke();
-  }
-
-  async upstreamFailed(upstream: Endpoint, error: Error): Promise<void> {
-    const s = this.state;
-    if (s.kind !== 'ready' || formatEndpoint(s.targets.data) !== formatEndpoint(upstream)) return;
-    this.log.debug({ err: describe(error) }, `service "${this.name}": upstream ${formatEndpoint(upstream)} refused a connection (${describe(error)}); re-inspecting the container`);
-    await this.resync('upstream unreachable');
   }
 
   // ---- status ----
 
   status(): ServiceStatus {
-    let bytesIn = this.closedBytesIn;
-    let bytesOut = this.closedBytesOut;
-    for (const l of this.leases) {
-      bytesIn += l.bytesIn;
-      bytesOut += l.bytesOut;
-    }
     const failed = this.state.kind === 'failed' ? this.state.error : undefined;
     const backoff = this.state.kind === 'failed' && this.backingOff(this.state) ? this.state.backoff : undefined;
     return {
@@ -401,18 +318,17 @@ export class Activation implements Backend {
       listeners: this.listeners,
       openConnections: this.leases.size,
       heldConnections: this.held,
-      bytesIn,
-      bytesOut,
-      lastActivity: this.lastActivity,
+      ...this.leases.bytes(),
+      lastActivity: this.leases.lastActivity,
       lastStart: this.lastStart,
-      idleDeadline: this.state.kind === 'paused' ? this.stopAfter.deadline : this.traffic === undefined ? this.idle.deadline : this.traffic.deadline,
+      idleDeadline: this.idle.deadline(this.state.kind === 'paused'),
       idleOn: this.spec.idleOn ?? 'connections',
-      idleAction: this.pausesWhenIdle() ? 'pause' : 'stop',
+      idleAction: this.idle.pausesWhenIdle ? 'pause' : 'stop',
       ...(backoff === undefined ? {} : { backoffUntil: backoff.until, backoffRefused: backoff.refused }),
     };
   }
 
-  // ---- internals ----
+  // ---- transitions ----
 
   /** Loops through the states until ready (joining a start or stop in flight), or throws. */
   private async untilReady(signal: AbortSignal): Promise<void> {
@@ -423,22 +339,18 @@ export class Activation implements Backend {
         case 'ready':
           return;
         case 'starting':
+        case 'unpausing':
           await raceAbort(s.ready, signal);
           break;
         case 'stopping':
         case 'pausing':
           await raceAbort(s.done, signal);
           break;
-        case 'unpausing':
-          await raceAbort(s.ready, signal);
-          break;
-        case 'paused':
-          this.prepare();
-          break;
         case 'failed':
           if (this.backingOff(s)) throw forService(this.name, new StartLimitedError(this.spec.container, s.backoff.until, s.error));
           this.prepare();
           break;
+        case 'paused':
         case 'stopped':
           this.prepare();
           break;
@@ -446,25 +358,10 @@ export class Activation implements Backend {
     }
   }
 
-  private lease(state: Extract<State, { kind: 'ready' }>): Lease {
-    const l = new ServiceLease(state.targets.data, this);
-    this.leases.add(l);
-    this.lastActivity = this.deps.clock.now();
-    if (this.traffic !== undefined) this.traffic.touch();
-    else this.idle.disarm();
+  private lease(state: Ready): Lease {
+    const l = this.leases.grant(state.targets.data);
+    this.idle.acquired();
     return l;
-  }
-
-  /** For ServiceLease.release() only (a method rather than a closure per lease). */
-  releaseLease(l: ServiceLease): void {
-    if (!this.leases.delete(l)) return;
-    this.closedBytesIn += l.bytesIn;
-    this.closedBytesOut += l.bytesOut;
-    this.lastActivity = this.deps.clock.now();
-    this.traffic?.touch();
-    if (this.leases.size > 0) return;
-    if (this.state.kind === 'ready' && this.traffic === undefined) this.idle.arm();
-    for (const finish of this.drained.splice(0)) finish();
   }
 
   private beginStart(): void {
@@ -474,65 +371,50 @@ export class Activation implements Backend {
     }
     const starting: Starting = { kind: 'starting', ready: Promise.resolve(), abort: new AbortController(), stop: undefined, started: undefined };
     // Deferred by a microtask so that the state is 'starting' before the start runs.
-    starting.ready = Promise.resolve().then(() => this.runStart(starting));
+    starting.ready = Promise.resolve().then(() => this.start(starting));
     starting.ready.catch(() => undefined); // waiters observe the rejection; nobody waiting is fine too
     this.setState(starting);
   }
 
-  private async runStart(st: Starting): Promise<void> {
+  private async start(st: Starting): Promise<void> {
     const { clock } = this.deps;
     const container = this.spec.container;
     const t0 = clock.now();
     this.runStartedAt = undefined;
-    // The whole start, engine calls included, is bounded by startTimeout (a hung engine answers nothing).
-    const limit = deadline(clock, this.spec.startTimeoutMs);
+    const manage = (info: ContainerInfo): void => {
+      if (this.spec.restartPolicy === 'manage') void this.restartPolicy.manage(info);
+    };
+    let up: Awaited<ReturnType<typeof runStart>>;
     try {
-      const needs = this.spec.dependsOn;
-      if (this.deps.dependencies !== undefined && needs !== undefined && needs.length > 0) {
-        // dependsOn: every dependency ready first, within this service's own startTimeout.
-        const release = await this.deps.dependencies(needs, AbortSignal.any([st.abort.signal, limit.signal]));
-        this.letGoOfDependencies();
-        this.releaseDependencies = release;
-        st.abort.signal.throwIfAborted();
-      }
-      const { targets, t1, started } = await bringUp(this.spec, this.deps, st, limit, t0, {
+      up = await runStart(this.spec, this.deps, st, this.dependencies, t0, {
         inspected: (info) => {
           this.containerId = info.id;
-          if (this.spec.restartPolicy === 'manage') void this.restartPolicy.manage(info);
+          manage(info);
         },
         members: (infos) => {
           this.memberIds = new Set(infos.map((i) => i.id));
-          if (this.spec.restartPolicy === 'manage') for (const i of infos) void this.restartPolicy.manage(i);
+          for (const i of infos) manage(i);
         },
         running: (info) => {
           this.runStartedAt = info.startedAt;
         },
       });
-      st.abort.signal.throwIfAborted();
-      const t2 = clock.now();
-      const startedByUs = started;
-      this.startedByUs = startedByUs;
-      this.startLimit.clear();
-      this.lastStart = { at: t0, containerStartMs: t1 - t0, readinessMs: t2 - t1, startedByUs };
-      this.setState({ kind: 'ready', targets });
-      this.armIdle();
-      // The log line and the event wait for the next turn: the held connections go on first (they
-      // resume when this returns), so formatting and writing them is not on the first byte's path.
-      // (setImmediate, not the injected clock: this orders work within the event loop, it waits for
-      // no time; on a manual clock the line would wait for a test to advance time.)
-      const timings = this.lastStart;
-      setImmediate(() => {
-        this.log.info(
-          { startMs: t1 - t0, readinessMs: t2 - t1, upstream: formatEndpoint(targets.data), startedByUs },
-          `service "${this.name}": ${startedByUs ? 'started' : 'found running'} container "${container}", ready in ${t2 - t0}ms ` +
-            `(container start ${t1 - t0}ms, readiness ${t2 - t1}ms) → ${formatEndpoint(targets.data)}`,
-        );
-        this.deps.emit({ type: 'activated', service: this.name, timings, firstWaitMs: t2 - t0, at: t2 });
-      });
     } catch (err) {
-      limit.cancel();
       throw this.startFailed(st, st.abort.signal.aborted ? st.abort.signal.reason : err);
     }
+    const { targets, t1, started } = up;
+    const t2 = clock.now();
+    this.startedByUs = started;
+    this.startLimit.clear();
+    const timings: StartTimings = { at: t0, containerStartMs: t1 - t0, readinessMs: t2 - t1, startedByUs: started };
+    this.lastStart = timings;
+    this.setState({ kind: 'ready', targets });
+    this.idle.arm(true, this.leases.size);
+    reportReady(this.log, this.deps.emit, this.name, timings, t2, () => [
+      { startMs: t1 - t0, readinessMs: t2 - t1, upstream: formatEndpoint(targets.data), startedByUs: started },
+      `service "${this.name}": ${started ? 'started' : 'found running'} container "${container}", ready in ${t2 - t0}ms ` +
+        `(container start ${t1 - t0}ms, readiness ${t2 - t1}ms) → ${formatEndpoint(targets.data)}`,
+    ]);
   }
 
   /**
@@ -558,12 +440,7 @@ export class Activation implements Backend {
     const failed: Failed = { kind: 'failed', error, backoff: backoff === undefined ? undefined : { until: backoff, refused: 0 } };
     this.log.error({ code: error.code }, error.message);
     if (backoff !== undefined) {
-      const burst = this.spec.startLimitBurst ?? START_LIMIT_DEFAULTS.startLimitBurst;
-      this.log.warn(
-        { until: new Date(backoff).toISOString(), backoffMs: backoff - clock.now() },
-        `service "${this.name}": ${this.startLimit.backoffs > 1 ? 'the retry after a back-off failed' : `${burst} starts failed within ${formatMs(this.spec.startLimitIntervalMs ?? START_LIMIT_DEFAULTS.startLimitIntervalMs)}`}; ` +
-          `refusing connections without a start until ${new Date(backoff).toISOString()} (back-off ${formatMs(backoff - clock.now())})`,
-      );
+      this.log.warn({ until: new Date(backoff).toISOString(), backoffMs: backoff - clock.now() }, backoffWarning(this.spec, this.startLimit.backoffs, backoff, clock.now()));
     }
     this.deps.emit({ type: 'failed', service: this.name, code: error.code, message: error.message, at: clock.now() });
     if (disposed || !ours) {
@@ -571,53 +448,15 @@ export class Activation implements Backend {
     } else if (unanswered) {
       // The engine is not answering: new connections need not wait for this stop.
       this.setState(failed);
-      this.stopAbandoned();
+      stopAbandoned(this.deps.provider, clock, this.log, this.spec);
     } else {
       void this.beginStop('start failed', false, failed);
     }
     return error;
   }
 
-
   private backingOff(s: Failed): s is Failed & { backoff: { until: number; refused: number } } {
     return s.backoff !== undefined && this.deps.clock.now() < s.backoff.until;
-  }
-
-  /** A container whose start the engine never answered is stopped in the background, best effort. */
-  private stopAbandoned(): void {
-    const graceS = Math.ceil(this.spec.stopTimeoutMs / 1000);
-    const limit = deadline(this.deps.clock, this.spec.stopTimeoutMs + STOP_MARGIN_MS);
-    stopGroup(this.deps.provider, this.spec, graceS, limit.signal).then(
-      () => limit.cancel(),
-      (err: unknown) => {
-        limit.cancel();
-        this.log.warn({ err: describe(err) }, `service "${this.name}": stopping container "${this.spec.container}" after its unanswered start failed: ${describe(err)}; it may be running`);
-      },
-    );
-  }
-
-  private onIdle(): void {
-    if (this.traffic !== undefined) {
-      this.onTrafficIdle(this.traffic);
-      return;
-    }
-    const s = this.state;
-    if (s.kind !== 'ready' || this.leases.size > 0 || this.held > 0) return;
-    const pause = this.pausesWhenIdle();
-    this.log.info({ idleMs: this.spec.idleTimeoutMs }, `service "${this.name}": idle for ${this.spec.idleTimeoutMs}ms, ${pause ? 'pausing' : 'stopping'} container "${this.spec.container}"`);
-    if (pause) this.beginPause(s);
-    else void this.beginStop('idle', false);
-  }
-
-  /** idleAction: pause, on a provider that can (config checks catch the others; this is the backstop). */
-  private pausesWhenIdle(): boolean {
-    return this.spec.idleAction === 'pause' && canPause(this.deps.provider);
-  }
-
-  private warnCannotPause(spec: ActivationSpec): void {
-    if (spec.idleAction === 'pause' && !canPause(this.deps.provider)) {
-      this.log.warn({}, `service "${this.name}": idleAction: pause needs a provider that can pause, and ${this.deps.provider.endpoint} cannot; idle containers are stopped instead`);
-    }
   }
 
   /**
@@ -625,34 +464,30 @@ export class Activation implements Backend {
    * pause (the engine refused, or the container stopped meanwhile) stops it instead: the idle
    * container does not stay up. Connections arriving meanwhile wait for `done`, then unpause it.
    */
-  private beginPause(ready: Extract<State, { kind: 'ready' }>): void {
+  private beginPause(ready: Ready): void {
     const { provider, clock } = this.deps;
-    this.disarmIdle();
+    this.idle.disarm();
     const done = Promise.resolve().then(async () => {
       const t0 = clock.now();
-      const limit = deadline(clock, PAUSE_TIMEOUT_MS);
       try {
-        if (!canPause(provider)) throw new Error('the provider cannot pause');
-        await provider.pause(this.spec.container, limit.signal);
+        await pauseContainer(provider, clock, this.spec.container);
         this.setState({ kind: 'paused', targets: ready.targets, since: clock.now() });
-        this.stopAfter.arm();
+        this.idle.armStopAfter();
         this.log.info({ pauseMs: clock.now() - t0 }, `service "${this.name}": paused container "${this.spec.container}" (idle) in ${clock.now() - t0}ms`);
       } catch (err) {
         this.log.warn({ err: describe(err) }, `service "${this.name}": pausing container "${this.spec.container}" failed: ${describe(err)}; stopping it instead`);
         void this.beginStop('idle', false);
-      } finally {
-        limit.cancel();
       }
     });
     this.setState({ kind: 'pausing', targets: ready.targets, done });
   }
 
   /** A connection for a paused service: the single-flight unpause every waiting connection joins. */
-  private beginUnpause(paused: Extract<State, { kind: 'paused' }>): void {
-    this.stopAfter.disarm();
+  private beginUnpause(paused: Paused): void {
+    this.idle.disarmStopAfter();
     const st: Unpausing = { kind: 'unpausing', targets: paused.targets, ready: Promise.resolve(), stop: undefined };
     // Deferred by a microtask so that the state is 'unpausing' before the request is sent.
-    st.ready = Promise.resolve().then(() => this.runUnpause(st));
+    st.ready = Promise.resolve().then(() => this.unpause(st));
     st.ready.catch(() => undefined);
     this.setState(st);
   }
@@ -667,155 +502,67 @@ export class Activation implements Backend {
    * a stopped container and adopts a running one; the waiters join it. An engine that does not
    * answer within startTimeout fails the waiters ('failed', no back-off).
    */
-  private async runUnpause(st: Unpausing): Promise<void> {
+  private async unpause(st: Unpausing): Promise<void> {
     const { provider, clock } = this.deps;
     const container = this.spec.container;
     const t0 = clock.now();
-    const limit = deadline(clock, this.spec.startTimeoutMs);
-    let thawed: boolean;
-    let why = 'it was not paused';
-    let hung: EngineTimeoutError | undefined;
-    try {
-      thawed = canPause(provider) && (await provider.unpause(container, limit.signal));
-    } catch (err) {
-      thawed = false;
-      why = describe(err);
-      if (err instanceof EngineTimeoutError) hung = err;
-    } finally {
-      limit.cancel();
-    }
+    const outcome = await unpauseContainer(provider, clock, container, this.spec.startTimeoutMs);
     if (st.stop !== undefined) {
       this.log.info({ reason: st.stop }, `service "${this.name}": unpause abandoned (${st.stop} stop); stopping container "${container}"`);
       void this.beginStop(st.stop, false);
       throw new AbortedError(`service "${this.name}": unpause (stopped by ${st.stop})`);
     }
     if (this.state !== st) return;
-    if (hung !== undefined) {
+    if (!outcome.thawed && outcome.hung !== undefined) {
       // A start would hang as well: the waiters fail now; the next connection starts afresh (a
       // start finds the container paused and unpauses it).
-      const error = forService(this.name, hung);
+      const error = forService(this.name, outcome.hung);
       this.log.error({ code: error.code }, error.message);
       this.deps.emit({ type: 'failed', service: this.name, code: error.code, message: error.message, at: clock.now() });
       this.setState({ kind: 'failed', error, backoff: undefined });
       throw error;
     }
-    if (!thawed) {
-      this.log.info({ why }, `service "${this.name}": unpausing container "${container}" did not thaw it (${why}); starting it`);
+    if (!outcome.thawed) {
+      this.log.info({ why: outcome.why }, `service "${this.name}": unpausing container "${container}" did not thaw it (${outcome.why}); starting it`);
       this.beginStart();
       return;
     }
     const t1 = clock.now();
-    this.lastStart = { at: t0, containerStartMs: t1 - t0, readinessMs: 0, startedByUs: this.startedByUs, unpaused: true };
+    const timings: StartTimings = { at: t0, containerStartMs: t1 - t0, readinessMs: 0, startedByUs: this.startedByUs, unpaused: true };
+    this.lastStart = timings;
     this.setState({ kind: 'ready', targets: st.targets });
-    this.armIdle();
-    const timings = this.lastStart;
-    // After the held connections went on, as for a start.
-    setImmediate(() => {
-      this.log.info({ unpauseMs: t1 - t0, upstream: formatEndpoint(st.targets.data) }, `service "${this.name}": unpaused container "${container}", ready in ${t1 - t0}ms → ${formatEndpoint(st.targets.data)}`);
-      this.deps.emit({ type: 'activated', service: this.name, timings, firstWaitMs: t1 - t0, at: t1 });
-    });
-  }
-
-  /** Paused for stopAfter: stopped, as an idle container is without idleAction: pause. */
-  private onStopAfter(): void {
-    if (this.state.kind !== 'paused') return;
-    this.log.info({ stopAfterMs: this.spec.stopAfterMs }, `service "${this.name}": paused for ${formatMs(this.spec.stopAfterMs ?? 0)}, stopping container "${this.spec.container}"`);
-    void this.beginStop('idle', false);
-  }
-
-  /**
-   * No byte moved for idleTimeout: the open (silent) connections are closed in order first — a
-   * FIN each way, so that a reverse proxy's keep-alive connection ends cleanly rather than with a
-   * reset when the container goes — then the container is stopped.
-   */
-  private onTrafficIdle(traffic: TrafficIdle): void {
-    if (this.state.kind !== 'ready') return;
-    if (this.held > 0) {
-      traffic.start(); // a connection is being handed over: not idle
-      return;
-    }
-    const open = this.leases.size;
-    const pause = this.pausesWhenIdle();
-    this.log.info({ idleMs: this.spec.idleTimeoutMs, open }, `service "${this.name}": no traffic for ${this.spec.idleTimeoutMs}ms, closing ${open} silent connection(s) and ${pause ? 'pausing' : 'stopping'} container "${this.spec.container}"`);
-    if (pause) this.beginPause(this.state);
-    else void this.beginStop('idle', false);
-    for (const l of [...this.leases]) l.revoke('idle');
-  }
-
-  /** The service became ready (or was asked to be): the idle clock starts. */
-  private armIdle(): void {
-    if (this.traffic !== undefined) {
-      if (this.state.kind === 'ready') this.traffic.start();
-    } else if (this.leases.size === 0) {
-      this.idle.arm();
-    }
-  }
-
-  private disarmIdle(): void {
-    this.idle.disarm();
-    this.traffic?.stop();
-  }
-
-  /** Bytes moved by every connection so far, both ways (natively forwarded ones: within a second). */
-  private bytesMoved(): number {
-    let total = this.closedBytesIn + this.closedBytesOut;
-    for (const l of this.leases) total += l.bytesIn + l.bytesOut;
-    return total;
+    this.idle.arm(true, this.leases.size);
+    reportReady(this.log, this.deps.emit, this.name, timings, t1, () => [
+      { unpauseMs: t1 - t0, upstream: formatEndpoint(st.targets.data) },
+      `service "${this.name}": unpaused container "${container}", ready in ${t1 - t0}ms → ${formatEndpoint(st.targets.data)}`,
+    ]);
   }
 
   /**
    * Enters 'stopping', then `after` (default 'stopped'); the returned promise is the stop's `done`,
-   * which never rejects. The stop request has a deadline (stopTimeout plus a margin): a hung engine
-   * does not keep the service, nor connections waiting for it, in 'stopping'.
+   * which never rejects. `drain`: open connections get up to stopTimeout to finish first.
    */
   private beginStop(reason: StopReason, drain: boolean, after: State = { kind: 'stopped' }): Promise<void> {
     const { provider, clock } = this.deps;
-    this.disarmIdle();
-    this.stopAfter.disarm();
+    this.idle.disarm();
+    this.idle.disarmStopAfter();
     const done = Promise.resolve().then(async () => {
       const t0 = clock.now();
-      if (drain) await this.drain(this.spec.stopTimeoutMs);
-      const limit = deadline(clock, this.spec.stopTimeoutMs + STOP_MARGIN_MS);
-      try {
-        await stopGroup(provider, this.spec, Math.ceil(this.spec.stopTimeoutMs / 1000), limit.signal);
-        this.log.info({ reason, stopMs: clock.now() - t0 }, `service "${this.name}": stopped ${this.spec.members === undefined ? 'container' : 'containers'} "${groupOf(this.spec).join('", "')}" (${reason}) in ${clock.now() - t0}ms`);
-      } catch (err) {
-        this.log.warn({ err: describe(err) }, `service "${this.name}": stopping container "${this.spec.container}" failed: ${describe(err)}; the next connection re-inspects it`);
-      } finally {
-        limit.cancel();
-        this.startedByUs = false;
-        this.setState(after);
-        this.revokeAll();
-      }
+      if (drain) await this.leases.drain(this.spec.stopTimeoutMs);
+      await stopContainers(provider, clock, this.log, this.spec, reason, t0);
+      this.startedByUs = false;
+      this.setState(after);
+      this.leases.revokeAll();
     });
     this.setState({ kind: 'stopping', done });
     return done;
   }
 
-  /** Resolves when no lease is open (told by release()), or after timeoutMs. */
-  private drain(timeoutMs: number): Promise<void> {
-    if (this.leases.size === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = this.deps.clock.setTimer(timeoutMs, finish);
-      this.drained.push(finish);
-      function finish(): void {
-        timer.cancel();
-        resolve();
-      }
-    });
-  }
-
-  /** Dependencies are let go of once this service is down (stopped, or its start failed): they may idle out then. */
-  private letGoOfDependencies(): void {
-    const release = this.releaseDependencies;
-    this.releaseDependencies = undefined;
-    release?.();
-  }
-
   private setState(next: State): void {
     const from = this.state.kind;
     this.state = next;
-    if (next.kind === 'stopped' || next.kind === 'failed') this.letGoOfDependencies();
+    // Dependencies are let go of once this service is down (stopped, or its start failed): they may idle out then.
+    if (next.kind === 'stopped' || next.kind === 'failed') this.dependencies.letGo();
     if (from !== next.kind) this.deps.emit({ type: 'state', service: this.name, from, to: next.kind, at: this.deps.clock.now() });
   }
 }
