@@ -1,7 +1,7 @@
 // A service's idle policy: when it counts as idle (idleOn: connections — no lease open and none
 // held — or traffic — no byte moved), what idleness does (idleAction: stop, or pause), and
 // stopAfter (a container paused that long is stopped). Owns the timers and the decision; the
-// activation owns the states and carries out what this decides (IdleHost).
+// lifecycle (lifecycle.ts) owns the states and carries out what this decides (IdleHost).
 
 import type { Clock } from '../clock.ts';
 import { formatMs } from '../errors.ts';
@@ -10,7 +10,7 @@ import type { Logger } from '../logger.ts';
 import { canPause, type Provider } from '../provider.ts';
 import type { ActivationSpec } from './types.ts';
 
-/** What the idle policy asks of the activation. */
+/** What the idle policy asks of the lifecycle. */
 export interface IdleHost {
   /** While ready: open leases and held connections; undefined in any other state. */
   load(): { open: number; held: number } | undefined;

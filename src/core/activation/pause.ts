@@ -1,5 +1,5 @@
 // The engine's side of idleAction: pause — the pause request and the unpause request, each with
-// its deadline. The activation owns the states around them (pausing, paused, unpausing).
+// its deadline. The lifecycle (lifecycle.ts) owns the states around them (pausing, paused, unpausing).
 
 import type { Clock } from '../clock.ts';
 import { withDeadline } from '../deadline.ts';

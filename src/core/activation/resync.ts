@@ -1,7 +1,7 @@
 // Resync with the engine's truth: which container events call for a fresh look (an exit, a
 // destroy, a pause or unpause someone else did), one inspection in flight per service, and what
 // the inspection found — a service up, paused or down outside portwake. Also run after the events
-// stream reconnects (an outage may have hidden events). The activation adopts the verdict.
+// stream reconnects (an outage may have hidden events). Activation.resync adopts the verdict.
 
 import type { Clock } from '../clock.ts';
 import { deadline } from '../deadline.ts';

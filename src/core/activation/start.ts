@@ -21,7 +21,7 @@ export interface StartSeen {
 /**
  * Runs the start `st` begun at `t0`: resolves once the service is ready, with where its bytes go,
  * when the engine confirmed it running (t1) and whether this start ran it. Rejects with what went
- * wrong; the caller decides what a failure means (Activation.startFailed), reading st.abort for a
+ * wrong; the caller decides what a failure means (Lifecycle.startFailed), reading st.abort for a
  * stop or dispose that cancelled it.
  */
 export async function runStart(spec: ActivationSpec, deps: ActivationDeps, st: Starting, dependencies: HeldDependencies, t0: number, seen: StartSeen): Promise<{ targets: Targets; t1: number; started: boolean }> {
