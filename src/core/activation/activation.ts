@@ -14,9 +14,9 @@ import type { ServiceStateKind, ServiceStatus } from '../status.ts';
 import { formatEndpoint } from '../upstream.ts';
 import { wakeVerdict } from '../wake.ts';
 import { groupOf } from './group.ts';
-import { Lifecycle, type Paused, type Ready } from './lifecycle.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { inspectRun, needsResync, resyncVerdict, SingleFlight, type RunTruth } from './resync.ts';
-import type { ActivationDeps, ActivationSpec, Starting } from './types.ts';
+import type { ActivationDeps, ActivationSpec } from './types.ts';
 
 export type { ActivationDeps, ActivationSpec } from './types.ts';
 export { FIRST_BACKOFF_MS, START_LIMIT_DEFAULTS } from './start-limit.ts';
@@ -257,14 +257,14 @@ export class Activation implements Backend {
         return;
       case 'paused outside':
         this.log.info({ cause }, `service "${this.name}": container "${this.spec.container}" was paused outside portwake; the next connection unpauses it`);
-        this.life.pausedOutside(s as Ready);
+        this.life.pausedOutside();
         return;
       case 'unpaused outside':
         this.log.info({ cause }, `service "${this.name}": container "${this.spec.container}" was unpaused outside portwake; ready`);
-        this.life.unpausedOutside(s as Paused);
+        this.life.unpausedOutside();
         return;
       case 'exited while starting':
-        (s as Starting).abort.abort(new ContainerExitedError(truth.down, truth.exitCode));
+        if (s.kind === 'starting') s.abort.abort(new ContainerExitedError(truth.down, truth.exitCode));
         return;
       case 'group member down':
         // One container of a group gone is the group down: the rest are stopped, and the next

@@ -20,8 +20,8 @@ import { backoffWarning, StartLimit } from './start-limit.ts';
 import { stopAbandoned, stopContainers } from './stop.ts';
 import type { ActivationDeps, ActivationSpec, Failed, Starting, State, StopReason, Unpausing } from './types.ts';
 
-export type Ready = Extract<State, { kind: 'ready' }>;
-export type Paused = Extract<State, { kind: 'paused' }>;
+type Ready = Extract<State, { kind: 'ready' }>;
+type Paused = Extract<State, { kind: 'paused' }>;
 
 export class Lifecycle {
   private current: State = { kind: 'stopped' };
@@ -297,14 +297,18 @@ export class Lifecycle {
   // ---- changes made outside portwake, found by a resync (resync.ts) ----
 
   /** Someone else paused the container: new connections unpause it; stopAfter counts from now. */
-  pausedOutside(s: Ready): void {
+  pausedOutside(): void {
+    const s = this.current;
+    if (s.kind !== 'ready') return;
     this.idle.disarm();
     this.setState({ kind: 'paused', targets: s.targets, since: this.deps.clock.now() });
     this.idle.armStopAfter();
   }
 
   /** Someone else unpaused the container: it is ready again (as it was when paused), idle from now. */
-  unpausedOutside(s: Paused): void {
+  unpausedOutside(): void {
+    const s = this.current;
+    if (s.kind !== 'paused') return;
     this.idle.disarmStopAfter();
     this.setState({ kind: 'ready', targets: s.targets });
     this.idle.arm(true, this.leases.size);
