@@ -27,7 +27,8 @@ export class Lifecycle {
   private current: State = { kind: 'stopped' };
   readonly leases: Leases;
   readonly idle: IdlePolicy;
-  readonly startLimit = new StartLimit();
+  private readonly startLimit = new StartLimit();
+  // What is known of the current run: read by Activation (matches, events, status), written only here.
   lastStart: StartTimings | undefined;
   containerId: string | undefined;
   /** Ids of a group's other containers, as last inspected (for Activation.matches()). */
