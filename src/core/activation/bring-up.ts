@@ -1,5 +1,5 @@
 // The engine's side of a start: start the container, inspect it once, then wait until its app is
-// ready. The activation (activation.ts) owns the states around it; this owns the calls.
+// ready. The lifecycle (lifecycle.ts) owns the states around it; this owns the calls.
 
 import type { Deadline } from '../deadline.ts';
 import { ContainerExitedError, ContainerPausedError, PortwakeError } from '../errors.ts';

@@ -1,6 +1,7 @@
 // The start limit (systemd's StartLimitBurst=/StartLimitIntervalSec=): repeated failed starts begin
 // a back-off, which doubles with each failed retry after it, up to a maximum.
 
+import { formatMs } from '../errors.ts';
 import type { ActivationSpec } from './types.ts';
 
 /**
@@ -40,4 +41,12 @@ export class StartLimit {
     this.failures = [];
     return now + ms;
   }
+}
+
+/** The warning when a back-off begins, ending at `until` (epoch ms); `backoffs`: back-offs in a row, this one included. */
+export function backoffWarning(spec: ActivationSpec, backoffs: number, until: number, now: number): string {
+  const burst = spec.startLimitBurst ?? START_LIMIT_DEFAULTS.startLimitBurst;
+  const interval = formatMs(spec.startLimitIntervalMs ?? START_LIMIT_DEFAULTS.startLimitIntervalMs);
+  return `service "${spec.name}": ${backoffs > 1 ? 'the retry after a back-off failed' : `${burst} starts failed within ${interval}`}; ` +
+    `refusing connections without a start until ${new Date(until).toISOString()} (back-off ${formatMs(until - now)})`;
 }
