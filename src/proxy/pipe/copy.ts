@@ -53,8 +53,11 @@ export class Copy {
   /** The client (upstream) stopped reading until its bytes queued on the other socket are out. */
   #clientWaits = false;
   #upstreamWaits = false;
-  /** The client half-closed and the upstream has not finished: the check and the upstream's bytes at the last one. */
-  #halfClosed: { timer: TimerHandle; bytesOut: number } | undefined;
+  /**
+   * The client half-closed and the upstream has not finished: the check, the upstream's bytes at the
+   * last one, and whether this copy resumed reading the upstream since (it had stopped for a slow client).
+   */
+  #halfClosed: { timer: TimerHandle; bytesOut: number; resumed: boolean } | undefined;
 
   /** `connect` opens the upstream socket with the given read buffer and callback (upstream-connect.ts). */
   constructor(owner: CopyOwner, connect: (onread: net.OnReadOpts) => net.Socket) {
@@ -171,9 +174,19 @@ export class Copy {
       this.#tryHandover();
     } else if (this.#upstreamWaits) {
       this.#upstreamWaits = false;
-      this.#upstream.resume();
+      this.#resumeUpstream();
     }
   };
+
+  /**
+   * Reads the upstream again after this copy stopped reading it. The half-close check is told: the
+   * upstream's next bytes may already wait in the kernel, but are read only on the loop's next poll,
+   * after a check that falls due now — which must not take the pause for the upstream's silence.
+   */
+  #resumeUpstream(): void {
+    if (this.#halfClosed !== undefined) this.#halfClosed.resumed = true;
+    this.#upstream.resume();
+  }
 
   /** Client half-closed: pass the FIN on after the queued bytes; the reply keeps flowing back. */
   #onClientEnd = (): void => {
@@ -193,20 +206,24 @@ export class Copy {
     const halfClose = this.#owner.halfClose;
     if (halfClose === undefined || this.#halfClosed !== undefined || this.#upstream.readableEnded) return;
     halfClose.count(+1);
-    this.#halfClosed = { timer: this.#owner.clock.setTimer(halfClose.timeoutMs, this.#checkHalfClosed), bytesOut: this.#lease.bytesOut };
+    this.#halfClosed = { timer: this.#owner.clock.setTimer(halfClose.timeoutMs, this.#checkHalfClosed), bytesOut: this.#lease.bytesOut, resumed: false };
   }
 
-  /** Nothing per byte: the check compares the upstream's byte count with the last check's. */
+  /**
+   * Nothing per byte: the check compares the upstream's byte count with the last check's. The
+   * upstream is not silent while this copy waits for a slow client to take what the upstream sent
+   * (pendingToClient), nor when it resumed reading the upstream since the last check (#resumeUpstream).
+   */
   #checkHalfClosed = (): void => {
     const watch = this.#halfClosed;
     const halfClose = this.#owner.halfClose;
     if (watch === undefined || halfClose === undefined) return;
-    // Upstream bytes a slow client has not taken yet: the upstream did answer.
-    if (this.#lease.bytesOut === watch.bytesOut && !this.pendingToClient) {
+    if (this.#lease.bytesOut === watch.bytesOut && !watch.resumed && !this.pendingToClient) {
       this.#owner.halfClosedTimeout();
       return;
     }
     watch.bytesOut = this.#lease.bytesOut;
+    watch.resumed = false;
     watch.timer = this.#owner.clock.setTimer(halfClose.timeoutMs, this.#checkHalfClosed);
   };
 
@@ -275,7 +292,7 @@ export class Copy {
     this.#clientWaits = false;
     this.#upstreamWaits = false;
     this.#client.resume();
-    this.#upstream.resume();
+    this.#resumeUpstream();
   }
 }
 
