@@ -37,7 +37,7 @@ export function crossFieldIssues(root: Record<string, unknown>, options: SchemaO
     if (options.oneOfMany !== true) issues.push(...stackIssues(root.services));
   }
   issues.push(...httpIssues(root, options, claims, locator));
-  issues.push(...tlsIssues(root, options));
+  issues.push(...tlsIssues(root, options, claims));
   for (const { claim, earlier } of findOverlaps(claims)) {
     const whose = earlier.owner === undefined ? earlier.label ?? 'the control API'
       : earlier.owner === claim.owner ? 'this service' : `service "${earlier.owner}"`;

@@ -5,7 +5,9 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 import { formatHostPattern, parseHosts } from './hosts.ts';
+import { parsePaths } from './http.ts';
 import { parseListenAddress } from './listen-address.ts';
+import type { Claim } from './listen-overlap.ts';
 import type { RawIssue } from './locator.ts';
 import { show } from './parsed.ts';
 import type { SchemaOptions } from './schema.ts';
@@ -43,8 +45,12 @@ export function tlsSchema(listen: z.ZodType<ListenSpec[], unknown>): z.ZodType<T
   );
 }
 
-/** `tls.defaultService` names a service; no host name is claimed by two services. */
-export function tlsIssues(root: Record<string, unknown>, options: SchemaOptions): RawIssue[] {
+/**
+ * `tls.defaultService` names a service; no host name is claimed by two services; `tls.listen`
+ * joins `claims`, so an address it shares with a service, the HTTP router or the control API is
+ * an error (rules.ts reports the overlaps).
+ */
+export function tlsIssues(root: Record<string, unknown>, options: SchemaOptions, claims: Claim[]): RawIssue[] {
   const issues: RawIssue[] = [];
   const tls = typeof root.tls === 'string' || typeof root.tls === 'number' || Array.isArray(root.tls) ? { listen: root.tls } : root.tls;
   if (!isMap(tls) || !isMap(root.services)) return issues;
@@ -52,25 +58,36 @@ export function tlsIssues(root: Record<string, unknown>, options: SchemaOptions)
   const listen = Array.isArray(tls.listen) ? tls.listen : [tls.listen];
   listen.forEach((item, i) => {
     const spec = parseListenAddress(item, { baseDir: options.baseDir });
+    const path = Array.isArray(tls.listen) ? ['tls', 'listen', i] : ['tls', 'listen'];
     if (spec.ok && spec.value.kind === 'systemd') {
-      issues.push({ path: Array.isArray(tls.listen) ? ['tls', 'listen', i] : ['tls', 'listen'], at: 'value', message: 'systemd sockets are not supported for tls: listeners yet; use HOST:PORT or unix:/path' });
+      issues.push({ path, at: 'value', message: 'systemd sockets are not supported for tls: listeners yet; use HOST:PORT or unix:/path' });
+    } else if (spec.ok) {
+      claims.push({ owner: undefined, label: 'the TLS router', path, address: spec.value, text: spec.value.text });
     }
   });
   if (typeof tls.defaultService === 'string' && !names.includes(tls.defaultService.trim())) {
     issues.push({ path: ['tls', 'defaultService'], at: 'value', message: `no service named ${show(tls.defaultService)} (services: ${names.join(', ')})` });
   }
-  const owners = new Map<string, string>();
+  // With http: too, a host and path that two services claim is reported there (http-rules.ts);
+  // here only what the HTTP router could tell apart by path and the TLS router cannot.
+  const routed = root.http !== undefined;
+  const owners = new Map<string, { name: string; paths: readonly string[] }>();
   for (const [name, service] of Object.entries(root.services)) {
     if (!isMap(service) || service.hosts === undefined) continue;
     const hosts = parseHosts(service.hosts);
+    const parsedPaths = service.paths === undefined ? undefined : parsePaths(service.paths);
+    const paths = parsedPaths?.ok === true ? parsedPaths.value : ['/'];
     if (!hosts.ok) continue;
     for (const [i, p] of hosts.value.entries()) {
       const text = formatHostPattern(p);
       const earlier = owners.get(text);
-      if (earlier !== undefined && earlier !== name) {
-        issues.push({ path: Array.isArray(service.hosts) ? ['services', name, 'hosts', i] : ['services', name, 'hosts'], at: 'value', message: `"${text}" is also a host of service "${earlier}"` });
+      if (earlier !== undefined && earlier.name !== name && !(routed && earlier.paths.some((x) => paths.includes(x)))) {
+        issues.push({
+          path: Array.isArray(service.hosts) ? ['services', name, 'hosts', i] : ['services', name, 'hosts'], at: 'value',
+          message: `"${text}" is also a host of service "${earlier.name}"${routed ? ' (the HTTP router tells them apart by path; the TLS router sees the host name only)' : ''}`,
+        });
       }
-      owners.set(text, name);
+      owners.set(text, { name, paths });
     }
   }
   return issues;

@@ -110,11 +110,24 @@ describe('tls: in the config', () => {
     assert.equal(parseConfig(`tls: 443\n${base}`, 'test.yaml').tls?.listen[0]?.text, '443');
   });
 
+  it('a host two services claim on the same path is one error with both routers on, not two', () => {
+    assert.throws(() => parseConfig(`http: 8080\ntls: 8443\n${base}  c: {listen: 127.0.0.1:8003, container: c, hosts: a.example.com}\n`, 'test.yaml'), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.equal(err.message.match(/a\.example\.com/g)?.length, 1, err.message);
+      assert.match(err.message, /host "a\.example\.com" is claimed by service "a"/);
+      return true;
+    });
+  });
+
   it('says where and what is wrong', () => {
     const cases: Array<[string, RegExp]> = [
       [`tls: {listen: 8443, defaultService: nope}\n${base}`, /tls\.defaultService: no service named "nope" \(services: a, b\)/],
       [`tls: 8443\n${base}  c: {listen: 127.0.0.1:8003, container: c, hosts: [x.example.com, A.Example.com]}\n`, /services\.c\.hosts\[1\]: "a\.example\.com" is also a host of service "a"/],
       [`tls: systemd:tls\n${base}`, /tls\.listen: systemd sockets are not supported/],
+      [`tls: 127.0.0.1:8001\n${base}`, /tls\.listen: "127\.0\.0\.1:8001" is also used by service "a"/],
+      [`http: 8080\ntls: [8443, "0.0.0.0:8080"]\n${base}`, /tls\.listen\[1\]: "0\.0\.0\.0:8080" overlaps "8080" of the HTTP router/],
+      [`http: 8080\ntls: 8443\n${base}  c: {listen: 127.0.0.1:8003, container: c, hosts: a.example.com, paths: /api}\n`,
+        /services\.c\.hosts: "a\.example\.com" is also a host of service "a" \(the HTTP router tells them apart by path; the TLS router sees the host name only\)/],
       [`tls: {listen: 8443, defaultSevice: b}\n${base}`, /tls\.defaultSevice: unknown key.*did you mean "defaultService"/],
       ['services:\n  a: {listen: 8001, container: a, proxyProtocol: v3}\n', /services\.a\.proxyProtocol: expected v1 \(text\) or v2 \(binary\), got "v3"/],
       ['services:\n  a: {listen: 8001, container: a, hosts: "bad host"}\n', /services\.a\.hosts: invalid host name/],
