@@ -115,7 +115,7 @@ async function checkDiscovery(config: PortwakeConfig, file: string | undefined, 
   let containers = 0;
   for (const [engine, source] of createLabelSources(config, deps.env)) {
     const discovery = new Discovery({
-      source, labelPrefix: d.labelPrefix, clock: systemClock, logger: silentLogger,
+      source, labelPrefix: d.labelPrefix, routers: { http: config.http !== undefined, tls: config.tls !== undefined }, clock: systemClock, logger: silentLogger,
       ...(engine === DEFAULT_ENGINE ? {} : { engine }),
       signal: new AbortController().signal, onChange: () => undefined,
     });

@@ -34,9 +34,9 @@ export function httpIssues(root: Record<string, unknown>, options: SchemaOptions
       }
       continue;
     }
-    if (root.http === undefined) {
+    if (root.http === undefined && options.routers?.http !== true) {
       // Routed by the TLS listeners only (their own rules, config/tls.ts), or by nothing.
-      if (root.tls === undefined) issues.push({ path: at('hosts'), at: 'key', message: 'needs a top-level "http: {listen: 80}" or "tls: {listen: 443}" to route these hosts from' });
+      if (root.tls === undefined && options.routers?.tls !== true) issues.push({ path: at('hosts'), at: 'key', message: 'needs a top-level "http: {listen: 80}" or "tls: {listen: 443}" to route these hosts from' });
       continue;
     }
     const hosts = parseHosts(service.hosts);

@@ -45,7 +45,15 @@ export const LABELS: readonly LabelRow[] = [
   { label: 'hold-timeout', key: 'holdTimeout', value: asText },
   { label: 'restart-policy', key: 'restartPolicy', value: asText },
   { label: 'proxy-protocol', key: 'proxyProtocol', value: asText },
+  { label: 'hosts', key: 'hosts', value: asList },
+  { label: 'paths', key: 'paths', value: asList },
+  { label: 'strategy', key: 'strategy', value: asText },
+  { label: 'tls-port', key: 'tlsPort', value: asText },
 ];
+
+/** Which of the HTTP and TLS routers the file has: a container's hosts label needs one. */
+export interface Routers { http: boolean; tls: boolean }
+const NO_ROUTERS: Routers = { http: false, tls: false };
 
 /** The label that names the service; default: the compose service, else the container name. */
 export const NAME_LABEL = 'name';
@@ -79,7 +87,7 @@ export function formatLabelProblem(p: LabelProblem): string {
  * The service a labelled container describes, or every problem with its labels. Unknown labels
  * under the prefix are problems (with a did-you-mean), as unknown keys are in the file.
  */
-export function serviceFromLabels(c: LabelledContainer, prefix: string = DEFAULT_LABEL_PREFIX): LabelService {
+export function serviceFromLabels(c: LabelledContainer, prefix: string = DEFAULT_LABEL_PREFIX, routers: Routers = NO_ROUTERS): LabelService {
   const full = (label: string): string => `${prefix}.${label}`;
   const problems: LabelProblem[] = [];
   const problem = (label: string | undefined, message: string): void => { problems.push({ container: c.name, label, message }); };
@@ -126,7 +134,7 @@ export function serviceFromLabels(c: LabelledContainer, prefix: string = DEFAULT
   // Validated even when something is wrong already, so that every problem is reported at once.
   // One service of a larger set: the rules about the whole set (depends-on names, a dependency
   // without listen) are checked once every container is known (merge.ts).
-  const result = validate({ services: { [validName.ok ? name : 'service']: service } }, locator, { oneOfMany: true });
+  const result = validate({ services: { [validName.ok ? name : 'service']: service } }, locator, { oneOfMany: true, routers });
   if (!result.ok) problems.push(...result.issues.map((i) => fromIssue(c.name, i)));
   if (!result.ok || problems.length > 0) return { ok: false, problems };
   const parsed = result.config.services[0];

@@ -37,6 +37,8 @@ export interface SchemaOptions {
    * are left to the caller (daemon/discovery/merge.ts).
    */
   oneOfMany?: boolean | undefined;
+  /** With oneOfMany: the routers the rest of the config has (its top-level http: and tls:), which hosts: needs. */
+  routers?: { http: boolean; tls: boolean } | undefined;
 }
 
 export function parseServiceName(name: string): Parsed<string> {
@@ -325,7 +327,7 @@ export function configSchema(options: SchemaOptions = {}): z.ZodType<Omit<Portwa
     services: discovering ? servicesSchema(options, true).optional() : servicesSchema(options),
   }).transform((c) => {
     const policy = c.restartPolicy;
-    const routed = c.http !== undefined;
+    const routed = c.http !== undefined || options.routers?.http === true;
     const services = c.services ?? [];
     return {
       // (Not an array when a service failed: zod runs this transform anyway, and the result is discarded.)

@@ -235,13 +235,18 @@ export class Daemon implements DaemonControl {
       logger: this.o.logger, clock: this.clock, signal: this.lifetime.signal, configPath: this.o.configPath,
       shuttingDown: () => this.shuttingDown !== undefined,
       running: (name) => this.units.get(name)?.config,
-      apply: () => this.reloader.apply(this.reloader.file, 'discovery'),
+      apply: async () => {
+        const result = await this.reloader.apply(this.reloader.file, 'discovery');
+        // Hosts from labels: the HTTP router's routes follow, as after a reload.
+        await this.applyHttp();
+        return result;
+      },
       enqueue: (work) => {
         const run = this.reloads.then(work);
         this.reloads = run.catch(() => undefined);
         return run;
       },
-    }, sources, d.docker.labelPrefix);
+    }, sources, d.docker.labelPrefix, { http: this.config.http !== undefined, tls: this.config.tls !== undefined });
     await this.discovered.start();
   }
 

@@ -8,6 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
@@ -207,4 +208,40 @@ describe('discovery from container labels (real engine)', () => {
     // The filter leaves the bad one out: nothing to report.
     assert.deepEqual(run.logs.filter((l) => l.level >= 40).map((l) => l.msg), []);
   });
+
+  it('a container with a hosts label is routed by the file\'s HTTP router: its first request wakes it; one created later is routed at once, and a host already taken is reported', async (t) => {
+    const port = await freePort();
+    const first = await labelled(t, 'disc-host', { hosts: `one.${P}.test`, 'idle-timeout': '10m' });
+    const d = await discovering(t, `http: 127.0.0.1:${port}\ndiscovery: {docker: {labelPrefix: ${P}}}\n`);
+    assert.deepEqual(d.daemon.status().map((s) => [s.name, s.listeners]), [[first.name, []]], 'no listener of its own: the router reaches it');
+    assert.equal(await isRunning(engine, first.name), false);
+    const one = await hostGet(port, `one.${P}.test`);
+    assert.equal(one.status, 200);
+    assert.match(one.body, new RegExp(first.id.slice(0, 12)), 'answered by that container');
+    assert.equal(await isRunning(engine, first.name), true);
+    assert.equal((await hostGet(port, `nobody.${P}.test`)).status, 404, 'an unknown host is still a 404');
+
+    const second = await labelled(t, 'disc-host-late', { hosts: `two.${P}.test` });
+    const taken = await labelled(t, 'disc-host-taken', { hosts: `ONE.${P}.test` });
+    await eventually('the late container is routed', () => d.daemon.status().some((s) => s.name === second.name), 20_000);
+    const two = await hostGet(port, `two.${P}.test`);
+    assert.equal(two.status, 200);
+    assert.match(two.body, new RegExp(second.id.slice(0, 12)));
+    await eventually('the clash is reported', () => warnings(d.logs).some((m) => m === `discovery: container "${taken.name}": label ${P}.hosts: host "one.${P}.test" is claimed by service "${first.name}" (container "${first.name}"); not served`), 20_000);
+    assert.ok(!d.daemon.status().some((s) => s.name === taken.name), 'the later one is not served');
+  });
 });
+
+/** A GET with this Host header: the status and the body as text. */
+function hostGet(port: number, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false, timeout: 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 30s')));
+    req.on('error', reject);
+  });
+}

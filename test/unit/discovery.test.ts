@@ -37,8 +37,8 @@ describe('labels → service', () => {
     assert.deepEqual([s.port, s.idleTimeoutMs, s.startTimeoutMs, s.stopTimeoutMs, s.maxConnections, s.maxPending], [80, 600_000, 30_000, 2_000, 10, 5]);
     assert.deepEqual(s.ready, { kind: 'http', path: '/healthz', host: undefined, statusMin: 200, statusMax: 399 });
     // Every row is exercised above but upstream (which excludes port): a new row must be added here too.
-    assert.deepEqual(LABELS.map((l) => l.label).sort(), ['depends-on', 'hold-timeout', 'idle-action', 'idle-on', 'idle-timeout', 'listen', 'max-connections', 'max-pending',
-      'port', 'proxy-protocol', 'ready', 'restart-policy', 'start-timeout', 'stop-after', 'stop-timeout', 'upstream']);
+    assert.deepEqual(LABELS.map((l) => l.label).sort(), ['depends-on', 'hold-timeout', 'hosts', 'idle-action', 'idle-on', 'idle-timeout', 'listen', 'max-connections', 'max-pending',
+      'paths', 'port', 'proxy-protocol', 'ready', 'restart-policy', 'start-timeout', 'stop-after', 'stop-timeout', 'strategy', 'tls-port', 'upstream']);
   });
 
   it('maps the stack and pause labels: depends-on (comma-separated), idle-action, stop-after, idle-on, hold-timeout, restart-policy, proxy-protocol', () => {
@@ -52,6 +52,16 @@ describe('labels → service', () => {
       [['db', 'cache'], 'pause', 3_600_000, 'traffic', 5_000, 'manage', 'v2']);
     // Their values are checked as the file's are.
     assert.deepEqual(problems({ 'pw.listen': '80', 'pw.idle-action': 'freeze', 'pw.depends-on': 'db,,x y' }).length, 2);
+  });
+
+  it('hosts, paths, strategy and tls-port for the file\'s routers: the HTTP router\'s readiness default; without a router, an error naming the fix', () => {
+    const labels = { 'pw.hosts': 'App.example.com, *.preview.example.com', 'pw.paths': '/api', 'pw.strategy': 'block', 'pw.tls-port': '8443' };
+    const r = serviceFromLabels(box('shop_app_1', labels), 'pw', { http: true, tls: true });
+    assert.ok(r.ok, r.ok ? '' : r.problems.map(formatLabelProblem).join('\n'));
+    assert.deepEqual([r.service.hosts, r.service.paths, r.service.strategy, r.service.tlsPort, r.service.listen],
+      [[{ kind: 'exact', name: 'app.example.com' }, { kind: 'wildcard', suffix: 'preview.example.com' }], ['/api'], 'block', 8443, []]);
+    assert.equal(r.service.ready.kind, 'http', 'behind the HTTP router any HTTP answer is ready');
+    assert.deepEqual(problems(labels), ['container "app-1": label pw.hosts: needs a top-level "http: {listen: 80}" or "tls: {listen: 443}" to route these hosts from']);
   });
 
   it('a container without listen is a dependency only: valid alone, its depends-on names checked once all are known', () => {
@@ -162,6 +172,31 @@ describe('stacks across containers', () => {
     const found = discovery.found([box('plain', { 'com.docker.compose.service': 'plain', 'pwx.listen': '1' }), box('db', { 'pw.port': '5432' }), box('bad', { 'pw.listen': 'x' })]);
     assert.deepEqual(found.candidates.map((c) => [c.container, c.engine, c.service.engine]), [['db', 'podman', 'podman']]);
     assert.deepEqual(found.problems.map((p) => [p.container, p.engine]), [['bad', 'podman']]);
+  });
+
+  it('a host and path the file or an earlier container routes already is a clash; with tls: a host alone is', () => {
+    const routed = parseConfig('http: 127.0.0.1:8080\nservices:\n  web: {container: w, hosts: www.example.com}\n', 'portwake.yaml');
+    const host = (container: string, labels: Record<string, string>) => {
+      const r = serviceFromLabels(box(container, labels), 'pw', { http: true, tls: true });
+      assert.ok(r.ok, r.ok ? '' : r.problems.map(formatLabelProblem).join('\n'));
+      return { id: container, container, service: r.service, labelOf: (k: string) => (k === 'name' ? undefined : r.labelOf(k)) };
+    };
+    const merged = mergeDiscovered(routed, [
+      host('a', { 'pw.hosts': 'www.example.com' }),
+      host('b', { 'pw.hosts': 'www.example.com', 'pw.paths': '/api' }),
+      host('c', { 'pw.hosts': 'c.example.com' }),
+      host('d', { 'pw.hosts': 'C.example.com' }),
+      host('e', { 'pw.listen': '127.0.0.1:8080' }),
+    ], 'portwake.yaml');
+    assert.deepEqual(merged.config.services.map((s) => s.name), ['web', 'b', 'c']);
+    assert.deepEqual(merged.clashes.map(formatLabelProblem), [
+      'container "a": label pw.hosts: host "www.example.com" is claimed by service "web" of portwake.yaml; not served',
+      'container "d": label pw.hosts: host "c.example.com" is claimed by service "c" (container "c"); not served',
+      'container "e": label pw.listen: "127.0.0.1:8080" is also used by the HTTP router; not served',
+    ]);
+    const tls = parseConfig('tls: 127.0.0.1:8443\nservices:\n  web: {listen: 8081, container: w, hosts: www.example.com}\n', 'portwake.yaml');
+    assert.deepEqual(mergeDiscovered(tls, [host('b', { 'pw.hosts': 'www.example.com', 'pw.paths': '/api' })], 'portwake.yaml').clashes.map(formatLabelProblem),
+      ['container "b": label pw.hosts: host "www.example.com" is a host of service "web" of portwake.yaml (the TLS router sees the host name only); not served']);
   });
 
   it('names a container\'s engine when it is not the default one', () => {

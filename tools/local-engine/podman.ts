@@ -156,9 +156,9 @@ function writeIfChanged(path: string, text: string): void {
   writeFileSync(path, text);
 }
 
-/** Runs podman (the harness's storage and config) to completion; throws with its stderr on failure. */
+/** Runs podman (the harness's storage and config) to completion, within 60 s; throws with its stderr on failure. */
 export function runPodman(args: string[]): string {
-  const r = spawnSync(findBinary('podman') ?? 'podman', [...podmanArgs(), ...args], { encoding: 'utf8', env: podmanEnv() });
+  const r = spawnSync(findBinary('podman') ?? 'podman', [...podmanArgs(), ...args], { encoding: 'utf8', env: podmanEnv(), timeout: 60_000, killSignal: 'SIGKILL' });
   if (r.status !== 0) throw new Error(`podman ${args.join(' ')} failed: ${r.stderr.trim() || (r.error?.message ?? `status ${r.status}`)}`);
   return r.stdout;
 }

@@ -7,7 +7,7 @@ import type { Clock } from '../../core/clock.ts';
 import { describe } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { DEFAULT_ENGINE } from '../../config/engines.ts';
-import { formatLabelProblem } from '../../config/labels.ts';
+import { formatLabelProblem, type Routers } from '../../config/labels.ts';
 import type { PortwakeConfig, ServiceConfig } from '../../config/types.ts';
 import { sameService } from '../reload-plan.ts';
 import { Discovery, type Found } from './discovery.ts';
@@ -51,13 +51,14 @@ export class DiscoveredServices {
   #clashes = new Set<string>();
 
   /** `sources`: each engine's, by engine name ("default" for the default engine). */
-  constructor(private readonly h: DiscoveredHost, sources: ReadonlyMap<string, LabelSource>, labelPrefix: string) {
+  /** `routers`: the file's HTTP and TLS routers, as at start (a hosts label needs one). */
+  constructor(private readonly h: DiscoveredHost, sources: ReadonlyMap<string, LabelSource>, labelPrefix: string, routers: Routers) {
     for (const [engine, source] of sources) {
       const logger = sources.size > 1 ? h.logger.child({ engine }) : h.logger;
       const e: EngineDiscovery = {
         engine, source, logger, candidates: [],
         discovery: new Discovery({
-          source, labelPrefix, clock: h.clock, logger, signal: h.signal,
+          source, labelPrefix, routers, clock: h.clock, logger, signal: h.signal,
           ...(engine === DEFAULT_ENGINE ? {} : { engine }),
           onChange: (found) => this.#changed(e, found),
         }),

@@ -7,7 +7,7 @@
 import { sleep, type Clock, type TimerHandle } from '../../core/clock.ts';
 import { describe } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import { formatLabelProblem, hasPrefixLabel, serviceFromLabels, type LabelProblem } from '../../config/labels.ts';
+import { formatLabelProblem, hasPrefixLabel, serviceFromLabels, type LabelProblem, type Routers } from '../../config/labels.ts';
 import type { LabelSource, LabelledContainerInfo } from './label-source.ts';
 import type { Candidate } from './merge.ts';
 
@@ -21,6 +21,8 @@ export interface Found {
 export interface DiscoveryOptions {
   source: LabelSource;
   labelPrefix: string;
+  /** The file's HTTP and TLS routers (which a hosts label needs); default: none. */
+  routers?: Routers;
   /** The engine's name when it is not the default one: set on its services and named in its problems. */
   engine?: string;
   clock: Clock;
@@ -67,7 +69,7 @@ export class Discovery {
     const problems: LabelProblem[] = [];
     const { engine } = this.o;
     for (const c of withoutReplaced(ordered)) {
-      const r = serviceFromLabels(c, this.o.labelPrefix);
+      const r = serviceFromLabels(c, this.o.labelPrefix, this.o.routers);
       if (!r.ok) {
         problems.push(...(engine === undefined ? r.problems : r.problems.map((p) => ({ ...p, engine }))));
         continue;

@@ -5,6 +5,7 @@
 
 import { overlaps, type Address } from '../../config/listen-overlap.ts';
 import type { LabelProblem } from '../../config/labels.ts';
+import { formatHostPattern } from '../../config/hosts.ts';
 import { stackIssues } from '../../config/stack-rules.ts';
 import type { PortwakeConfig, ServiceConfig } from '../../config/types.ts';
 
@@ -36,9 +37,13 @@ export function mergeDiscovered(file: PortwakeConfig, candidates: readonly Candi
   if (control !== undefined) {
     claims.push({ what: 'the control API', address: control, text: control.kind === 'unix' ? `unix:${control.path}` : `${control.host}:${control.port}` });
   }
+  for (const l of file.http?.listen ?? []) claims.push({ what: 'the HTTP router', address: l, text: l.text });
+  for (const l of file.tls?.listen ?? []) claims.push({ what: 'the TLS router', address: l, text: l.text });
+  const routes = new Routes(file.tls !== undefined);
   for (const s of file.services) {
     names.set(s.name, `service "${s.name}" of ${fileName}`);
     for (const l of s.listen) claims.push({ what: `service "${s.name}" of ${fileName}`, address: l, text: l.text });
+    routes.claim(s, `service "${s.name}" of ${fileName}`);
   }
   const served: Candidate[] = [];
   const clashes: LabelProblem[] = [];
@@ -61,6 +66,7 @@ export function mergeDiscovered(file: PortwakeConfig, candidates: readonly Candi
       const what = other.text === l.text ? `is also used by ${other.what}` : `overlaps "${other.text}" of ${other.what}`;
       problems.push({ container: c.container, ...at, label: c.labelOf('listen'), message: `"${l.text}" ${what}; not served` });
     }
+    for (const message of routes.clashes(s)) problems.push({ container: c.container, ...at, label: c.labelOf('hosts'), message: `${message}; not served` });
     if (problems.length > 0) {
       clashes.push(...problems);
       continue;
@@ -69,9 +75,46 @@ export function mergeDiscovered(file: PortwakeConfig, candidates: readonly Candi
     const whose = `service "${s.name}" (container "${c.container}"${c.engine === undefined ? '' : ` on engine "${c.engine}"`})`;
     names.set(s.name, whose);
     for (const l of s.listen) claims.push({ what: whose, address: l, text: l.text });
+    routes.claim(s, whose);
   }
   const stacked = withStackRules(file.services, served, clashes);
   return { config: { ...file, services: [...file.services, ...stacked.map((c) => c.service)] }, served: stacked, clashes };
+}
+
+/**
+ * Host names claimed so far: a host and path (the HTTP router routes by both) and, with the TLS
+ * router, a host alone (it sees no path) belong to one service.
+ */
+class Routes {
+  readonly #byPath = new Map<string, string>();
+  readonly #byHost = new Map<string, string>();
+
+  constructor(private readonly tls: boolean) {}
+
+  claim(s: ServiceConfig, whose: string): void {
+    for (const h of s.hosts ?? []) {
+      const host = formatHostPattern(h);
+      if (!this.#byHost.has(host)) this.#byHost.set(host, whose);
+      for (const p of s.paths ?? ['/']) if (!this.#byPath.has(`${host} ${p}`)) this.#byPath.set(`${host} ${p}`, whose);
+    }
+  }
+
+  /** What `s`'s hosts clash with, one message each. */
+  clashes(s: ServiceConfig): string[] {
+    const out: string[] = [];
+    for (const h of s.hosts ?? []) {
+      const host = formatHostPattern(h);
+      const byPath = (s.paths ?? ['/']).map((p) => [p, this.#byPath.get(`${host} ${p}`)] as const).find(([, owner]) => owner !== undefined);
+      const owner = byPath?.[1];
+      if (byPath !== undefined && owner !== undefined) {
+        out.push(`${byPath[0] === '/' ? `host "${host}"` : `host "${host}" path "${byPath[0]}"`} is claimed by ${owner}`);
+        continue;
+      }
+      const other = this.tls ? this.#byHost.get(host) : undefined;
+      if (other !== undefined) out.push(`host "${host}" is a host of ${other} (the TLS router sees the host name only)`);
+    }
+    return out;
+  }
 }
 
 /**
