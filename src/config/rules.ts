@@ -12,7 +12,7 @@ import { knownEngineNames, parseEngineName } from './engines.ts';
 import { isLoopback, parsePort } from './host-port.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { httpIssues } from './http-rules.ts';
-import { findOverlaps, type Claim } from './listen-overlap.ts';
+import { findOverlaps, overlaps, type Claim } from './listen-overlap.ts';
 import type { Locator, RawIssue } from './locator.ts';
 import { show } from './parsed.ts';
 import { readySchema } from './ready.ts';
@@ -43,6 +43,30 @@ export function crossFieldIssues(root: Record<string, unknown>, options: SchemaO
       : earlier.owner === claim.owner ? 'this service' : `service "${earlier.owner}"`;
     const what = claim.text === earlier.text ? `is also used by ${whose}` : `overlaps "${earlier.text}" of ${whose}`;
     issues.push({ path: claim.path, at: 'value', message: `"${claim.text}" ${what} (${locator.reference(earlier.path)})` });
+  }
+  if (isMap(root.services)) issues.push(...loopIssues(root.services, options, claims, locator));
+  return issues;
+}
+
+/**
+ * An upstream on this machine that is one of portwake's own listeners (a service's, the routers',
+ * the control API's): its connections would come back into portwake, never reaching the app.
+ */
+function loopIssues(services: Record<string, unknown>, options: SchemaOptions, claims: readonly Claim[], locator: Locator): RawIssue[] {
+  const issues: RawIssue[] = [];
+  for (const [name, service] of Object.entries(services)) {
+    if (!isMap(service) || service.upstream === undefined) continue;
+    const upstream = parseEndpoint(service.upstream, options.baseDir);
+    if (!upstream.ok) continue;
+    const u = upstream.value;
+    const mine = claims.find((c) => (u.kind === 'unix' ? c.address.kind === 'unix' && c.address.path === u.path
+      : isLoopback(u.host) && overlaps(c.address, { kind: 'tcp', host: u.host, port: u.port })));
+    if (mine === undefined) continue;
+    const whose = mine.owner === undefined ? mine.label ?? 'the control API' : mine.owner === name ? 'this service' : `service "${mine.owner}"`;
+    issues.push({
+      path: ['services', name, 'upstream'], at: 'value',
+      message: `is portwake's own listener "${mine.text}" of ${whose} (${locator.reference(mine.path)}): its connections would come back into portwake; give the address the app itself listens on`,
+    });
   }
   return issues;
 }

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { eventually, freePort, httpdContainer, httpGet, isRunning, startDaemon } from '../support/daemon-harness.ts';
+import { eventually, httpdContainer, httpGet, isRunning, startDaemon } from '../support/daemon-harness.ts';
+import { freePorts } from '../support/free-port.ts';
 import { ensureImage, getEngine } from '../support/engine.ts';
 import { nodeServer } from '../support/command-fixture.ts';
 
@@ -13,7 +14,7 @@ describe('Docker and command services in one daemon (real engine, real process)'
   it('both wake on demand; an outside stop of the container closes only the Docker service, not the command service of the same name', async (t) => {
     const engine = await getEngine();
     const c = await httpdContainer(t, engine, await ensureImage('busybox'), 'mixed');
-    const [webPort, cmdPort, upstream] = [await freePort(), await freePort(), await freePort()];
+    const [webPort, cmdPort, upstream] = await freePorts(3);
     const yaml = [
       'services:',
       '  web:',

@@ -21,14 +21,18 @@ export interface ServerOptions {
   noListen?: boolean;
 }
 
-/** argv of a node TCP server on PORTWAKE_UPSTREAM_PORT that greets with its service's name and prints a line on start. */
+/**
+ * argv of a node TCP server on PORTWAKE_UPSTREAM_PORT that greets with its service's name and prints
+ * a line on start. A reset connection (portwake's readiness probe closes with a reset) is ignored,
+ * as a real server does: unhandled, it would crash the process.
+ */
 export function nodeServer(o: ServerOptions = {}): string[] {
   const script = [
     "const net = require('node:net');",
     "const name = process.env.PORTWAKE_SERVICE;",
     // The crash is timed from the moment it listens, so that a slow start on a busy machine still serves first.
     `const crash = () => ${o.crashAfterMs === undefined ? 'undefined' : `setTimeout(() => { console.error('crashing'); process.exit(1); }, ${o.crashAfterMs})`};`,
-    "const serve = () => net.createServer((c) => c.end('hello from ' + name + '\\n')).listen(Number(process.env.PORTWAKE_UPSTREAM_PORT), '127.0.0.1', () => { console.log('listening for ' + name + ' on ' + process.env.PORTWAKE_UPSTREAM); crash(); });",
+    "const serve = () => net.createServer((c) => { c.on('error', () => undefined); c.end('hello from ' + name + '\\n'); }).listen(Number(process.env.PORTWAKE_UPSTREAM_PORT), '127.0.0.1', () => { console.log('listening for ' + name + ' on ' + process.env.PORTWAKE_UPSTREAM); crash(); });",
     o.noListen === true ? 'setInterval(() => undefined, 1000);' : `setTimeout(serve, ${o.listenAfterMs ?? 0});`,
   ].join('\n');
   return [process.execPath, '-e', script];

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli, startCliDaemon } from '../support/cli-child.ts';
 import { scratchDir } from '../support/file-daemon.ts';
-import { freePort } from '../support/free-port.ts';
+import { freePorts } from '../support/free-port.ts';
 
 /** No engine: a command service needs none, and nothing may try to reach one. */
 const NO_ENGINE = { dockerHost: 'unix:///nonexistent/pwtest-no-engine.sock' };
@@ -23,7 +23,7 @@ describe('CLI with provider: command', () => {
   it('portwake run: the first request starts the process, its output is logged, SIGTERM stops it with portwake', async (t) => {
     const dir = await scratchDir(t, 'pwtest-cmdcli-');
     await writeFile(join(dir, 'index.html'), 'hello from a command service\n');
-    const [port, upstream] = [await freePort(), await freePort()];
+    const [port, upstream] = await freePorts(2);
     const file = join(dir, 'portwake.yaml');
     await writeFile(file, [
       'services:',

@@ -132,6 +132,7 @@ describe('configFromFlags', () => {
       '--socket-mode: applies only to unix: listeners, and this service has none',
       '--port: has no effect when "upstream" is set; remove one of them',
       '--ready: "2m" is not shorter than startTimeout (1m), so the service could never become ready',
+      '--upstream: is portwake\'s own listener "80" of this service (--listen): its connections would come back into portwake; give the address the app itself listens on',
     ]);
     assert.deepEqual(problems({ listen: ['80'], container: 'c', token: 'x' }), ['--token: needs --control (the token protects the control API)']);
   });

@@ -376,6 +376,21 @@ describe('parseConfig: problems, each at its line:col', () => {
     ]);
   });
 
+  it('an upstream that is portwake\'s own listener: its connections would loop back into portwake', () => {
+    assert.deepEqual(problems(yaml(
+      'control: 127.0.0.1:9090',
+      'services:',
+      '  a: {listen: 8080, container: a, upstream: "127.0.0.1:8080"}',
+      '  b: {listen: "127.0.0.1:8081", container: b, upstream: "127.0.0.1:9090"}',
+      '  c: {listen: "unix:/run/c.sock", container: c, upstream: "unix:/run/c.sock"}',
+      '  d: {listen: 8082, container: d, upstream: "db.example:8080"}',
+    )), [
+      'portwake.yaml:3:45: services.a.upstream: is portwake\'s own listener "8080" of this service (services.a.listen at line 3): its connections would come back into portwake; give the address the app itself listens on',
+      'portwake.yaml:4:57: services.b.upstream: is portwake\'s own listener "127.0.0.1:9090" of the control API (control.listen at line 1): its connections would come back into portwake; give the address the app itself listens on',
+      'portwake.yaml:5:59: services.c.upstream: is portwake\'s own listener "unix:/run/c.sock" of this service (services.c.listen at line 5): its connections would come back into portwake; give the address the app itself listens on',
+    ]);
+  });
+
   it('bad upstream and engine', () => {
     assert.deepEqual(problems(yaml(
       'engine: unix:/var/run/docker.sock',

@@ -14,7 +14,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { Daemon } from '../../src/daemon/daemon.ts';
 import { managedHttpd, nodeServer, sigtermIgnoringServer } from '../support/command-fixture.ts';
 import { recordingLogger, type LogLine } from '../support/control-harness.ts';
-import { freePort } from '../support/free-port.ts';
+import { freePorts } from '../support/free-port.ts';
 
 interface Running { daemon: Daemon; logs: LogLine[]; port: number; upstream: number; dir: string }
 
@@ -24,7 +24,7 @@ const yamlList = (argv: readonly string[]): string => `[${argv.map((a) => JSON.s
 async function start(t: TestContext, body: (o: { upstream: number; dir: string }) => string): Promise<Running> {
   const dir = await mkdtemp(join(tmpdir(), 'pwtest-cmdd-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const [port, upstream] = [await freePort(), await freePort()];
+  const [port, upstream] = await freePorts(2);
   const yaml = `services:\n  app:\n    listen: 127.0.0.1:${port}\n    provider: command\n    upstream: 127.0.0.1:${upstream}\n${body({ upstream, dir })}`;
   const logs: LogLine[] = [];
   const daemon = await Daemon.start({ config: parseConfig(yaml, 'test.yaml'), configPath: undefined, logger: recordingLogger(logs), env: process.env, stopOnExit: false, graceMs: 500, exitIdleMs: undefined });
