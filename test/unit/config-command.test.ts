@@ -45,6 +45,11 @@ describe('config: provider: command', () => {
     assert.match(msg, /portwake\.yaml:7:12: services\.app\.ready: health needs a container HEALTHCHECK.*use tcp, http/);
   });
 
+  it('engine: is not allowed: the process runs on this machine', () => {
+    assert.match(errors(`engines:\n  podman: unix:///run/podman/podman.sock\n${service('    provider: command\n    run: [app]\n    upstream: 127.0.0.1:1\n    engine: podman\n')}`),
+      /services\.app\.engine: is not used by a command service \(its process runs on this machine, not on an engine\)/);
+  });
+
   it('run: or start:/stop:/status:, not both, not neither, not half', () => {
     assert.match(errors(service('    provider: command\n    upstream: 127.0.0.1:1\n')), /services\.app\.run: is required for a command service: run: \[program, args…\]/);
     assert.match(errors(service('    provider: command\n    run: [a]\n    stop: [b]\n    upstream: 127.0.0.1:1\n')), /6:5: services\.app\.stop: give either run: .* not both/);
