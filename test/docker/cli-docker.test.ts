@@ -8,7 +8,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
 import { runCli, spawnCli, startCliDaemon, type CliChild, type LogRecord } from '../support/cli-child.ts';
-import { eventually, freePort, httpdContainer, httpGet, isRunning } from '../support/daemon-harness.ts';
+import { eventually, freePort, freePorts, httpdContainer, httpGet, isRunning } from '../support/daemon-harness.ts';
 import { ensureImage, getEngine, type Engine, type TestContainer } from '../support/engine.ts';
 import { scratchDir } from '../support/file-daemon.ts';
 import { slowDownload } from '../support/slow-download.ts';
@@ -195,7 +195,7 @@ describe('the portwake CLI against a real Docker engine', { timeout: 240_000 }, 
     const cold = await server(t, 'cli-soe-cold');
     const warm = await server(t, 'cli-soe-warm');
     await engine.docker.getContainer(warm.name).start();
-    const [p1, p2] = [await freePort(), await freePort()];
+    const [p1, p2] = await freePorts(2);
     const file = await configFile(t, `services:\n  cold:\n    listen: 127.0.0.1:${p1}\n    container: ${cold.name}\n  warm:\n    listen: 127.0.0.1:${p2}\n    container: ${warm.name}\n`);
     const pw = await startCliDaemon(t, engine, ['run', '-c', file, '--stop-on-exit']);
     assert.equal((await httpGet({ host: '127.0.0.1', port: p1 })).status, 200);
@@ -232,7 +232,7 @@ describe('the portwake CLI against a real Docker engine', { timeout: 240_000 }, 
 
   it('check -c FILE: 0 when every container exists, 1 naming the missing one, 2 with FILE:LINE:COL lines for a bad file', { timeout: 60_000 }, async (t) => {
     const c = await server(t, 'cli-check');
-    const [p1, p2] = [await freePort(), await freePort()];
+    const [p1, p2] = await freePorts(2);
     const missing = `pwtest-missing-${process.pid}`;
     const good = await configFile(t, `services:\n  web:\n    listen: 127.0.0.1:${p1}\n    container: ${c.name}\n`);
     const ok = await runCli(t, engine, ['check', '-c', good]);
@@ -267,7 +267,7 @@ describe('the portwake CLI against a real Docker engine', { timeout: 240_000 }, 
 
   it('run checks at start-up what check checks: one warning naming the service whose container is missing, and it serves the others', { timeout: 60_000 }, async (t) => {
     const c = await server(t, 'cli-startup-check');
-    const [p1, p2] = [await freePort(), await freePort()];
+    const [p1, p2] = await freePorts(2);
     const missing = `pwtest-missing-${process.pid}-startup`;
     const file = await configFile(t, `services:\n  web:\n    listen: 127.0.0.1:${p1}\n    container: ${c.name}\n  ghost:\n    listen: 127.0.0.1:${p2}\n    container: ${missing}\n    port: 80\n`);
     const pw = await startCliDaemon(t, engine, ['run', '-c', file]);
@@ -285,7 +285,7 @@ describe('the portwake CLI against a real Docker engine', { timeout: 240_000 }, 
 
   it('a bad file never half-starts run: exit 2, the errors, nothing listening, nothing started', { timeout: 60_000 }, async (t) => {
     const c = await server(t, 'cli-bad');
-    const [p1, p2] = [await freePort(), await freePort()];
+    const [p1, p2] = await freePorts(2);
     const file = await configFile(t, [
       'services:',
       '  good:',

@@ -13,7 +13,7 @@ import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { runCli, startCliDaemon } from '../support/cli-child.ts';
-import { freePort, httpGet, isRunning } from '../support/daemon-harness.ts';
+import { freePorts, httpGet, isRunning } from '../support/daemon-harness.ts';
 import { ensureImage, findBinary, getEngine, type Engine } from '../support/engine.ts';
 
 const run = promisify(execFile);
@@ -30,7 +30,7 @@ describe('examples/compose-labels with docker-compose (real engine)', () => {
     const compose = findBinary('docker-compose');
     assert.ok(compose !== undefined, 'docker-compose is not installed: apt-get install -y docker-compose (Debian 12: 1.29)');
     const project = `pwt${randomBytes(4).toString('hex')}`;
-    const [webPort, filesPort] = [await freePort(), await freePort()];
+    const [webPort, filesPort] = await freePorts(2);
     const env = {
       ...process.env,
       DOCKER_HOST: engine.dockerHost,

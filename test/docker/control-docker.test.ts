@@ -11,7 +11,7 @@ import type { DaemonEvent, ServiceStatus } from '../../src/core/status.ts';
 import type { ControlTarget } from '../../src/control/address.ts';
 import { runCli, spawnCli } from '../support/cli-child.ts';
 import { http, json, type Reply } from '../support/control-harness.ts';
-import { eventually, freePort, httpdContainer, httpGet, isRunning } from '../support/daemon-harness.ts';
+import { eventually, freePort, freePorts, httpdContainer, httpGet, isRunning } from '../support/daemon-harness.ts';
 import { ensureImage, getEngine, type Engine, type TestContainer } from '../support/engine.ts';
 import { scratchDir, startFileDaemon, type FileDaemon } from '../support/file-daemon.ts';
 import { slowDownload } from '../support/slow-download.ts';
@@ -320,7 +320,7 @@ describe('the control API of a real daemon against a real Docker engine', { time
 
   it('an idle daemon with the control API and its metrics on sleeps: its main thread wakes about once a second, not 100 times', { timeout: 60_000 }, async (t) => {
     const c = await server(t, 'ctl-idle');
-    const [port, controlPort] = [await freePort(), await freePort()];
+    const [port, controlPort] = await freePorts(2);
     const pw = spawnCli(t, engine, ['--log-level', 'warn', 'proxy', '--listen', `127.0.0.1:${port}`, '--container', c.name, '--control', `127.0.0.1:${controlPort}`]);
     const target: ControlTarget = { kind: 'tcp', host: '127.0.0.1', port: controlPort };
     await eventually('the control API to answer', async () => (await http(target, 'GET', '/metrics', {}).catch(() => undefined))?.status === 200, 20_000);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { createContainer, ensureImage, getEngine, type Engine } from '../support/engine.ts';
-import { connect, eventually, freePort, httpdCmd, httpGet, isRunning, startDaemon, whenClosed } from '../support/daemon-harness.ts';
+import { connect, eventually, freePort, freePorts, httpdCmd, httpGet, isRunning, startDaemon, whenClosed } from '../support/daemon-harness.ts';
 import { stuckUpstream } from '../support/stuck-upstream.ts';
 
 let engine: Engine;
@@ -165,7 +165,7 @@ describe('portwake against a real Docker engine', { timeout: 180_000 }, () => {
     const crash = await createContainer(engine, { image: busybox, cmd: ['/bin/sh', '-c', 'sleep 0.3; exit 3'], expose: [80], nameHint: 'crash' });
     t.after(() => good.remove());
     t.after(() => crash.remove());
-    const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
+    const [p1, p2, p3] = await freePorts(3);
     const { events } = await startDaemon(t, engine, [
       'services:',
       `  missing:\n    listen: 127.0.0.1:${p1}\n    container: pwtest-does-not-exist\n    port: 80`,

@@ -17,7 +17,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import type { PortwakeConfig } from '../../src/config/types.ts';
 import { runCli, startCliDaemon } from '../support/cli-child.ts';
 import { recordingLogger, type LogLine } from '../support/control-harness.ts';
-import { connect, countingProvider, eventually, freePort, httpdCmd, httpGet, isRunning, runDaemon, whenClosed, type RunningDaemon } from '../support/daemon-harness.ts';
+import { connect, countingProvider, eventually, freePort, freePorts, httpdCmd, httpGet, isRunning, runDaemon, type RunningDaemon, whenClosed } from '../support/daemon-harness.ts';
 import { createContainer, ensureImage, getEngine, type Engine, type TestContainer } from '../support/engine.ts';
 import { scratchDir } from '../support/file-daemon.ts';
 import { writeFile } from 'node:fs/promises';
@@ -113,7 +113,7 @@ describe('discovery from container labels (real engine)', () => {
   });
 
   it('a container recreated under its name with changed labels is applied like a reload: the kept address keeps its socket', async (t) => {
-    const [p1, p2] = [await freePort(), await freePort()];
+    const [p1, p2] = await freePorts(2);
     const name = `pwtest-disc-recreate-${process.pid}-${randomBytes(3).toString('hex')}`;
     const project = `${P}proj`;
     const create = async (containerName: string, labels: Record<string, string>): Promise<void> => {
@@ -148,7 +148,7 @@ describe('discovery from container labels (real engine)', () => {
   });
 
   it('a bad label is reported with container, label and what is wrong; that container is skipped, the others serve', async (t) => {
-    const [good, bad] = [await freePort(), await freePort()];
+    const [good, bad] = await freePorts(2);
     const g = await labelled(t, 'disc-good', { listen: `127.0.0.1:${good}` });
     const b = await labelled(t, 'disc-bad', { listen: `127.0.0.1:${bad}`, 'idle-timeout': 'ten', 'max-pending': '-1', idle_timout: '1m' });
     const d = await discovering(t);
@@ -166,7 +166,7 @@ describe('discovery from container labels (real engine)', () => {
   });
 
   it('a clash with a file service (address or name) is reported and the container is not served; the file service is', async (t) => {
-    const [port, other] = [await freePort(), await freePort()];
+    const [port, other] = await freePorts(2);
     const fileC = await labelled(t, 'disc-file', {});
     const byAddress = await labelled(t, 'disc-clash-addr', { listen: `127.0.0.1:${port}` });
     const byName = await labelled(t, 'disc-clash-name', { listen: `127.0.0.1:${other}`, name: 'web' });
@@ -180,7 +180,7 @@ describe('discovery from container labels (real engine)', () => {
   });
 
   it('a container whose address another program holds is reported and skipped; the others are served', async (t) => {
-    const [taken, free] = [await freePort(), await freePort()];
+    const [taken, free] = await freePorts(2);
     const squatter = net.createServer((s) => s.destroy());
     await new Promise<void>((r) => squatter.listen(taken, '127.0.0.1', r));
     t.after(() => new Promise<void>((r) => squatter.close(() => r())));
@@ -194,7 +194,7 @@ describe('discovery from container labels (real engine)', () => {
   });
 
   it('portwake check --discover lists what it would serve and every problem; run --discover serves with no file', async (t) => {
-    const [good, bad] = [await freePort(), await freePort()];
+    const [good, bad] = await freePorts(2);
     const g = await labelled(t, 'disc-cli-good', { listen: `127.0.0.1:${good}`, ready: 'http:/' });
     const b = await labelled(t, 'disc-cli-bad', { listen: `127.0.0.1:${bad}`, ready: 'htp' });
     const check = await runCli(t, engine, ['check', '--discover', '--label-prefix', P]);

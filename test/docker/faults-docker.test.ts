@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
 import { createContainer, ensureImage, getEngine, type Engine } from '../support/engine.ts';
-import { connect, countingProvider, eventually, freePort, httpdCmd, httpGet, isRunning, runDaemon, startDaemon, whenClosed } from '../support/daemon-harness.ts';
+import { connect, countingProvider, eventually, freePort, freePorts, httpdCmd, httpGet, isRunning, runDaemon, startDaemon, whenClosed } from '../support/daemon-harness.ts';
 import { recordingLogger } from '../support/control-harness.ts';
 
 let engine: Engine;
@@ -124,7 +124,7 @@ describe('portwake under faults, against a real Docker engine', { timeout: 240_0
     t.after(() => ready.remove());
     const cold = await createContainer(engine, { image: busybox, cmd: httpdCmd(), expose: [80], nameHint: 'hung-cold', stopSignal: 'SIGKILL' });
     t.after(() => cold.remove());
-    const [p1, p2] = [await freePort(), await freePort()];
+    const [p1, p2] = await freePorts(2);
     const config = parseConfig(
       `engine: ${hung.host}\nservices:\n` +
         `  ready:\n    listen: 127.0.0.1:${p1}\n    container: ${ready.name}\n    stopTimeout: 1s\n` +

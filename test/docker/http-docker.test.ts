@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
-import { eventually, freePort, isRunning, startDaemon } from '../support/daemon-harness.ts';
+import { eventually, freePort, freePorts, isRunning, startDaemon } from '../support/daemon-harness.ts';
 import { scratchDir, startFileDaemon } from '../support/file-daemon.ts';
 import { createContainer, ensureImage, getEngine, type Engine } from '../support/engine.ts';
 
@@ -183,7 +183,7 @@ describe('HTTP router against real containers', () => {
       container(t, engine, image, 'http-rl-a', httpdWithCgi('a')),
       container(t, engine, image, 'http-rl-b', httpdWithCgi('b')),
     ]);
-    const [port, port2] = [await freePort(), await freePort()];
+    const [port, port2] = await freePorts(2);
     const dir = await scratchDir(t);
     const v1 = ['services:', `  a: {hosts: [a.test], container: ${a}, port: 80}`, `  b: {hosts: [b.test], container: ${b}, port: 80}`, ''];
     const running = await startFileDaemon(t, engine, dir, [`http: {listen: "127.0.0.1:${port}"}`, ...v1].join('\n'));

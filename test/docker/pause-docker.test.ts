@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { before, describe, it, type TestContext } from 'node:test';
-import { eventually, freePort, httpdContainer, httpGet, startDaemon, type RunningDaemon } from '../support/daemon-harness.ts';
+import { eventually, freePort, freePorts, httpdContainer, httpGet, type RunningDaemon, startDaemon } from '../support/daemon-harness.ts';
 import { ensureImage, getEngine, type Engine } from '../support/engine.ts';
 import { scratchDir, startFileDaemon } from '../support/file-daemon.ts';
 
@@ -144,7 +144,7 @@ describe('idleAction: pause against a real Docker engine', { timeout: 180_000 },
 
   it('a reload that removes a paused service stops its container (nobody would unpause it)', async (t) => {
     const app = await httpdContainer(t, engine, busybox, 'pause-reload');
-    const [port, other] = [await freePort(), await freePort()];
+    const [port, other] = await freePorts(2);
     const body = (name: string, p: number, container: string): string =>
       `  ${name}:\n    listen: 127.0.0.1:${p}\n    container: ${container}\n    idleTimeout: ${IDLE}\n    idleAction: pause\n`;
     const d = await startFileDaemon(t, engine, await scratchDir(t, 'pw-pause-'), `services:\n${body('web', port, app.name)}`, { graceMs: 500 });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { freePort, startDaemon } from '../support/daemon-harness.ts';
+import { freePort, freePorts, startDaemon } from '../support/daemon-harness.ts';
 import { createContainer, ensureImage, getEngine, type Engine, type TestContainer } from '../support/engine.ts';
 
 let engine: Engine;
@@ -95,7 +95,7 @@ describe('PROXY protocol against a real nginx', { timeout: 240_000 }, () => {
       '-subj', '/CN=pp.pw.test', '-addext', 'subjectAltName=DNS:pp.pw.test', '-keyout', key, '-out', crt], { stdio: 'pipe' });
     const pem = { key: readFileSync(key, 'utf8'), cert: readFileSync(crt, 'utf8') };
     const c = await proxiedNginx(t, pem);
-    const [tlsPort, port] = [await freePort(), await freePort()];
+    const [tlsPort, port] = await freePorts(2);
     await startDaemon(t, engine, [
       'tls:',
       `  listen: 127.0.0.1:${tlsPort}`,

@@ -12,7 +12,7 @@ import { before, describe, it, type TestContext } from 'node:test';
 import type { ReloadResult, ServiceStatus } from '../../src/core/status.ts';
 import { startCliDaemon, type LogRecord } from '../support/cli-child.ts';
 import { http, json, type Reply } from '../support/control-harness.ts';
-import { eventually, freePort, httpdContainer, httpGet, isRunning } from '../support/daemon-harness.ts';
+import { eventually, freePort, freePorts, httpdContainer, httpGet, isRunning } from '../support/daemon-harness.ts';
 import { ensureImage, getEngine, type Engine, type TestContainer } from '../support/engine.ts';
 import { scratchDir, startFileDaemon, type FileDaemon } from '../support/file-daemon.ts';
 import { slowDownload } from '../support/slow-download.ts';
@@ -87,7 +87,7 @@ describe('reloading a running daemon against a real Docker engine', { timeout: 3
 
   it('POST /reload: added listens, removed stops listening and drains, changed applies on the same address, unchanged keeps its transfer', { timeout: 120_000 }, async (t) => {
     const [keepC, goneC, tweakC, newC] = [await server(t, 'rl-keep', true), await server(t, 'rl-gone', true), await server(t, 'rl-tweak'), await server(t, 'rl-new')];
-    const [pKeep, pGone, pTweak, pNew] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [pKeep, pGone, pTweak, pNew] = await freePorts(4);
     const keep: Svc = { container: keepC.name, listen: `127.0.0.1:${pKeep}` };
     const gone: Svc = { container: goneC.name, listen: `127.0.0.1:${pGone}` };
     const tweak: Svc = { container: tweakC.name, listen: `127.0.0.1:${pTweak}` };
@@ -207,7 +207,7 @@ describe('reloading a running daemon against a real Docker engine', { timeout: 3
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     t.after(() => new Promise<void>((r) => blocker.close(() => r())));
     const taken = (blocker.address() as net.AddressInfo).port;
-    const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
+    const [p1, p2, p3] = await freePorts(3);
     const web: Svc = { container: c.name, listen: `127.0.0.1:${p1}` };
     const api: Svc = { container: c.name, listen: `127.0.0.1:${p2}` };
     const d = await reloadable(t, { web, api });
@@ -238,7 +238,7 @@ describe('reloading a running daemon against a real Docker engine', { timeout: 3
   it('--stop-on-exit across a reload: a changed service keeps ownership, a removed one is stopped at exit, one found running is left', { timeout: 60_000 }, async (t) => {
     const [c, goneC, foundC] = [await server(t, 'rl-owned'), await server(t, 'rl-owned-gone'), await server(t, 'rl-found')];
     await engine.docker.getContainer(foundC.name).start();
-    const [port, pGone, pFound] = [await freePort(), await freePort(), await freePort()];
+    const [port, pGone, pFound] = await freePorts(3);
     const web: Svc = { container: c.name, listen: `127.0.0.1:${port}` };
     const gone: Svc = { container: goneC.name, listen: `127.0.0.1:${pGone}` };
     const found: Svc = { container: foundC.name, listen: `127.0.0.1:${pFound}` };
@@ -333,7 +333,7 @@ describe('reloading a running daemon against a real Docker engine', { timeout: 3
 
   it('SIGHUP to `portwake run`: applies added/removed/changed, keeps an unchanged transfer, rejects a bad file with FILE:LINE:COL', { timeout: 120_000 }, async (t) => {
     const [keepC, goneC, newC] = [await server(t, 'hup-keep', true), await server(t, 'hup-gone', true), await server(t, 'hup-new')];
-    const [pKeep, pGone, pNew] = [await freePort(), await freePort(), await freePort()];
+    const [pKeep, pGone, pNew] = await freePorts(3);
     const keep: Svc = { container: keepC.name, listen: `127.0.0.1:${pKeep}` };
     const gone: Svc = { container: goneC.name, listen: `127.0.0.1:${pGone}` };
     const dir = await scratchDir(t, 'pw-hup-');

@@ -13,7 +13,7 @@ import { PortwakeError } from '../../src/core/errors.ts';
 import { createDockerProvider } from '../../src/providers/docker/provider.ts';
 import { createContainer, ensureImage, getEngine, type Engine, type TestContainer } from '../support/engine.ts';
 import { runCli } from '../support/cli-child.ts';
-import { eventually, freePort, httpdCmd, httpGet, isRunning, startDaemon } from '../support/daemon-harness.ts';
+import { eventually, freePort, freePorts, httpdCmd, httpGet, isRunning, startDaemon } from '../support/daemon-harness.ts';
 import { scratchDir } from '../support/file-daemon.ts';
 
 let engine: Engine;
@@ -122,7 +122,7 @@ describe('stacks against a real Docker engine', { timeout: 180_000 }, () => {
     await engine.docker.getContainer(managed.name).update({ RestartPolicy: { Name: 'unless-stopped' } });
     const provider = createDockerProvider({ host: engine.dockerHost });
     assert.equal((await provider.inspect(warned.name)).restartPolicy, 'always');
-    const [p1, p2] = [await freePort(), await freePort()];
+    const [p1, p2] = await freePorts(2);
     const services = parseConfig([
       'services:',
       `  keep: {listen: "127.0.0.1:${p1}", container: ${warned.name}}`,

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { freePort, isRunning, startDaemon } from '../support/daemon-harness.ts';
+import { freePorts, isRunning, startDaemon } from '../support/daemon-harness.ts';
 import { createContainer, ensureImage, getEngine, type Engine, type TestContainer } from '../support/engine.ts';
 
 let engine: Engine;
@@ -105,7 +105,7 @@ describe('TLS SNI routing against a real Docker engine', { timeout: 240_000 }, (
     execFileSync('sh', ['-c', `cat "${dir}/a.pw.test.crt" "${dir}/b.pw.test.crt" > "${caFile}"`]);
     const ca1 = await tlsNginx(t, 'a', a);
     const cb = await tlsNginx(t, 'b', b);
-    const [tlsPort, pa, pb] = [await freePort(), await freePort(), await freePort()];
+    const [tlsPort, pa, pb] = await freePorts(3);
     const { provider, events } = await startDaemon(t, engine, [
       'tls:',
       `  listen: 127.0.0.1:${tlsPort}`,
@@ -153,7 +153,7 @@ describe('TLS SNI routing against a real Docker engine', { timeout: 240_000 }, (
   it('tls.defaultService takes no-SNI and unknown names; a wake filter and helloTimeout apply', async (t) => {
     const dflt = makeCert('default.pw.test');
     const c = await tlsNginx(t, 'default', dflt);
-    const [tlsPort, p] = [await freePort(), await freePort()];
+    const [tlsPort, p] = await freePorts(2);
     const { provider } = await startDaemon(t, engine, [
       'tls:',
       `  listen: 127.0.0.1:${tlsPort}`,

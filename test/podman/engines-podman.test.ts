@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Logger } from '../../src/core/logger.ts';
-import { countingProvider, eventually, freePort, httpdCmd, httpGet, isRunning, runDaemon } from '../support/daemon-harness.ts';
+import { countingProvider, eventually, freePorts, httpdCmd, httpGet, isRunning, runDaemon } from '../support/daemon-harness.ts';
 import { createContainer, ensureImage, getEngine, type Engine } from '../support/engine.ts';
 import { createPodmanContainer, ensurePodmanImage, getPodman, startPodmanService } from '../support/podman.ts';
 
@@ -62,7 +62,7 @@ describe('two engines at once: Docker and Podman', { timeout: 180_000 }, () => {
     t.after(() => dc.remove());
     const pc = await createPodmanContainer(podman, { image: podBusybox, cmd: httpdCmd(), expose: [80], nameHint: 'eng-podman', stopSignal: 'SIGKILL' });
     t.after(() => pc.remove());
-    const [dport, pport] = [await freePort(), await freePort()];
+    const [dport, pport] = await freePorts(2);
     const config = parseConfig([
       `engine: ${docker.dockerHost}`,
       'engines:',
@@ -119,7 +119,7 @@ describe('two engines at once: Docker and Podman', { timeout: 180_000 }, () => {
 
   it('discovery runs on both engines: each labelled container is served on its own engine, and one created on Podman while portwake runs gets its listener', async (t) => {
     const prefix = `pwe${Date.now().toString(36)}`;
-    const [dport, pport, lport] = [await freePort(), await freePort(), await freePort()];
+    const [dport, pport, lport] = await freePorts(3);
     const dc = await createContainer(docker, { image: busybox, cmd: httpdCmd(), expose: [80], nameHint: 'disc-docker', stopSignal: 'SIGKILL', labels: { [`${prefix}.listen`]: `127.0.0.1:${dport}` } });
     t.after(() => dc.remove());
     const pc = await createPodmanContainer(podman, { image: podBusybox, cmd: httpdCmd(), expose: [80], nameHint: 'disc-podman', stopSignal: 'SIGKILL', labels: { [`${prefix}.listen`]: `127.0.0.1:${pport}` } });

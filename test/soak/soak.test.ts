@@ -20,7 +20,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startCliDaemon, type CliChild, type LogRecord } from '../support/cli-child.ts';
-import { freePort, httpdCmd, httpGet } from '../support/daemon-harness.ts';
+import { freePorts, httpdCmd, httpGet } from '../support/daemon-harness.ts';
 import { createContainer, ensureImage, getEngine } from '../support/engine.ts';
 import { scratchDir } from '../support/file-daemon.ts';
 
@@ -149,7 +149,7 @@ describe('soak', () => {
     t.after(() => warm.remove());
     const cold = await createContainer(engine, { image: busybox, cmd: httpdCmd(), expose: [80], nameHint: 'soak-cold', stopSignal: 'SIGKILL' });
     t.after(() => cold.remove());
-    const [warmPort, coldPort] = [await freePort(), await freePort()];
+    const [warmPort, coldPort] = await freePorts(2);
     const dir = await scratchDir(t, 'pw-soak-');
     const file = join(dir, 'portwake.yaml');
     await writeFile(file, [

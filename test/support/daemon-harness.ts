@@ -84,14 +84,8 @@ export async function runDaemon(
   return { daemon, provider: o.provider, events };
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+/** Free TCP ports on 127.0.0.1 (freePorts: several, all different). */
+export { freePort, freePorts } from './free-port.ts';
 
 export interface HttpResult { status: number; body: Buffer }
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -29,14 +29,8 @@ export function knock(port: number): Promise<string> {
   });
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+/** Free TCP ports on 127.0.0.1 (freePorts: several, all different). */
+export { freePort, freePorts } from '../support/free-port.ts';
 
 export function tempDir(t: TestContext, prefix = 'pw-systemd-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { freePort, knock, listenBacklog, nodeTs, startChild, tempDir } from './helpers.ts';
+import { freePort, freePorts, knock, listenBacklog, nodeTs, startChild, tempDir } from './helpers.ts';
 
 const yaml = (services: Record<string, { listen: string; extra?: string }>): string =>
   'services:\n' + Object.entries(services).map(([name, s]) => `  ${name}:\n    listen: ${s.listen}\n    container: absent-${name}\n${s.extra ?? ''}`).join('');
@@ -16,7 +16,7 @@ describe('reloading portwake started by its socket (systemd-socket-activate)', {
   it('SIGHUP keeps the passed socket and applies the rest; a changed listen: is left for a restart, a new service refused', async (t) => {
     const dir = tempDir(t);
     const file = join(dir, 'portwake.yaml');
-    const [port, other] = [await freePort(), await freePort()];
+    const [port, other] = await freePorts(2);
     writeFileSync(file, yaml({ web: { listen: `127.0.0.1:${port}`, extra: '    idleTimeout: 5m\n' } }));
     const daemon = startChild(t, 'systemd-socket-activate', [
       '-E', `DOCKER_HOST=unix://${join(dir, 'no-engine.sock')}`, '-E', 'PATH',

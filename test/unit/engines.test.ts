@@ -17,7 +17,7 @@ import { planReload } from '../../src/daemon/reload-plan.ts';
 import { createProviders } from '../../src/daemon/wiring.ts';
 import { FakeProvider } from '../../src/providers/fake/provider.ts';
 import type { Logger } from '../../src/core/logger.ts';
-import { eventually, freePort } from '../support/daemon-harness.ts';
+import { eventually, freePort, freePorts } from '../support/daemon-harness.ts';
 
 interface LogLine { level: string; bindings: Record<string, unknown>; msg: string }
 
@@ -142,7 +142,7 @@ describe('a daemon on two engines (fake providers, one container name on both)',
     const b = new FakeProvider(systemClock);
     a.add({ name: 'app', listenMs: 0 });
     b.add({ name: 'app', listenMs: 0 });
-    const [pa, pb] = [await freePort(), await freePort()];
+    const [pa, pb] = await freePorts(2);
     const config = parseConfig(`engines:\n  b: unix:///nonexistent/b.sock\nservices:\n  sa: {listen: "127.0.0.1:${pa}", container: app, upstream: "127.0.0.1:1"}\n  sb: {listen: "127.0.0.1:${pb}", container: app, upstream: "127.0.0.1:1", engine: b}\n`, 'two.yaml');
     const lines: LogLine[] = [];
     const daemon = await Daemon.start({ config, configPath: undefined, logger: capturingLogger(lines), env: {}, stopOnExit: false, graceMs: 0, exitIdleMs: undefined, provider: a, providers: new Map([['b', b]]), clock: systemClock });
