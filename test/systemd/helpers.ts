@@ -24,7 +24,9 @@ export function knock(port: number): Promise<string> {
       accepted = true;
     });
     s.on('data', () => undefined);
-    s.once('error', (err: NodeJS.ErrnoException) => resolve(accepted ? 'ended' : err.code ?? err.message));
+    // A reset means something accepted the connection (portwake, closing it after a failed start):
+    // on a busy machine the reset can arrive before the connect is reported. Nobody listening is ECONNREFUSED.
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(accepted || err.code === 'ECONNRESET' ? 'ended' : err.code ?? err.message));
     s.once('close', () => resolve('ended'));
   });
 }
