@@ -50,7 +50,8 @@ describe('portwake started by its socket', { timeout: 60_000 }, () => {
     // systemd-notify (the fallback without the addon) adds its own BARRIER=1 handshakes.
     const messages = received().map((r) => r.message).filter((m) => m !== 'BARRIER=1');
     assert.equal(messages[0], 'READY=1');
-    assert.match(messages[1] ?? '', /^STATUS=1 service, 0 running, 0 starting$/);
+    // The knock's start fails (there is no engine): the first status may already count it.
+    assert.match(messages[1] ?? '', /^STATUS=1 service, 0 running, 0 starting(, 1 failed)?$/);
     assert.equal(messages.at(-1), 'STOPPING=1');
     const pids = received().filter((r) => r.message !== 'BARRIER=1').map((r) => r.pid);
     assert.ok(pids.every((pid) => pid === daemon.process.pid), `sent on behalf of portwake's own PID ${daemon.process.pid}: ${pids.join(', ')}`);
