@@ -1,14 +1,8 @@
 // GET /events for the creation, renaming and removal of containers carrying given labels (the
 // engine filters by label; each event carries the container's labels as attributes).
 
-import type { Readable } from 'node:stream';
-import { systemClock } from '../../core/clock.ts';
-import { deadline } from '../../core/deadline.ts';
-import { ProviderUnreachableError } from '../../core/errors.ts';
 import type { DockerClient } from './client.ts';
-import { EVENTS_CONNECT_TIMEOUT_MS } from './deadlines.ts';
-import { mapDockerError } from './errors.ts';
-import { JsonLines } from './events.ts';
+import { engineEvents } from './events.ts';
 
 export interface LabelEvent {
   kind: 'create' | 'rename' | 'destroy';
@@ -32,40 +26,9 @@ const PODMAN_ACTIONS: Readonly<Record<string, LabelEvent['kind']>> = { remove: '
  * Streams those events until the signal aborts (the iterator returns) or the stream breaks or ends
  * (it throws ProviderUnreachableError: reconnect, then list again, since events may have been missed).
  */
-export async function* containerLabelEvents(client: DockerClient, endpoint: string, labels: readonly string[], signal: AbortSignal): AsyncGenerator<LabelEvent, void, undefined> {
-  if (signal.aborted) return;
-  let stream: Readable;
-  const connect = deadline(systemClock, EVENTS_CONNECT_TIMEOUT_MS, signal);
-  try {
-    const api = await client();
-    stream = await api.stream('/events', { filters: JSON.stringify({ type: ['container'], event: ACTIONS, ...(labels.length === 0 ? {} : { label: labels }) }) }, connect.signal);
-  } catch (err) {
-    if (signal.aborted) return;
-    const mapped = mapDockerError(err, { endpoint, operation: 'events (discovery)', signal: connect.signal });
-    throw mapped instanceof ProviderUnreachableError ? mapped : new ProviderUnreachableError(endpoint, { cause: mapped });
-  } finally {
-    connect.cancel();
-  }
-  const onAbort = (): void => { stream.destroy(); };
-  signal.addEventListener('abort', onAbort, { once: true });
-  const lines = new JsonLines();
-  try {
-    for await (const chunk of stream) {
-      for (const line of lines.push(chunk as Buffer)) {
-        const event = parseLabelEvent(line);
-        if (event !== undefined) yield event;
-        if (signal.aborted) return;
-      }
-    }
-    if (signal.aborted) return;
-    throw new ProviderUnreachableError(endpoint, { cause: new Error('the events stream ended') });
-  } catch (err) {
-    if (signal.aborted) return;
-    throw err instanceof ProviderUnreachableError ? err : new ProviderUnreachableError(endpoint, { cause: err });
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    stream.destroy();
-  }
+export function containerLabelEvents(client: DockerClient, endpoint: string, labels: readonly string[], signal: AbortSignal): AsyncGenerator<LabelEvent, void, undefined> {
+  const filters = { type: ['container'], event: ACTIONS, ...(labels.length === 0 ? {} : { label: labels }) };
+  return engineEvents(client, endpoint, filters, 'events (discovery)', parseLabelEvent, signal);
 }
 
 interface RawEvent {

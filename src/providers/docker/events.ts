@@ -25,17 +25,30 @@ const PODMAN_ACTIONS: Readonly<Record<string, ContainerEventKind>> = { died: 'di
  * Streams container events until the signal aborts (the iterator returns) or the stream breaks or
  * ends (it throws ProviderUnreachableError). Breaking out of the loop closes the HTTP stream.
  */
-export async function* containerEvents(client: DockerClient, endpoint: string, signal: AbortSignal): AsyncGenerator<ContainerEvent, void, undefined> {
+export function containerEvents(client: DockerClient, endpoint: string, signal: AbortSignal): AsyncGenerator<ContainerEvent, void, undefined> {
+  return engineEvents(client, endpoint, { type: ['container'], event: ACTIONS }, 'events', parseEvent, signal);
+}
+
+/**
+ * GET /events with these filters, each line turned into a T by `parse` (undefined: skipped), until
+ * the signal aborts (returns) or the stream breaks or ends (throws ProviderUnreachableError: the
+ * consumer reconnects and looks again, since events may have been missed). `operation` names the
+ * request in errors.
+ */
+export async function* engineEvents<T>(
+  client: DockerClient, endpoint: string, filters: Record<string, unknown>, operation: string,
+  parse: (line: string) => T | undefined, signal: AbortSignal,
+): AsyncGenerator<T, void, undefined> {
   if (signal.aborted) return;
   let stream: Readable;
   // A hung engine takes the request and never answers: the headers have a deadline, the stream none.
   const connect = deadline(systemClock, EVENTS_CONNECT_TIMEOUT_MS, signal);
   try {
     const api = await client();
-    stream = await api.stream('/events', { filters: JSON.stringify({ type: ['container'], event: ACTIONS }) }, connect.signal);
+    stream = await api.stream('/events', { filters: JSON.stringify(filters) }, connect.signal);
   } catch (err) {
     if (signal.aborted) return;
-    throw asUnreachable(mapDockerError(err, { endpoint, operation: 'events', signal: connect.signal }), endpoint);
+    throw asUnreachable(mapDockerError(err, { endpoint, operation, signal: connect.signal }), endpoint);
   } finally {
     connect.cancel();
   }
@@ -45,7 +58,7 @@ export async function* containerEvents(client: DockerClient, endpoint: string, s
   try {
     for await (const chunk of stream) {
       for (const line of lines.push(chunk as Buffer)) {
-        const event = parseEvent(line);
+        const event = parse(line);
         if (event !== undefined) yield event;
         if (signal.aborted) return;
       }
