@@ -4,11 +4,10 @@
 import type { ContainerEvent, ContainerInfo, Provider } from '../../core/provider.ts';
 import { lazyDockerClient } from './client.ts';
 import { inspectContainer } from './container-inspect.ts';
-import { pauseContainer } from './container-pause.ts';
+import { pauseContainer, unpauseContainer } from './container-pause.ts';
 import { startContainer } from './container-start.ts';
 import { stopContainer } from './container-stop.ts';
 import { disableRestart } from './container-update.ts';
-import { unpauseContainer } from './container-unpause.ts';
 import { resolveDockerHost, type DockerConnectOptions } from './docker-host.ts';
 import { engineCall, PING_TIMEOUT_MS } from './deadlines.ts';
 import { mapDockerError } from './errors.ts';
