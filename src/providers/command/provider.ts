@@ -15,8 +15,8 @@ import { systemClock, type Clock } from '../../core/clock.ts';
 import { ContainerNotFoundError, ProviderError, describe, formatMs } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { ContainerEvent, ContainerInfo, ContainerNetwork, Provider } from '../../core/provider.ts';
+import { EventHub } from '../../core/event-hub.ts';
 import { signalGroup, spawnGroup } from './child.ts';
-import { EventHub } from './events.ts';
 import { OutputLines } from './output.ts';
 import { runCommand } from './run-command.ts';
 import { serviceEnv, showArgv, type CommandServiceSpec } from './spec.ts';
@@ -56,7 +56,7 @@ interface Service {
 export class CommandProvider implements Provider {
   readonly endpoint = 'command://';
   private readonly services = new Map<string, Service>();
-  private readonly hub = new EventHub();
+  private readonly hub = new EventHub<ContainerEvent>();
   private readonly clock: Clock;
 
   constructor(private readonly o: CommandProviderOptions) {

@@ -5,6 +5,7 @@ import type { Clock } from '../../core/clock.ts';
 import { abortedCall, ContainerNotFoundError, ContainerPausedError, DeadlineError, ProviderError, ProviderUnreachableError } from '../../core/errors.ts';
 import type { ContainerEvent, ContainerInfo, Endpoint, HealthStatus, Provider } from '../../core/provider.ts';
 import type { ProbeOutcome, Probes } from '../../core/readiness.ts';
+import { EventHub } from '../../core/event-hub.ts';
 
 export interface FakeContainerOptions {
   name: string;
@@ -46,7 +47,6 @@ interface FakeContainer {
   restartPolicy: string;
 }
 
-type Subscriber = { push(e: ContainerEvent): void; fail(err: Error): void };
 
 export class FakeProvider implements Provider {
   readonly endpoint = 'fake://';
@@ -68,7 +68,7 @@ export class FakeProvider implements Provider {
   wedged = false;
   /** Calls that were hanging on the wedged engine (counted as they begin). */
   wedgedCalls = 0;
-  private readonly subscribers = new Set<Subscriber>();
+  private readonly hub = new EventHub<ContainerEvent>();
   private nextId = 1;
 
   constructor(private readonly clock: Clock) {}
@@ -207,40 +207,17 @@ export class FakeProvider implements Provider {
 
   /** Breaks every open events stream, as an engine restart would. */
   breakEvents(): void {
-    for (const s of this.subscribers) s.fail(new ProviderUnreachableError(this.endpoint, { cause: new Error('stream ended') }));
-    this.subscribers.clear();
+    this.hub.fail(new ProviderUnreachableError(this.endpoint, { cause: new Error('stream ended') }));
   }
 
   get subscriberCount(): number {
-    return this.subscribers.size;
+    return this.hub.size;
   }
 
   async *events(signal: AbortSignal): AsyncIterable<ContainerEvent> {
     if (signal.aborted) return;
     if (this.unreachable) throw new ProviderUnreachableError(this.endpoint);
-    const queue: ContainerEvent[] = [];
-    let failure: Error | undefined;
-    let wake: (() => void) | undefined;
-    const sub: Subscriber = {
-      push: (e) => { queue.push(e); wake?.(); },
-      fail: (err) => { failure = err; wake?.(); },
-    };
-    this.subscribers.add(sub);
-    const onAbort = (): void => wake?.();
-    signal.addEventListener('abort', onAbort);
-    try {
-      for (;;) {
-        const e = queue.shift();
-        if (e !== undefined) { yield e; continue; }
-        if (failure !== undefined) throw failure;
-        if (signal.aborted) return;
-        await new Promise<void>((r) => { wake = r; });
-        wake = undefined;
-      }
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      this.subscribers.delete(sub);
-    }
+    yield* this.hub.stream(signal);
   }
 
   /** Probes answering from the fake containers' state: ready once the app "listens". */
@@ -296,7 +273,7 @@ export class FakeProvider implements Provider {
     const e: ContainerEvent = { kind, id: c.id, name: c.name, time: this.clock.now() };
     if (kind === 'health') e.health = c.health;
     if (exitCode !== undefined) e.exitCode = exitCode;
-    for (const s of this.subscribers) s.push(e);
+    this.hub.emit(e);
   }
 
   private find(ref: string): FakeContainer {
