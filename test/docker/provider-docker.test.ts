@@ -13,34 +13,13 @@ import type { Provider } from '../../src/core/provider.ts';
 import { createDockerProvider } from '../../src/providers/docker/provider.ts';
 import { freePort } from '../support/daemon-harness.ts';
 import { createContainer, ensureImage, getEngine, type Engine, type TestContainer, type TestContainerOptions } from '../support/engine.ts';
-import { providerContract, type ContractContainerSpec, type ProviderFixture } from '../support/provider-contract.ts';
+import { engineContractFixture } from '../support/engine-contract-fixture.ts';
+import { providerContract, type ProviderFixture } from '../support/provider-contract.ts';
 
 const SERVE = 'httpd -f -p 80 -h /www & wait';
 
-async function dockerFixture(): Promise<ProviderFixture> {
-  const engine = await getEngine();
-  const image = await ensureImage('busybox');
-  const created: TestContainer[] = [];
-  return {
-    provider: createDockerProvider({ host: engine.dockerHost }),
-    async createStopped(spec: ContractContainerSpec = {}) {
-      // The shell is PID 1: without a trap it would ignore SIGTERM (the kernel shields PID 1).
-      const script = spec.crashAfterMs !== undefined
-        ? `httpd -p 80 -h /www; sleep ${spec.crashAfterMs / 1000}; exit 1`
-        : spec.ignoreSigterm === true ? `trap "" TERM; ${SERVE}` : `trap "exit 0" TERM; ${SERVE}`;
-      const c = await createContainer(engine, {
-        image,
-        nameHint: 'contract',
-        cmd: ['sh', '-c', script],
-        ...(spec.healthcheck === true ? { healthcheck: { test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1/'], intervalMs: 300 } } : {}),
-      });
-      created.push(c);
-      return { name: c.name };
-    },
-    unreachable: () => createDockerProvider({ host: `unix://${join(tmpdir(), `pwtest-no-engine-${process.pid}.sock`)}` }),
-    cleanup: async () => { await Promise.all(created.map((c) => c.remove())); },
-  };
-}
+const dockerFixture = async (): Promise<ProviderFixture> =>
+  engineContractFixture({ engine: await getEngine(), image: await ensureImage('busybox'), create: createContainer, what: 'engine' });
 
 providerContract('docker', dockerFixture);
 

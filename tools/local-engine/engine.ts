@@ -82,7 +82,7 @@ async function findOrStartEngine(): Promise<Engine> {
   return makeEngine(socketPath);
 }
 
-function makeEngine(socketPath: string): Engine {
+export function makeEngine(socketPath: string): Engine {
   // Every env-derived modem option is overridden: docker-modem reads DOCKER_HOST/DOCKER_CERT_PATH itself.
   const docker = new Dockerode({ socketPath, host: undefined, port: undefined, protocol: 'http', ca: undefined, cert: undefined, key: undefined });
   return { dockerHost: `unix://${socketPath}`, socketPath, docker };
@@ -211,7 +211,7 @@ function run(cmd: string, args: string[]): void {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.trim() || (r.error?.message ?? `status ${r.status}`)}`);
 }
 
-async function waitForPing(socketPath: string, deadlineMs: number, stillHopeful: () => boolean): Promise<boolean> {
+export async function waitForPing(socketPath: string, deadlineMs: number, stillHopeful: () => boolean): Promise<boolean> {
   const end = Date.now() + deadlineMs;
   while (Date.now() < end && stillHopeful()) {
     if (await ping(socketPath)) return true;
@@ -221,7 +221,7 @@ async function waitForPing(socketPath: string, deadlineMs: number, stillHopeful:
 }
 
 /** True when an engine answers GET /_ping on the socket within 2 s. */
-function ping(socketPath: string): Promise<boolean> {
+export function ping(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: 2000, agent: false }, (res) => {
       res.resume();

@@ -8,12 +8,9 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import Dockerode from 'dockerode';
 import { isAlive, readPid, withLock } from './dir-lock.ts';
-import { findBinary, type Engine } from './engine.ts';
+import { findBinary, makeEngine, ping, waitForPing, type Engine } from './engine.ts';
 
 /** The shared private Podman's directory (socket, pidfile, storage, config, logs, locks). */
 export const PODMAN_DIR = '/tmp/portwake-test-podman';
@@ -163,29 +160,3 @@ export function runPodman(args: string[]): string {
   return r.stdout;
 }
 
-function makeEngine(socketPath: string): Engine {
-  const docker = new Dockerode({ socketPath, host: undefined, port: undefined, protocol: 'http', ca: undefined, cert: undefined, key: undefined });
-  return { dockerHost: `unix://${socketPath}`, socketPath, docker };
-}
-
-async function waitForPing(socketPath: string, deadlineMs: number, stillHopeful: () => boolean): Promise<boolean> {
-  const end = Date.now() + deadlineMs;
-  while (Date.now() < end && stillHopeful()) {
-    if (await ping(socketPath)) return true;
-    await delay(200);
-  }
-  return ping(socketPath);
-}
-
-/** True when the engine answers GET /_ping on the socket within 2 s. */
-export function ping(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: 2000, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(false));
-    req.end();
-  });
-}
