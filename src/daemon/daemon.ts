@@ -314,8 +314,7 @@ export class Daemon implements DaemonControl {
     }
     // A command service runs on no engine.
     const engine = s.command === undefined ? s.engine ?? DEFAULT_ENGINE : undefined;
-    // The config's rules reject an unknown engine; one added by a reload is rejected there (reload.ts).
-    if (engine !== undefined && !this.engines.has(engine)) throw new PortwakeError('CONFIG_INVALID', `service "${s.name}": engine "${engine}" is not one portwake started with (known: ${[...this.engines.keys()].join(', ')}); engines: changes need a restart`);
+    // An unknown engine never gets here: the config's rules reject it, and a reload's is rejected in reload.ts.
     const provider = this.providers.providerFor(s);
     const emit = (e: DaemonEvent): void => {
       // Once its run ends (paused is the same run), the container is no longer the one inherited over a reload.
