@@ -131,12 +131,15 @@ export function providerContract(name: string, makeFixture: () => Promise<Provid
       assert.equal((await fx.provider.inspect(name)).running, true);
     });
 
-    test('start-concurrent', 'two starts at once run the container once: one says it started it, the other that it was running', async () => {
+    test('start-concurrent', 'two starts at once run the container once: one says it started it (the other that it was running, or on Docker at times that it started it too)', async () => {
       const { name } = await fx.createStopped();
       const tap = await EventTap.open(fx.provider);
       try {
         const answers = await Promise.all([fx.provider.start(name), fx.provider.start(name)]);
-        assert.deepEqual([...answers].sort(), [false, true], `answers ${JSON.stringify(answers)}`);
+        // Usually one true and one false. Docker checks "already running" before it takes the
+        // container's lock, so the second request can wait behind the first and then answer 204
+        // too (seen once in CI): both true. What holds on every engine is one start, one event.
+        assert.ok(answers.includes(true), `one of them started it: answers ${JSON.stringify(answers)}`);
         assert.equal((await fx.provider.inspect(name)).running, true);
         await tap.waitFor((e) => e.kind === 'start' && e.name === name, `start of ${name}`);
         await delay(SUBSCRIBE_SETTLE_MS);
